@@ -1,0 +1,3 @@
+from hpcast.cli import main
+
+main()

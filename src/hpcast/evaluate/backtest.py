@@ -1,0 +1,115 @@
+"""Walk-forward backtest: expanding window, every model refitted per fold, all on the same folds.
+
+Fold k forecasts ``h`` points from origin ``n - test_size + k·step`` using only the points before the
+origin; the LSTM is refitted (scaler included) on each fold's history, so nothing after a cutoff is ever
+seen. Metrics pool all folds' points; MASE scales each fold by its own history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hpcast.config import RunConfig
+from hpcast.data.frame import season_length
+from hpcast.evaluate.metrics import directional_accuracy, mae, mape, mase_scale, rmse, smape
+from hpcast.models.baselines import BASELINES
+
+__all__ = ["BacktestResult", "backtest", "fold_origins", "score"]
+
+DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
+
+
+def fold_origins(n_points: int, test_size: int, horizon: int, step: int) -> list[int]:
+    """History lengths at which each fold forecasts; every fold's ``horizon`` points lie inside the data."""
+    if not horizon <= test_size < n_points:
+        raise ValueError(f"test_size ({test_size}) must be in [horizon ({horizon}), points ({n_points}))")
+    first = n_points - test_size
+    return list(range(first, n_points - horizon + 1, step))
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """``predictions``: one row per (fold, model, step); ``metrics``: one row per model; ``coverage``:
+    share of actual values inside the LSTM's intervals, per level."""
+
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    coverage: dict[str, float]
+    origins: list[str]
+    horizon: int
+    season: int
+
+    def to_dict(self) -> dict[str, Any]:
+        metrics = self.metrics.astype(object).where(self.metrics.notna(), None)
+        return {"horizon": self.horizon, "season": self.season, "folds": self.origins,
+                "metrics": metrics.to_dict(orient="index"), "interval_coverage": self.coverage}
+
+
+def score(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Pooled metrics per model from a predictions frame (columns model, actual, forecast, last, scale)."""
+    rows = {}
+    for model, group in predictions.groupby("model", sort=False):
+        actual, forecast = group["actual"].to_numpy(), group["forecast"].to_numpy()
+        rows[model] = {"mae": mae(actual, forecast), "rmse": rmse(actual, forecast),
+                       "mape": mape(actual, forecast), "smape": smape(actual, forecast),
+                       "mase": float(np.mean(np.abs(actual - forecast) / group["scale"].to_numpy())),
+                       "directional_accuracy": directional_accuracy(actual, forecast, group["last"].to_numpy())}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[str, ...] = DEFAULT_MODELS,
+             progress: Any = None) -> BacktestResult:
+    """Run every model in ``models`` on the same walk-forward folds of ``series``.
+
+    Example:
+        >>> from hpcast.data import load_bundled
+        >>> result = backtest(load_bundled("air_passengers").series(), "MS", RunConfig())  # doctest: +SKIP
+        >>> result.metrics.loc[["lstm", "seasonal_naive"], "mase"]  # doctest: +SKIP
+    """
+    unknown = [m for m in models if m != "lstm" and m not in BASELINES]
+    if unknown:
+        raise ValueError(f"models ({unknown}) must be among {['lstm', *BASELINES]}")
+    config = config.resolved(freq)
+    h = config.horizon
+    assert h is not None
+    step = config.backtest.step or h
+    test_size = config.backtest.test_size or (3 if freq in ("B", "D") else 2) * h
+    origins = fold_origins(len(series), test_size, h, step)
+    season = season_length(freq)
+    values = series.to_numpy(dtype=np.float64)
+    rows: list[pd.DataFrame] = []
+    if progress is not None:
+        progress.start(len(origins))
+    for fold, origin in enumerate(origins):
+        history, actual = values[:origin], values[origin:origin + h]
+        common = {"fold": fold, "origin": series.index[origin - 1], "date": series.index[origin:origin + h],
+                  "step": np.arange(1, h + 1), "actual": actual, "last": history[-1],
+                  "scale": mase_scale(history, season)}
+        for model in models:
+            if model == "lstm":
+                from hpcast.train.forecaster import LSTMForecaster  # torch: only when the LSTM runs
+
+                forecast = LSTMForecaster(config).fit(series.iloc[:origin], freq).predict()
+                rows.append(pd.DataFrame({**common, "model": model, **{
+                    c: forecast[c].to_numpy() for c in forecast.columns if c != "date"}}))
+            else:
+                predicted = BASELINES[model](history, h, season)
+                rows.append(pd.DataFrame({**common, "model": model, "forecast": predicted}))
+        if progress is not None:
+            progress.advance(fold)
+    if progress is not None:
+        progress.finish()
+    predictions = pd.concat(rows, ignore_index=True)
+    coverage = {}
+    lstm = predictions[predictions["model"] == "lstm"]
+    for level in config.interval_levels if "lstm" in models else ():
+        pct = round(level * 100)
+        inside = (lstm["actual"] >= lstm[f"lower_{pct}"]) & (lstm["actual"] <= lstm[f"upper_{pct}"])
+        coverage[f"{level:g}"] = float(inside.mean())
+    return BacktestResult(predictions=predictions, metrics=score(predictions), coverage=coverage,
+                          origins=[series.index[o - 1].date().isoformat() for o in origins], horizon=h,
+                          season=season)

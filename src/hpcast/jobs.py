@@ -1,0 +1,187 @@
+"""Whole jobs that write a run folder: train, backtest, forecast, plot and the demo.
+
+The CLI is a thin veneer over these functions; calling them from Python gives the same folders. Data is
+loaded and validated by the caller *before* a folder is created, so bad input never leaves a half run.
+
+A run folder holds ``manifest.json`` (what ran, on which data, with which versions), ``metrics.json``,
+``report.md``, CSVs, PNG plots and, after training, ``model/`` (weights.safetensors + manifest.json).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hpcast import __version__
+from hpcast._io import atomic_write_json, atomic_write_text
+from hpcast.config import RunConfig, to_dict
+from hpcast.data.frame import Dataset, season_length
+
+__all__ = ["backtest_job", "demo", "forecast_job", "new_run_folder", "plot_job", "train_job"]
+
+
+def new_run_folder(kind: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
+    """``out`` if given, else ``runs/<YYYYmmdd-HHMMSS>-<kind>`` (suffixed if that exists)."""
+    if out is not None:
+        folder = Path(out)
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = Path(root) / f"{stamp}-{kind}"
+        suffix = 1
+        while folder.exists():
+            suffix += 1
+            folder = Path(root) / f"{stamp}-{kind}-{suffix}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _merge_json(path: Path, updates: dict[str, Any]) -> dict[str, Any]:
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data.update(updates)
+    atomic_write_json(path, data)
+    return data
+
+
+def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, config: RunConfig) -> None:
+    import torch
+
+    from hpcast.train.artifacts import fingerprint
+
+    _merge_json(folder / "manifest.json", {
+        "command": kind, "created": datetime.now().isoformat(timespec="seconds"),
+        "hpcast_version": __version__, "torch_version": torch.__version__,
+        "python": platform.python_version(), "threads": torch.get_num_threads(),
+        "config": to_dict(config.resolved(data.freq)), "seed": config.train.seed,
+        "data": {"name": data.name, "source": data.source, "column": series.name, "freq": data.freq,
+                 "rows": len(series), "start": series.index[0].date().isoformat(),
+                 "end": series.index[-1].date().isoformat(), "fingerprint": fingerprint(series),
+                 "notes": list(data.notes)},
+    })
+
+
+def _quiet_or(progress: Any, quiet: bool) -> Any:
+    return None if quiet else progress
+
+
+def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
+              resume: bool = False, quiet: bool = False) -> Any:
+    """Fit the LSTM on the whole series; write ``model/``, ``loss_curve.png`` and training metrics.
+
+    Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there.
+    """
+    from hpcast.train.forecaster import LSTMForecaster
+    from hpcast.train.progress import EpochProgress
+    from hpcast.viz.plots import loss_curve
+
+    series = data.series(column)
+    _record_run(folder, "train", data, series, config)
+    forecaster = LSTMForecaster(config).fit(series, data.freq, progress=_quiet_or(EpochProgress(), quiet),
+                                            checkpoint_dir=folder / "checkpoint", resume=resume)
+    result = forecaster.result
+    training = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+                "epochs_run": len(result.history), "stopped_early": result.stopped_early,
+                "seconds_per_epoch": result.seconds_per_epoch,
+                "epochs": [vars(r) for r in result.history]}
+    forecaster.save(folder / "model", metrics={"training": {k: v for k, v in training.items() if k != "epochs"}})
+    _merge_json(folder / "metrics.json", {"training": training})
+    loss_curve(result.history, folder / "loss_curve.png", title=f"{data.name}: training loss")
+    write_report(folder)
+    return forecaster
+
+
+def backtest_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
+                 models: tuple[str, ...] | None = None, quiet: bool = False) -> Any:
+    """Walk-forward backtest of the LSTM and the baselines; write ``backtest.csv``/``.png`` and metrics."""
+    from hpcast.evaluate.backtest import DEFAULT_MODELS, backtest
+    from hpcast.viz.plots import backtest_plot
+
+    series = data.series(column)
+    _record_run(folder, "backtest", data, series, config)
+    progress = None if quiet else _FoldProgress()
+    result = backtest(series, data.freq, config, models=models or DEFAULT_MODELS, progress=progress)
+    result.predictions.to_csv(folder / "backtest.csv", index=False)
+    _merge_json(folder / "metrics.json", {"backtest": result.to_dict()})
+    backtest_plot(series, result.predictions, folder / "backtest.png", title=f"{data.name}: walk-forward backtest")
+    write_report(folder)
+    return result
+
+
+class _FoldProgress:
+    """Fold counter for backtests (each fold refits every model)."""
+
+    def start(self, total: int) -> None:
+        from hpcast.train.progress import steps
+
+        self._bar = steps("backtest folds", total)
+        self._bar.start()
+
+    def advance(self, fold: int) -> None:
+        self._bar.update(self._bar.task_ids[0], advance=1, info=f"fold {fold + 1} done")
+
+    def finish(self) -> None:
+        self._bar.stop()
+
+
+def forecast_job(data: Dataset, forecaster: Any, folder: Path, *, column: str | None = None,
+                 horizon: int | None = None) -> pd.DataFrame:
+    """Forecast from the end of the series; write ``forecast.csv`` and the fan chart ``forecast.png``."""
+    from hpcast.viz.plots import forecast_fan
+
+    series = data.series(column)
+    forecast = forecaster.predict(series, horizon)
+    forecast.assign(date=forecast["date"].dt.date).to_csv(folder / "forecast.csv", index=False,
+                                                         float_format="%.6g")
+    forecast_fan(series, forecast, folder / "forecast.png",
+                 title=f"{data.name}: {len(forecast)}-step forecast from {series.index[-1].date()}")
+    write_report(folder)
+    return forecast
+
+
+def plot_job(data: Dataset, folder: Path, *, column: str | None = None) -> Path:
+    """Price with moving averages (MA100/MA200 for daily data, one and two seasons otherwise)."""
+    from hpcast.viz.plots import price_with_moving_averages
+
+    series = data.series(column)
+    windows = (100, 200) if data.freq in ("B", "D") else (season_length(data.freq), 2 * season_length(data.freq))
+    return price_with_moving_averages(series, folder / "price.png", windows=windows,
+                                      title=f"{data.name}: {series.name} with MA{windows[0]}/MA{windows[1]}")
+
+
+def demo(out: str | Path | None = None, *, epochs: int | None = None, seed: int = 0,
+         quiet: bool = False) -> Path:
+    """The main job, offline: S&P 500 → train → backtest vs baselines → 30-day forecast → report.
+
+    Example:
+        >>> folder = demo(out="runs/my-demo")  # doctest: +SKIP
+    """
+    import dataclasses
+
+    from hpcast.data.bundled import load_bundled
+
+    data = load_bundled("sp500")
+    config = RunConfig()
+    train = dataclasses.replace(config.train, seed=seed, **({"epochs": epochs} if epochs else {}))
+    config = dataclasses.replace(config, train=train)
+    folder = new_run_folder("demo", out)
+    plot_job(data, folder)
+    forecaster = train_job(data, config, folder, quiet=quiet)
+    backtest_job(data, config, folder, quiet=quiet)
+    forecast_job(data, forecaster, folder)
+    _merge_json(folder / "manifest.json", {"command": "demo"})
+    write_report(folder)
+    return folder
+
+
+def write_report(folder: Path) -> Path:
+    from hpcast.report import render_report
+
+    manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").is_file() else {}
+    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+    path = folder / "report.md"
+    atomic_write_text(path, render_report(folder, manifest, metrics))
+    return path

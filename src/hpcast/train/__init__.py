@@ -1,0 +1,6 @@
+"""Training: the loop (`trainer`), checkpoints, artifacts and the `LSTMForecaster` estimator.
+
+Submodules import torch, so import them directly: ``from hpcast.train.forecaster import LSTMForecaster``.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,63 @@
+"""Model artifacts: ``weights.safetensors`` + ``manifest.json``, written atomically, loaded without pickle.
+
+The manifest says everything needed to rebuild and trust the model: format version, resolved config,
+scaler state, conformal calibration, feature schema, data fingerprint, metrics, package and torch
+versions, seed, and the SHA-256 of the weights file (checked on load, so a swapped or truncated weights
+file is refused rather than used).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load, save
+
+from hpcast._io import atomic_write_bytes, atomic_write_json
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ArtifactError", "fingerprint", "read_artifact", "write_artifact"]
+
+FORMAT, FORMAT_VERSION = "hpcast-model", 1
+WEIGHTS, MANIFEST = "weights.safetensors", "manifest.json"
+
+
+class ArtifactError(ValueError):
+    """A model folder is missing, of an unknown format, or its weights do not match its manifest."""
+
+
+def fingerprint(series: pd.Series) -> str:
+    """SHA-256 of a series' dates and values: same data in, same fingerprint out."""
+    digest = hashlib.sha256()
+    digest.update(pd.DatetimeIndex(series.index).as_unit("ns").asi8.tobytes())
+    digest.update(np.ascontiguousarray(series.to_numpy(dtype=np.float64)).tobytes())
+    return digest.hexdigest()
+
+
+def write_artifact(folder: str | Path, state: dict[str, torch.Tensor], manifest: dict[str, Any]) -> Path:
+    """Write weights first, then the manifest naming their hash; return the folder."""
+    folder = Path(folder)
+    blob = save({k: v.detach().cpu().contiguous() for k, v in state.items()})
+    atomic_write_bytes(folder / WEIGHTS, blob)
+    atomic_write_json(folder / MANIFEST, {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest,
+                                          "weights_sha256": hashlib.sha256(blob).hexdigest()})
+    return folder
+
+
+def read_artifact(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read and verify an artifact folder: (weights, manifest)."""
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file() or not (folder / WEIGHTS).is_file():
+        raise ArtifactError(f"{folder}: not a model folder (expected {WEIGHTS} and {MANIFEST})")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    if manifest.get("format") != FORMAT or manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise ArtifactError(f"{folder}: format {manifest.get('format')!r} v{manifest.get('format_version')} "
+                            f"is not readable by this hpcast (reads {FORMAT} v<={FORMAT_VERSION})")
+    blob = (folder / WEIGHTS).read_bytes()
+    if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
+        raise ArtifactError(f"{folder}: {WEIGHTS} does not match the SHA-256 recorded in {MANIFEST}")
+    return load(blob), manifest

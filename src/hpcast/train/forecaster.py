@@ -1,0 +1,223 @@
+"""`LSTMForecaster`: the estimator over date-indexed series (fit, predict, save, load).
+
+It owns what the network must not know: target encoding, the time-ordered split, the scaler (fitted on
+the training span only), conformal calibration and the artifact. The network (`LSTMNet`) only sees tensors.
+
+Split (indices into the encoded series z of length N', windows b = 0..B-1 with B = N' - T - h + 1):
+the last ``val_fraction`` of windows validate; training windows are those whose targets all end before
+the first validation target, so no target is ever both trained on and validated on. The scaler sees
+``z[:cutoff]`` only, exactly the values the training windows touch.
+
+Intervals are split-conformal: absolute residuals of the validation windows, per horizon step, in log
+space for the log-return target (so bands are multiplicative) and in price space for the level target.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hpcast import __version__
+from hpcast.config import RunConfig, from_dict, to_dict
+from hpcast.features.scalers import Scaler, fit_scaler
+from hpcast.features.targets import SCALER_FOR_TARGET, decode, encode
+from hpcast.features.windows import supervised_windows
+from hpcast.models.lstm import LSTMNet
+from hpcast.train.artifacts import fingerprint, read_artifact, write_artifact
+from hpcast.train.trainer import TrainResult, train
+
+__all__ = ["LSTMForecaster", "Prepared", "interval_columns", "prepare"]
+
+
+def interval_columns(level: float) -> tuple[str, str]:
+    pct = round(level * 100)
+    return f"lower_{pct}", f"upper_{pct}"
+
+
+def _conformal_quantile(residuals: np.ndarray, level: float) -> np.ndarray:
+    """Per-column finite-sample conformal quantile: the ceil((n+1)·level)-th smallest residual.
+
+    With too few residuals for that rank the largest one is used (the band is then a little narrow;
+    backtests report the coverage actually reached).
+    """
+    n = residuals.shape[0]
+    rank = min(math.ceil((n + 1) * level), n)
+    return np.sort(residuals, axis=0)[rank - 1]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Model-ready tensors for one series. ``X (B, T, 1)`` and ``Y (B, h)`` are views of one scaled series."""
+
+    scaler: Scaler
+    X: torch.Tensor
+    Y: torch.Tensor
+    n_train: int
+    first_val: int
+    cutoff_position: int  # position in the series of the last value the training span (and scaler) sees
+
+    @property
+    def train_xy(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[:self.n_train], self.Y[:self.n_train]
+
+    @property
+    def val_xy(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[self.first_val:], self.Y[self.first_val:]
+
+
+def prepare(series: pd.Series, config: RunConfig) -> Prepared:
+    """Encode, split by time, fit the scaler on the training span only, and window (see module docstring)."""
+    T, h = config.window, config.horizon
+    if T is None or h is None:
+        raise ValueError("config must be resolved (window and horizon set); call config.resolved(freq)")
+    z = encode(series.to_numpy(dtype=np.float64), config.target)  # (N',)
+    offset = len(series) - len(z)
+    windows = len(z) - T - h + 1
+    n_val = max(1, round(windows * config.train.val_fraction))
+    first_val = windows - n_val
+    n_train = first_val - h + 1
+    if n_train < 1:
+        raise ValueError(f"series of {len(series)} points is too short for window ({T}), horizon ({h}) and "
+                         f"val_fraction ({config.train.val_fraction}): need at least about "
+                         f"{T + 2 * h + offset + 1} points")
+    cutoff = first_val + T  # training windows touch z[:cutoff] only
+    scaler = fit_scaler(SCALER_FOR_TARGET[config.target], z[:cutoff])
+    scaled = torch.from_numpy(scaler.transform(z).astype(np.float32))  # (N',)
+    X, Y = supervised_windows(scaled[:, None], scaled, T, h)  # (B, T, 1), (B, h)
+    return Prepared(scaler, X, Y, int(n_train), int(first_val), cutoff - 1 + offset)
+
+
+class LSTMForecaster:
+    """Fit an LSTM on one series and forecast ``horizon`` steps with prediction intervals.
+
+    Example:
+        >>> from hpcast.data import load_bundled
+        >>> f = LSTMForecaster(RunConfig()).fit(load_bundled("air_passengers").series(), "MS")  # doctest: +SKIP
+        >>> f.predict().columns.tolist()  # doctest: +SKIP
+        ['date', 'forecast', 'lower_80', 'upper_80', 'lower_95', 'upper_95']
+    """
+
+    def __init__(self, config: RunConfig | None = None) -> None:
+        self.config = config or RunConfig()
+        self.freq: str | None = None
+        self.net: LSTMNet | None = None
+        self.scaler: Scaler | None = None
+        self.calibration: dict[str, Any] = {}
+        self.history: pd.Series | None = None
+        self.result: TrainResult | None = None
+        self.data_info: dict[str, Any] = {}
+
+    # -- fitting ---------------------------------------------------------------------------------------
+    def fit(self, series: pd.Series, freq: str, *, progress: Any = None,
+            checkpoint_dir: str | Path | None = None, resume: bool = False) -> LSTMForecaster:
+        """Train on ``series`` (float values indexed by increasing dates) sampled at ``freq``."""
+        config = self.config = self.config.resolved(freq)
+        prepared = prepare(series, config)
+        self.scaler = prepared.scaler
+        torch.manual_seed(config.train.seed)
+        self.net = LSTMNet(config.model, input_size=1, horizon=prepared.Y.shape[1])
+        self.result = train(self.net, prepared.train_xy, prepared.val_xy, config.train,
+                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
+        self.freq, self.history = freq, series
+        self.calibration = self._calibrate(series.to_numpy(dtype=np.float64), prepared.val_xy[0],
+                                           prepared.first_val)
+        self.data_info = {"fingerprint": fingerprint(series), "rows": len(series), "column": series.name,
+                          "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat(),
+                          "train_windows": prepared.n_train, "val_windows": len(prepared.val_xy[0]),
+                          "scaler_fitted_through": series.index[prepared.cutoff_position].date().isoformat()}
+        return self
+
+    def _paths(self, X: torch.Tensor, last_values: np.ndarray) -> np.ndarray:
+        """Network output for windows ``X (B, T, 1)`` as value paths ``(B, h)``."""
+        assert self.net is not None and self.scaler is not None
+        self.net.eval()
+        with torch.no_grad():
+            scaled = self.net(X).double().numpy()  # (B, h)
+        return decode(self.scaler.inverse(scaled), last_values, self.config.target)  # one feature: broadcasts
+
+    def _calibrate(self, values: np.ndarray, X_val: torch.Tensor, first_val: int) -> dict[str, Any]:
+        T, h = self.config.window, self.config.horizon
+        offset = 1 if self.config.target == "log_return" else 0
+        starts = np.arange(first_val, first_val + X_val.shape[0])
+        last = values[starts + T - 1 + offset]  # value just before each window's first target
+        actual = values[(starts + T + offset)[:, None] + np.arange(h)]  # (B, h)
+        predicted = self._paths(X_val, last)
+        log_space = self.config.target == "log_return"
+        residuals = np.abs(np.log(actual) - np.log(predicted)) if log_space else np.abs(actual - predicted)
+        return {"space": "log" if log_space else "linear", "windows": int(X_val.shape[0]),
+                "quantiles": {f"{level:g}": _conformal_quantile(residuals, level).tolist()
+                              for level in self.config.interval_levels}}
+
+    # -- forecasting -----------------------------------------------------------------------------------
+    def predict(self, history: pd.Series | None = None, horizon: int | None = None) -> pd.DataFrame:
+        """Forecast from the end of ``history`` (default: the fitted series): date, forecast, bands."""
+        if self.net is None or self.freq is None:
+            raise RuntimeError("call fit() or load() before predict()")
+        history = self.history if history is None else history
+        assert history is not None
+        T, h = self.config.window, self.config.horizon
+        horizon = horizon or h
+        if not 1 <= horizon <= h:
+            raise ValueError(f"horizon ({horizon}) must be in [1, {h}] (the model was trained for {h} steps)")
+        offset = 1 if self.config.target == "log_return" else 0
+        values = history.to_numpy(dtype=np.float64)
+        if len(values) < T + offset:
+            raise ValueError(f"history has {len(values)} points; the model needs the last {T + offset}")
+        assert self.scaler is not None
+        z = self.scaler.transform(encode(values[-(T + offset):], self.config.target))  # (T,)
+        X = torch.from_numpy(z.astype(np.float32))[None, :, None]  # (1, T, 1)
+        path = self._paths(X, np.array([values[-1]]))[0, :horizon]
+        dates = pd.date_range(history.index[-1], periods=horizon + 1, freq=self.freq)[1:]
+        frame = pd.DataFrame({"date": dates, "forecast": path})
+        for level, quantiles in self.calibration["quantiles"].items():
+            q = np.asarray(quantiles[:horizon])
+            lower, upper = interval_columns(float(level))
+            if self.calibration["space"] == "log":
+                frame[lower], frame[upper] = path * np.exp(-q), path * np.exp(q)
+            else:
+                frame[lower], frame[upper] = path - q, path + q
+        return frame
+
+    # -- artifacts -------------------------------------------------------------------------------------
+    def manifest(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert self.net is not None and self.scaler is not None and self.result is not None
+        return {
+            "hpcast_version": __version__, "torch_version": torch.__version__,
+            "model": {"class": "LSTMNet", "input_size": 1, "horizon": self.config.horizon},
+            "config": to_dict(self.config), "freq": self.freq, "seed": self.config.train.seed,
+            "feature_schema": {"inputs": [self.config.target], "target": self.config.target,
+                               "window": self.config.window, "scaler": self.scaler.kind},
+            "scaler": self.scaler.to_dict(), "calibration": self.calibration, "data": self.data_info,
+            "training": {"best_epoch": self.result.best_epoch, "best_val_loss": self.result.best_val_loss,
+                         "epochs_run": len(self.result.history), "stopped_early": self.result.stopped_early,
+                         "seconds_per_epoch": self.result.seconds_per_epoch,
+                         "history": [vars(r) for r in self.result.history]},
+            "metrics": metrics or {},
+        }
+
+    def save(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
+        """Write ``weights.safetensors`` + ``manifest.json`` into ``folder``."""
+        assert self.net is not None
+        return write_artifact(folder, self.net.state_dict(), self.manifest(metrics))
+
+    @classmethod
+    def load(cls, folder: str | Path, history: pd.Series | None = None) -> LSTMForecaster:
+        """Rebuild from an artifact folder (no pickle); ``history`` is what `predict` continues from."""
+        weights, manifest = read_artifact(folder)
+        forecaster = cls(from_dict(RunConfig, manifest["config"]))
+        forecaster.freq = manifest["freq"]
+        forecaster.scaler = Scaler.from_dict(manifest["scaler"])
+        forecaster.calibration = manifest["calibration"]
+        forecaster.data_info = manifest["data"]
+        forecaster.net = LSTMNet(forecaster.config.model, input_size=manifest["model"]["input_size"],
+                                 horizon=manifest["model"]["horizon"])
+        forecaster.net.load_state_dict(weights)
+        forecaster.net.eval()
+        forecaster.history = history
+        return forecaster

@@ -1,0 +1,152 @@
+"""The training loop: tensors in, a trained module and its history out. It knows neither prices nor files
+(except its own checkpoint folder).
+
+Fast by construction: the whole dataset stays in tensors (window views, gathered per batch), the loss is
+accumulated on the device and read once per epoch (no per-step host syncs), and there is no DataLoader.
+Deterministic on CPU: the same seed gives bit-identical weights; resuming from a checkpoint continues
+exactly where the interrupted run was (weights, Adam moments, both RNG streams, early-stopping state).
+
+Legend: B batch, T window, F features, h horizon, N windows.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hpcast.config import TrainConfig
+from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+
+__all__ = ["EpochRecord", "TrainResult", "loss_function", "train"]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = float("inf")
+    stopped_early: bool = False
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return sum(r.seconds for r in self.history) / max(len(self.history), 1)
+
+
+def loss_function(name: str) -> nn.Module:
+    losses = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
+    if name not in losses:
+        raise ValueError(f"loss ({name!r}) must be one of {sorted(losses)}")
+    return losses[name]()
+
+
+def _evaluate(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn: nn.Module,
+              batch_size: int) -> torch.Tensor:
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            xb, yb = X[start:start + batch_size], Y[start:start + batch_size]  # (B, T, F), (B, h)
+            total += loss_fn(model(xb), yb).double() * xb.shape[0]
+    return total / X.shape[0]
+
+
+def train(
+    model: nn.Module,
+    train_xy: tuple[torch.Tensor, torch.Tensor],
+    val_xy: tuple[torch.Tensor, torch.Tensor],
+    config: TrainConfig,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: Any = None,
+) -> TrainResult:
+    """Train ``model`` with Adam and early stopping; restore the best-validation weights at the end.
+
+    Args:
+        model: maps ``X (B, T, F)`` to ``(B, h)``.
+        train_xy: ``X (N, T, F)``, ``Y (N, h)``; may be strided views (gathered per batch).
+        val_xy: the later, time-ordered validation windows.
+        config: epochs, batch size, lr, loss, patience, clipping, seed.
+        checkpoint_dir: write ``last.safetensors`` there after every epoch (atomically).
+        resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
+        progress: an object with ``start(total)``, ``advance(record)`` and ``finish()`` (see
+            `hpcast.train.progress`), or None for silence.
+
+    Example:
+        >>> result = train(net, (X_tr, Y_tr), (X_va, Y_va), TrainConfig(epochs=3))  # doctest: +SKIP
+    """
+    X_train, Y_train = train_xy
+    X_val, Y_val = val_xy
+    if X_train.shape[0] < 1 or X_val.shape[0] < 1:
+        raise ValueError(f"need at least one training and one validation window, got {X_train.shape[0]} "
+                         f"and {X_val.shape[0]}; use a longer series or a smaller window/horizon")
+    loss_fn = loss_function(config.loss)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # dropout masks
+    result = TrainResult()
+    best_state = copy.deepcopy(model.state_dict())
+    bad_epochs, first_epoch = 0, 1
+    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
+        state = load_checkpoint(Path(checkpoint_dir), model, optimizer, shuffle)
+        best_state = state.best_state
+        result.history = [EpochRecord(**record) for record in state.meta["history"]]
+        result.best_epoch, result.best_val_loss = state.meta["best_epoch"], state.meta["best_val_loss"]
+        bad_epochs, first_epoch = state.meta["bad_epochs"], state.meta["epoch"] + 1
+        if bad_epochs >= config.patience:
+            first_epoch = config.epochs + 1  # the interrupted run had already stopped early
+
+    n = X_train.shape[0]
+    if progress is not None:
+        progress.start(config.epochs, done=first_epoch - 1)
+    for epoch in range(first_epoch, config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        running = torch.zeros((), dtype=torch.float64)
+        order = torch.randperm(n, generator=shuffle)
+        for start in range(0, n, config.batch_size):
+            index = order[start:start + config.batch_size]
+            xb, yb = X_train[index], Y_train[index]  # gathers (B, T, F), (B, h) from the views
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+            optimizer.step()
+            running += loss.detach().double() * index.shape[0]
+        val_loss = float(_evaluate(model, X_val, Y_val, loss_fn, max(config.batch_size, 256)))
+        record = EpochRecord(epoch, float(running / n), val_loss, time.perf_counter() - started)
+        result.history.append(record)
+        if val_loss < result.best_val_loss:
+            result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        if checkpoint_dir is not None:
+            meta = {"epoch": epoch, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+                    "bad_epochs": bad_epochs, "history": [vars(r) for r in result.history]}
+            save_checkpoint(Path(checkpoint_dir), model, optimizer, shuffle, best_state, meta)
+        if progress is not None:
+            progress.advance(record, result.best_val_loss)
+        if bad_epochs >= config.patience:
+            result.stopped_early = True
+            break
+    if progress is not None:
+        progress.finish()
+    model.load_state_dict(best_state)
+    model.eval()
+    return result

@@ -1,0 +1,3 @@
+"""Plots (matplotlib, imported on use)."""
+
+__all__: list[str] = []

@@ -1,0 +1,101 @@
+"""PNG plots for run folders (matplotlib, Agg backend): prices with moving averages, the forecast fan,
+backtest predictions against actuals, and the training loss curve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hpcast.features.transforms import moving_average
+
+__all__ = ["backtest_plot", "forecast_fan", "loss_curve", "price_with_moving_averages"]
+
+_COLORS = {"lstm": "#d62728", "naive": "#7f7f7f", "seasonal_naive": "#9467bd", "drift": "#8c564b",
+           "arima": "#2ca02c"}
+
+
+def _figure(title: str, ylabel: str) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def price_with_moving_averages(series: pd.Series, path: str | Path, windows: Sequence[int] = (100, 200),
+                               title: str = "") -> Path:
+    """The series with trailing moving averages (MA100/MA200 by default)."""
+    fig, ax = _figure(title or f"{series.name} with moving averages", str(series.name))
+    ax.plot(series.index, series.to_numpy(), lw=1, color="#1f77b4", label=str(series.name))
+    for window, color in zip(windows, ("#ff7f0e", "#2ca02c", "#9467bd"), strict=False):
+        if window < len(series):
+            ax.plot(series.index, moving_average(series, window), lw=1.2, color=color, label=f"MA{window}")
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def forecast_fan(history: pd.Series, forecast: pd.DataFrame, path: str | Path, title: str = "",
+                 context: int = 250) -> Path:
+    """Last ``context`` observations, the forecast and its prediction intervals as shaded bands."""
+    fig, ax = _figure(title or f"{history.name}: forecast with prediction intervals", str(history.name))
+    tail = history.iloc[-context:]
+    ax.plot(tail.index, tail.to_numpy(), lw=1.2, color="#1f77b4", label="observed")
+    levels = sorted({int(c.split("_")[1]) for c in forecast.columns if c.startswith("lower_")}, reverse=True)
+    for level, alpha in zip(levels, (0.18, 0.32, 0.45), strict=False):
+        ax.fill_between(forecast["date"], forecast[f"lower_{level}"], forecast[f"upper_{level}"],
+                        color="#d62728", alpha=alpha, lw=0, label=f"{level}% interval")
+    dates = [tail.index[-1], *forecast["date"]]
+    ax.plot(dates, [tail.iloc[-1], *forecast["forecast"]], lw=1.6, color="#d62728", label="forecast")
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def backtest_plot(history: pd.Series, predictions: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Each model's walk-forward forecasts against the actual series over the backtest span."""
+    fig, ax = _figure(title or f"{history.name}: walk-forward backtest", str(history.name))
+    start = predictions["origin"].min()
+    context = history[history.index >= start - (predictions["date"].max() - start)]
+    ax.plot(context.index, context.to_numpy(), lw=1.4, color="black", label="actual")
+    for model, group in predictions.groupby("model", sort=False):
+        for k, (_, fold) in enumerate(group.groupby("fold")):
+            ax.plot(fold["date"], fold["forecast"], lw=1.2, color=_COLORS.get(str(model)),
+                    label=str(model) if k == 0 else None, alpha=0.9 if model == "lstm" else 0.6)
+    for origin in predictions["origin"].unique():
+        ax.axvline(origin, color="#bbbbbb", lw=0.8, ls="--")
+    ax.legend(loc="upper left", ncol=3)
+    return _save(fig, path)
+
+
+def loss_curve(history: Sequence[Any], path: str | Path, title: str = "Training loss") -> Path:
+    """Train and validation loss per epoch (log scale), with the best epoch marked."""
+    fig, ax = _figure(title, "loss")
+    epochs = [r.epoch for r in history]
+    ax.plot(epochs, [r.train_loss for r in history], marker="o", ms=3, label="train")
+    ax.plot(epochs, [r.val_loss for r in history], marker="o", ms=3, label="validation")
+    best = min(history, key=lambda r: r.val_loss)
+    ax.axvline(best.epoch, color="#bbbbbb", ls="--", label=f"best epoch {best.epoch}")
+    ax.set_xlabel("epoch")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.autofmt_xdate = lambda *a, **k: None  # epochs are not dates
+    return _save(fig, path)

@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny CPU configs (one place), CSV writer, and a calm torch."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpcast.config import ModelConfig, RunConfig, TrainConfig
+
+
+@pytest.fixture
+def tiny_config() -> RunConfig:
+    """The smallest config that still exercises every part: 2 layers, dropout, early stopping."""
+    return RunConfig(window=8, horizon=3, model=ModelConfig(layers=(6, 5), dropout=(0.1, 0.0)),
+                     train=TrainConfig(epochs=3, batch_size=16, patience=2, seed=7))
+
+
+@pytest.fixture
+def tiny(tiny_config: RunConfig):
+    """Return a function that tweaks `tiny_config`'s train settings: ``tiny(epochs=5)``."""
+
+    def make(**train: object) -> RunConfig:
+        return dataclasses.replace(tiny_config, train=dataclasses.replace(tiny_config.train, **train))
+
+    return make
+
+
+@pytest.fixture
+def price_series() -> pd.Series:
+    """200 business days of a positive random walk (seeded)."""
+    rng = np.random.default_rng(3)
+    values = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200)))
+    index = pd.bdate_range("2020-01-01", periods=200, name="date")
+    return pd.Series(values, index=index, name="close")
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path):
+    def write(text: str, name: str = "prices.csv") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # deterministic and calm on a 2-core machine

@@ -1,0 +1,76 @@
+"""LSTMNet against an independent NumPy reference of the LSTM equations, plus its initialisation."""
+
+import numpy as np
+import pytest
+import torch
+
+from hpcast.config import ModelConfig
+from hpcast.models.lstm import LSTMNet
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _numpy_lstm(x, W_ih, W_hh, b_ih, b_hh):
+    """Reference: the LSTM equations step by step (gate order i, f, g, o), x (B, T, F)."""
+    B, T, _ = x.shape
+    H = W_hh.shape[1]
+    h, c, out = np.zeros((B, H)), np.zeros((B, H)), []
+    for t in range(T):
+        gates = x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh  # (B, 4H)
+        i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        h = _sigmoid(o) * np.tanh(c)
+        out.append(h)
+    return np.stack(out, axis=1)  # (B, T, H)
+
+
+def test_forward_matches_the_numpy_reference_in_float64():
+    torch.manual_seed(0)
+    net = LSTMNet(ModelConfig(layers=(7, 5), dropout=(0.3, 0.2)), input_size=3, horizon=4).double().eval()
+    x = torch.randn(6, 9, 3, dtype=torch.float64)  # (B, T, F)
+    expected = x.numpy()
+    for lstm in net.lstms:
+        p = {k: v.detach().numpy() for k, v in lstm.named_parameters()}
+        expected = _numpy_lstm(expected, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"])
+    expected = expected[:, -1] @ net.head.weight.detach().numpy().T + net.head.bias.detach().numpy()
+    np.testing.assert_allclose(net(x).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_keras_initialisation():
+    torch.manual_seed(1)
+    net = LSTMNet(ModelConfig(layers=(16,), dropout=(0.0,)), input_size=4, horizon=2)
+    lstm = net.lstms[0]
+    H = 16
+    bias = lstm.bias_ih_l0.detach()
+    assert torch.equal(bias[H:2 * H], torch.ones(H)) and bias[:H].abs().sum() == 0 and bias[2 * H:].abs().sum() == 0
+    assert lstm.bias_hh_l0.abs().sum() == 0
+    for gate in range(4):
+        block = lstm.weight_hh_l0[gate * H:(gate + 1) * H].detach()
+        torch.testing.assert_close(block @ block.T, torch.eye(H), atol=1e-5, rtol=0)
+    limit = np.sqrt(6 / (4 + 4 * H))  # Glorot bound for a (4H, F) matrix
+    assert lstm.weight_ih_l0.abs().max() <= limit + 1e-7
+    assert lstm.weight_ih_l0.abs().max() > 0.8 * limit
+
+
+def test_torch_initialisation_is_kept_when_asked():
+    torch.manual_seed(1)
+    net = LSTMNet(ModelConfig(layers=(16,), dropout=(0.0,), init="torch"), input_size=4, horizon=2)
+    assert net.lstms[0].bias_ih_l0[16:32].abs().max() < 0.25  # uniform(-1/4, 1/4), not 1
+
+
+def test_dropout_is_active_in_training_only():
+    torch.manual_seed(0)
+    net = LSTMNet(ModelConfig(layers=(8,), dropout=(0.5,)), input_size=1, horizon=1)
+    x = torch.randn(4, 5, 1)
+    net.train()
+    assert not torch.equal(net(x), net(x))
+    net.eval()
+    assert torch.equal(net(x), net(x))
+
+
+def test_shape_errors_say_expected_and_actual():
+    net = LSTMNet(ModelConfig(layers=(4,), dropout=(0.0,)), input_size=2, horizon=1)
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 2\), got \(3, 5, 1\)"):
+        net(torch.zeros(3, 5, 1))
