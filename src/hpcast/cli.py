@@ -7,7 +7,6 @@ generated from these help texts (``make docs``) and a test keeps the two in step
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -78,24 +77,35 @@ def _train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--horizon", type=int, help="Steps forecast at once h [default: 30 daily, 12 monthly]."),
         click.option("--target", type=click.Choice(["log_return", "level"]),
                      help="What the net predicts [default: log_return; level reproduces the seed study]."),
-        click.option("--layers", metavar="H1,H2,..", help="Hidden size per LSTM layer [default: 64,64]."),
+        click.option("--layers", metavar="H1,H2,..", help="Hidden size per LSTM layer [default: 64]."),
         click.option("--dropout", metavar="P1,P2,..", help="Dropout per layer [default: 0.1 each]."),
         click.option("--init", type=click.Choice(["keras", "torch"]), help="Weight init [default: keras]."),
-        click.option("--epochs", type=int, help="Maximum epochs [default: 40]."),
+        click.option("--epochs", type=int, help="Maximum epochs (early stopping usually ends sooner) [default: 100]."),
         click.option("--batch-size", type=int, help="Windows per step [default: 64]."),
-        click.option("--lr", type=float, help="Adam learning rate [default: 0.001]."),
+        click.option("--lr", type=float, help="Adam learning rate [default: 0.003]."),
         click.option("--loss", type=click.Choice(["mse", "mae", "huber"]), help="Training loss [default: mse]."),
-        click.option("--patience", type=int, help="Early-stopping patience in epochs [default: 6]."),
+        click.option("--patience", type=int, help="Early-stopping patience in epochs [default: 10]."),
         click.option("--val-fraction", type=float, help="Last share of windows for validation [default: 0.2]."),
         click.option("--seed", type=int, help="Random seed; same seed, same weights [default: 0]."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
 
-def _run_config(kwargs: dict[str, Any]) -> RunConfig:
-    """Merge the TOML file (if any) and the flags into one validated `RunConfig`."""
+def _saved_config(model_dir: str) -> RunConfig:
+    """The resolved config stored in a saved model (a run folder or its ``model/``)."""
+    from hpcast.train.artifacts import read_artifact
+
+    path = Path(model_dir)
+    _, manifest = read_artifact(path / "model" if (path / "model").is_dir() else path)
+    return from_dict(RunConfig, manifest["config"])
+
+
+def _run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) -> RunConfig:
+    """Merge a base (saved model's config, else the TOML file, else defaults) and the flags into one config."""
     path = kwargs.pop("config_path")
-    base = to_dict(load_toml(path) if path else RunConfig())
+    if base_config is not None and path:
+        raise click.UsageError("give --model or --config, not both")
+    base = to_dict(base_config or (load_toml(path) if path else RunConfig()))
     for key in ("window", "horizon", "target"):
         if (value := kwargs.pop(key)) is not None:
             base[key] = value
@@ -139,7 +149,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-demo].")
-@click.option("--epochs", type=int, help="Maximum epochs per fit [default: 40].")
+@click.option("--epochs", type=int, help="Maximum epochs per fit [default: 100].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @_user_errors
 def demo(out: str | None, epochs: int | None, seed: int) -> None:
@@ -256,7 +266,9 @@ def train(out: str | None, resume: bool, quiet: bool, **kwargs: Any) -> None:
 
     \b
     Example:
-        hpcast train --dataset sp500 --window 100 --layers 50,60,80,120 --dropout 0.2,0.3,0.4,0.5 --batch-size 32 --epochs 2
+        hpcast train --dataset air_passengers --epochs 100 --out runs/air
+        hpcast train --dataset sp500 --target level --window 100 \\
+            --layers 50,60,80,120 --dropout 0.2,0.3,0.4,0.5 --batch-size 32 --epochs 2
     """
     from hpcast.jobs import new_run_folder, train_job
 
@@ -297,10 +309,12 @@ def _print_backtest(result: Any) -> None:
 @click.option("--step", type=int, help="Points between fold origins [default: the horizon].")
 @click.option("--models", default="lstm,naive,seasonal_naive,drift,arima", show_default=True,
               help="Comma-separated models to compare.")
+@click.option("--model", "model_dir", metavar="DIR",
+              help="Backtest the configuration of a trained run (refitted on every fold).")
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-backtest].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def backtest(out: str | None, models: str, quiet: bool, **kwargs: Any) -> None:
+def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, **kwargs: Any) -> None:
     """Walk-forward backtest: the LSTM beside the baselines on the same folds.
 
     Each fold refits every model (and the LSTM's scaler) on the history before its origin only.
@@ -309,12 +323,13 @@ def backtest(out: str | None, models: str, quiet: bool, **kwargs: Any) -> None:
 
     \b
     Example:
-        hpcast backtest --dataset air_passengers --test-size 24 --epochs 100
+        hpcast backtest --dataset air_passengers --test-size 24
+        hpcast backtest --dataset air_passengers --test-size 24 --model runs/air
     """
     from hpcast.jobs import backtest_job, new_run_folder
 
     dataset, column = _load(kwargs)
-    config = _run_config(kwargs)
+    config = _run_config(kwargs, _saved_config(model_dir) if model_dir else None)
     chosen = tuple(m.strip() for m in models.split(",") if m.strip())
     folder = new_run_folder("backtest", out)
     result = backtest_job(dataset, config, folder, column=column, models=chosen, quiet=quiet)
@@ -391,7 +406,8 @@ def render_docs() -> str:
     """Markdown reference of every command, from the same help texts the terminal shows."""
     parts = ["# hpcast command reference", "", "Generated from `--help` by `make docs`; do not edit by hand.", ""]
     for full, command in [("hpcast", cli), *_walk(cli, "hpcast")]:
-        with click.Context(command, info_name=full) as context:
+        with click.Context(command, info_name=full, terminal_width=100, max_content_width=100,
+                           help_option_names=["-h", "--help"]) as context:
             parts += [f"## `{full}`", "", "```", command.get_help(context), "```", ""]
     return "\n".join(parts)
 

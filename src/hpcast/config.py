@@ -40,10 +40,14 @@ def default_window(freq: str) -> int:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Stacked LSTM: one hidden size and one dropout rate per layer, then a linear head."""
+    """Stacked LSTM: one hidden size and one dropout rate per layer, then a linear head.
 
-    layers: tuple[int, ...] = (64, 64)
-    dropout: tuple[float, ...] = (0.1, 0.1)
+    The defaults (one layer of 64, dropout 0.1, with `TrainConfig`'s lr 3e-3) won a small measured sweep
+    on bundled data; see README "Choosing the defaults". The seed study's 50-60-80-120 stack is a flag away.
+    """
+
+    layers: tuple[int, ...] = (64,)
+    dropout: tuple[float, ...] = (0.1,)
     init: Init = "keras"
 
     def __post_init__(self) -> None:
@@ -60,11 +64,11 @@ class ModelConfig:
 class TrainConfig:
     """Adam on a time-ordered split; early stopping on validation loss; seeded."""
 
-    epochs: int = 40
+    epochs: int = 100
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 3e-3
     loss: Loss = "mse"
-    patience: int = 6
+    patience: int = 10
     clip_norm: float = 1.0
     val_fraction: float = 0.2
     seed: int = 0

@@ -1,0 +1,47 @@
+# Two commands set up everything on a fresh machine:
+#   make demo   creates .venv, installs hpcast, runs the main job offline on bundled data
+#   make test   installs the dev extras, checks lint, runs the whole suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+LOCK   := requirements.lock
+# torch first and pinned: an unpinned resolve would pull a second, multi-GB CUDA build (COMPONENTS.md).
+TORCH  := torch==2.13.0
+
+.PHONY: demo test lint docs bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(LOCK)
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -c $(LOCK) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -q -c $(LOCK) -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/hpcast demo
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+
+docs: $(VENV)/.installed
+	$(BIN)/python -c "from hpcast.cli import render_docs; print(render_docs(), end='')" > docs/cli.md
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/seed_workload.py
+
+# Regenerate the lock from the current dev environment (after changing dependencies in pyproject.toml).
+lock: $(VENV)/.installed-dev
+	$(PIP) freeze --exclude-editable | sed -e 's/^torch==.*/$(TORCH)/' > $(LOCK)
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

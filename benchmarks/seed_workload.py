@@ -1,0 +1,116 @@
+"""Seed workload: seconds per epoch of the usual PyTorch loop vs hpcast's trainer, in one run.
+
+Workload (the seed study): bundled S&P 500 adjusted closes, min-max scaled price levels, windows of 100,
+next-day target, LSTM 50-60-80-120 with dropout .2/.3/.4/.5, batch 32, Adam 1e-3.
+
+Both loops train the same model (same init, same windows, same split) and validate every epoch; only the
+loop differs. The "usual" loop materialises every window into a TensorDataset, iterates a shuffling
+DataLoader and calls ``loss.item()`` every step. hpcast keeps strided window views, gathers each batch
+by index and syncs once per epoch.
+
+The floor: FLOPs per epoch (LSTM gate matmuls, forward + backward ≈ 3× forward) divided by the best
+float32 matrix-multiply rate measured here. Run: ``python benchmarks/seed_workload.py [--epochs 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from hpcast.config import ModelConfig, RunConfig, TrainConfig
+from hpcast.data import load_bundled
+from hpcast.models.lstm import LSTMNet
+from hpcast.train.forecaster import prepare
+from hpcast.train.trainer import train
+
+LAYERS, DROPOUT, WINDOW, BATCH = (50, 60, 80, 120), (0.2, 0.3, 0.4, 0.5), 100, 32
+
+
+def usual_loop(model: nn.Module, train_xy, val_xy, epochs: int, seed: int) -> list[float]:
+    """The training loop as tutorials write it; returns seconds per epoch."""
+    torch.manual_seed(seed)
+    X, Y = (t.clone() for t in train_xy)  # materialised windows, as np.array(windows) would be
+    loader = DataLoader(TensorDataset(X, Y), batch_size=BATCH, shuffle=True)
+    val_loader = DataLoader(TensorDataset(*(t.clone() for t in val_xy)), batch_size=256)
+    optimizer, loss_fn = torch.optim.Adam(model.parameters(), lr=1e-3), nn.MSELoss()
+    seconds = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        model.train()
+        total = 0.0
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            total += loss.item() * len(xb)
+        model.eval()
+        with torch.no_grad():
+            val = sum(loss_fn(model(xb), yb).item() * len(xb) for xb, yb in val_loader)
+        del total, val
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def lstm_flops_per_epoch(samples: int) -> float:
+    sizes = (1, *LAYERS)
+    per_step = sum(2 * 4 * h * (sizes[k] + h) for k, h in enumerate(LAYERS))  # gate matmuls, one sample
+    return 3.0 * samples * WINDOW * per_step  # forward + backward (≈ 2× forward)
+
+
+def gemm_rate(repeats: int = 10) -> float:
+    """Best float32 GEMM rate (FLOP/s) over a few square sizes."""
+    best = 0.0
+    for n in (256, 512, 1024, 2048):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        for _ in range(repeats):
+            started = time.perf_counter()
+            a @ b
+            best = max(best, 2 * n**3 / (time.perf_counter() - started))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per loop (median reported)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    config = RunConfig(window=WINDOW, horizon=1, target="level", model=ModelConfig(LAYERS, DROPOUT),
+                       train=TrainConfig(epochs=args.epochs, batch_size=BATCH, patience=10**6, seed=0))
+    series = load_bundled("sp500").series()
+    prepared = prepare(series, config)
+    n_train = prepared.n_train
+
+    def fresh() -> LSTMNet:
+        torch.manual_seed(0)
+        return LSTMNet(config.model, input_size=1, horizon=1)
+
+    plain = usual_loop(fresh(), prepared.train_xy, prepared.val_xy, args.epochs, seed=0)
+    ours = [r.seconds for r in train(fresh(), prepared.train_xy, prepared.val_xy, config.train).history]
+    plain_median, ours_median = statistics.median(plain), statistics.median(ours)
+    flops, rate = lstm_flops_per_epoch(n_train), gemm_rate()
+
+    print(f"seed workload: {len(series)} closes, {n_train} training windows of {WINDOW}, batch {BATCH}, "
+          f"LSTM {'-'.join(map(str, LAYERS))}, {args.threads} threads, {args.epochs} epochs each (median)")
+    print(f"{'loop':<34}{'s/epoch':>9}{'GFLOP/s':>9}{'vs usual':>10}")
+    for name, seconds in (("usual (DataLoader, .item()/step)", plain_median), ("hpcast trainer", ours_median)):
+        print(f"{name:<34}{seconds:>9.2f}{flops / seconds / 1e9:>9.2f}{plain_median / seconds:>9.2f}×")
+    print(f"{'floor at best measured GEMM rate':<34}{flops / rate:>9.2f}{rate / 1e9:>9.2f}"
+          f"{plain_median / (flops / rate):>9.2f}×")
+    print(f"FLOPs per epoch (gate matmuls, fwd+bwd): {flops / 1e9:.1f} GFLOP; "
+          f"hpcast is {ours_median / (flops / rate):.1f}× the floor")
+    verdict = "not slower than" if ours_median <= plain_median * 1.02 else "SLOWER than"
+    print(f"hpcast trainer is {verdict} the usual loop ({plain_median / ours_median:.2f}× its speed)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Whole runs through the CLI on bundled data (slow: real training, kept small)."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from hpcast.cli import cli
+
+pytestmark = pytest.mark.slow
+
+
+def _run(*args):
+    result = CliRunner().invoke(cli, [*args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_demo_writes_the_whole_run_folder(tmp_path):
+    out = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "hpcast", "demo", "--epochs", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"report: {out / 'report.md'}" in done.stdout
+    for name in ("report.md", "forecast.csv", "metrics.json", "manifest.json", "model/weights.safetensors",
+                 "model/manifest.json", "forecast.png", "backtest.png", "loss_curve.png", "price.png",
+                 "backtest.csv"):
+        assert (out / name).is_file(), name
+    report = (out / "report.md").read_text()
+    assert "| **lstm** |" in report and "| naive |" in report and "naive last-value forecast" in report
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"lstm", "naive", "seasonal_naive", "drift", "arima"} == set(metrics["backtest"]["metrics"])
+    assert len((out / "forecast.csv").read_text().strip().splitlines()) == 31  # header + 30 trading days
+
+
+def test_same_seed_same_weights_through_the_cli(tmp_path):
+    digests = []
+    for run in ("a", "b"):
+        _run("train", "--dataset", "air_passengers", "--epochs", "5", "--seed", "11", "--quiet",
+             "--out", str(tmp_path / run))
+        digests.append(hashlib.sha256((tmp_path / run / "model" / "weights.safetensors").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+def test_backtest_shows_the_lstm_beside_seasonal_naive_and_arima(tmp_path):
+    _run("train", "--dataset", "air_passengers", "--epochs", "20", "--layers", "8", "--quiet",
+         "--out", str(tmp_path / "air"))
+    output = _run("backtest", "--dataset", "air_passengers", "--test-size", "24", "--model", str(tmp_path / "air"),
+                  "--quiet", "--out", str(tmp_path / "bt"))
+    manifest = json.loads((tmp_path / "bt" / "manifest.json").read_text())
+    assert manifest["config"]["model"]["layers"] == [8] and manifest["config"]["train"]["epochs"] == 20
+    assert "2 folds × 12 steps" in output
+    for model in ("lstm", "seasonal_naive", "arima", "naive"):
+        assert model in output
+    assert "interval coverage" in output
+
+
+def test_seed_configuration_reports_seconds_per_epoch(tmp_path):
+    output = _run("train", "--dataset", "sp500", "--window", "100", "--layers", "50,60,80,120", "--dropout",
+                  "0.2,0.3,0.4,0.5", "--batch-size", "32", "--epochs", "1", "--target", "level", "--quiet",
+                  "--out", str(tmp_path / "seed"))
+    assert "s/epoch" in output
+    manifest = json.loads((tmp_path / "seed" / "model" / "manifest.json").read_text())
+    assert manifest["config"]["model"]["layers"] == [50, 60, 80, 120]
+
+
+def test_resume_and_forecast_from_a_saved_model(tmp_path):
+    run = tmp_path / "run"
+    _run("train", "--dataset", "air_passengers", "--epochs", "2", "--patience", "50", "--quiet", "--out", str(run))
+    _run("train", "--dataset", "air_passengers", "--epochs", "4", "--patience", "50", "--quiet", "--out", str(run),
+         "--resume")
+    history = json.loads((run / "metrics.json").read_text())["training"]["epochs"]
+    assert [e["epoch"] for e in history] == [1, 2, 3, 4]
+    output = _run("forecast", "--dataset", "air_passengers", "--model", str(run), "--steps", "6",
+                  "--out", str(tmp_path / "fc"))
+    assert "1961-06-01" in output and (tmp_path / "fc" / "forecast.png").is_file()

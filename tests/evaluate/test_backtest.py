@@ -1,0 +1,62 @@
+"""Backtests checked against oracles whose forecasts and errors are computable by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpcast.config import BacktestConfig, RunConfig
+from hpcast.evaluate import backtest, fold_origins
+
+
+@pytest.fixture
+def line():
+    """1, 2, ..., 20 on business days: naive errors are 1, 2, 3 per fold; drift is exact."""
+    return pd.Series(np.arange(1.0, 21.0), index=pd.bdate_range("2020-01-01", periods=20), name="value")
+
+
+def test_fold_origins():
+    assert fold_origins(20, test_size=6, horizon=3, step=3) == [14, 17]
+    assert fold_origins(20, test_size=6, horizon=3, step=1) == [14, 15, 16, 17]
+    with pytest.raises(ValueError, match=r"test_size \(2\) must be in \[horizon \(3\), points \(20\)\)"):
+        fold_origins(20, 2, 3, 1)
+
+
+def test_oracle_metrics(line):
+    config = RunConfig(horizon=3, backtest=BacktestConfig(test_size=6))
+    result = backtest(line, "B", config, models=("naive", "drift"))
+    naive, drift = result.metrics.loc["naive"], result.metrics.loc["drift"]
+    assert naive["mae"] == pytest.approx(2.0)
+    assert naive["rmse"] == pytest.approx(np.sqrt(14 / 3))
+    assert naive["mase"] == pytest.approx(2.0 / 5)  # season 5 on a unit-slope line: scale 5
+    assert np.isnan(naive["directional_accuracy"])
+    assert drift["mae"] == pytest.approx(0.0, abs=1e-12)
+    assert drift["directional_accuracy"] == 1.0
+    assert result.origins == [str(line.index[13].date()), str(line.index[16].date())]
+    assert len(result.predictions) == 2 * 2 * 3  # folds × models × steps
+
+
+def test_forecasts_never_see_their_own_future(line):
+    """Changing every value after a fold's origin leaves that fold's forecasts unchanged."""
+    config = RunConfig(horizon=3, backtest=BacktestConfig(test_size=6))
+    models = ("naive", "seasonal_naive", "drift", "arima")
+    before = backtest(line * 1.0 + np.sin(np.arange(20.0)), "B", config, models=models).predictions
+    changed = line * 1.0 + np.sin(np.arange(20.0))
+    changed.iloc[17:] = 1000.0
+    after = backtest(changed, "B", config, models=models).predictions
+    first = before["fold"] == 0
+    pd.testing.assert_series_equal(before.loc[first, "forecast"], after.loc[first, "forecast"])
+
+
+def test_lstm_sits_beside_the_baselines_with_interval_coverage(price_series, tiny_config):
+    import dataclasses
+
+    config = dataclasses.replace(tiny_config, backtest=BacktestConfig(test_size=6))
+    result = backtest(price_series, "B", config, models=("lstm", "naive"))
+    assert list(result.metrics.index) == ["lstm", "naive"]
+    assert set(result.coverage) == {"0.8", "0.95"}
+    assert 0 <= result.coverage["0.8"] <= result.coverage["0.95"] <= 1
+
+
+def test_unknown_model_is_named():
+    with pytest.raises(ValueError, match=r"models \(\['prophet'\]\) must be among"):
+        backtest(pd.Series([1.0]), "B", RunConfig(), models=("prophet",))

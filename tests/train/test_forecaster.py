@@ -1,0 +1,42 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpcast.train.forecaster import LSTMForecaster, _conformal_quantile
+
+
+def test_conformal_quantile_hand_computed():
+    residuals = np.arange(1.0, 10.0)[:, None]  # n = 9
+    assert _conformal_quantile(residuals, 0.8)[0] == 8.0  # ceil(10 * 0.8) = 8th smallest
+    assert _conformal_quantile(residuals, 0.95)[0] == 9.0  # rank 10 > n: the largest
+
+
+def test_forecast_has_dates_and_nested_intervals(price_series, tiny_config):
+    forecast = LSTMForecaster(tiny_config).fit(price_series, "B").predict()
+    assert list(forecast.columns) == ["date", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert list(forecast["date"]) == list(pd.bdate_range(price_series.index[-1], periods=4)[1:])
+    assert (forecast["lower_95"] <= forecast["lower_80"]).all() and (forecast["lower_80"] <= forecast["forecast"]).all()
+    assert (forecast["forecast"] <= forecast["upper_80"]).all() and (forecast["upper_80"] <= forecast["upper_95"]).all()
+
+
+def test_level_target_works_on_series_with_zeros(tiny_config):
+    import dataclasses
+
+    values = np.abs(np.sin(np.arange(120) / 5.0))
+    values[::17] = 0.0
+    series = pd.Series(values, index=pd.date_range("2000-01-01", periods=120, freq="MS"), name="value")
+    forecast = LSTMForecaster(dataclasses.replace(tiny_config, target="level")).fit(series, "MS").predict()
+    assert np.isfinite(forecast.drop(columns="date").to_numpy()).all()
+
+
+def test_too_short_series_is_explained(price_series, tiny_config):
+    with pytest.raises(ValueError, match=r"series of 12 points is too short for window \(8\), horizon \(3\)"):
+        LSTMForecaster(tiny_config).fit(price_series.iloc[:12], "B")
+
+
+def test_predict_before_fit_and_bad_horizon(price_series, tiny_config):
+    with pytest.raises(RuntimeError, match=r"call fit\(\) or load\(\) before predict\(\)"):
+        LSTMForecaster(tiny_config).predict(price_series)
+    fitted = LSTMForecaster(tiny_config).fit(price_series, "B")
+    with pytest.raises(ValueError, match=r"horizon \(5\) must be in \[1, 3\]"):
+        fitted.predict(horizon=5)
