@@ -74,3 +74,11 @@ def test_config_errors_are_one_line(tmp_path):
     assert result.exit_code == 1
     assert "Error: dropout ([0.1]) must give one rate per layer (2 layers)" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_training_flags_with_a_saved_model_are_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["forecast", "--dataset", "air_passengers", "--model", str(tmp_path),
+                                      "--epochs", "3", "--seed", "2", "--out", str(tmp_path / "fc")])
+    assert result.exit_code == 2
+    assert "--epochs, --seed only apply when training" in result.output
+    assert not (tmp_path / "fc").exists()

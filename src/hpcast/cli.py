@@ -356,14 +356,19 @@ def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: b
     from hpcast.train.forecaster import LSTMForecaster
 
     dataset, column = _load(kwargs)
-    config = _run_config(kwargs)
     if model_dir:
+        given = sorted("--config" if k == "config_path" else f"--{k.replace('_', '-')}"
+                       for k, v in kwargs.items() if v is not None)
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only apply when training; a saved model (--model) "
+                                   "keeps its own settings")
         path = Path(model_dir)
         forecaster = LSTMForecaster.load(path / "model" if (path / "model").is_dir() else path)
         if forecaster.freq != dataset.freq:
             raise ConfigError(f"model was trained on {forecaster.freq!r} data, this series is {dataset.freq!r}")
         folder = new_run_folder("forecast", out)
     else:
+        config = _run_config(kwargs)
         folder = new_run_folder("forecast", out)
         forecaster = train_job(dataset, config, folder, column=column, quiet=quiet)
     table = forecast_job(dataset, forecaster, folder, column=column, horizon=steps)
@@ -373,23 +378,30 @@ def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: b
 
 @cli.command()
 @_data_options
-@click.option("--out", metavar="DIR", help="Folder for the PNG [default: runs/<timestamp>-plot].")
+@click.option("--run", "run_dir", metavar="DIR", help="Also redraw this run's loss curve, backtest and forecast.")
+@click.option("--out", metavar="DIR", help="Folder for the PNGs [default: the --run folder, else "
+                                           "runs/<timestamp>-plot].")
 @_user_errors
-def plot(out: str | None, **kwargs: Any) -> None:
-    """Plot a series with its moving averages (MA100/MA200 for daily data).
+def plot(run_dir: str | None, out: str | None, **kwargs: Any) -> None:
+    """Plot a series with its moving averages (MA100/MA200 for daily data), and redraw a run's plots.
 
-    Forecast fan charts, backtest plots and loss curves are written by `forecast`, `backtest` and
-    `train` into their run folders.
+    `train`, `backtest` and `forecast` draw their plots when they run; --run redraws them (loss curve,
+    backtest predictions against actuals, forecast fan chart) from the run's saved files.
 
     \b
     Example:
         hpcast plot --dataset sp500 --out runs/plots
+        hpcast plot --dataset sp500 --run runs/my-demo
     """
     from hpcast.jobs import new_run_folder, plot_job
 
     dataset, column = _load(kwargs)
-    folder = new_run_folder("plot", out)
-    click.echo(f"plot: {plot_job(dataset, folder, column=column)}")
+    run = Path(run_dir) if run_dir else None
+    if run is not None and not run.is_dir():
+        raise click.UsageError(f"--run ({run}) must be an existing run folder")
+    folder = new_run_folder("plot", out or run)
+    for path in plot_job(dataset, folder, column=column, run=run):
+        click.echo(f"plot: {path}")
 
 
 def _walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:

@@ -142,14 +142,32 @@ def forecast_job(data: Dataset, forecaster: Any, folder: Path, *, column: str | 
     return forecast
 
 
-def plot_job(data: Dataset, folder: Path, *, column: str | None = None) -> Path:
-    """Price with moving averages (MA100/MA200 for daily data, one and two seasons otherwise)."""
-    from hpcast.viz.plots import price_with_moving_averages
+def plot_job(data: Dataset, folder: Path, *, column: str | None = None, run: Path | None = None) -> list[Path]:
+    """Price with moving averages (MA100/MA200 for daily data, one and two seasons otherwise); with ``run``,
+    also redraw that run's loss curve, backtest and forecast fan from its saved files."""
+    from hpcast.viz.plots import backtest_plot, forecast_fan, loss_curve, price_with_moving_averages
 
     series = data.series(column)
     windows = (100, 200) if data.freq in ("B", "D") else (season_length(data.freq), 2 * season_length(data.freq))
-    return price_with_moving_averages(series, folder / "price.png", windows=windows,
-                                      title=f"{data.name}: {series.name} with MA{windows[0]}/MA{windows[1]}")
+    written = [price_with_moving_averages(series, folder / "price.png", windows=windows,
+                                          title=f"{data.name}: {series.name} with MA{windows[0]}/MA{windows[1]}")]
+    if run is None:
+        return written
+    metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+    if "training" in metrics:
+        from hpcast.train.trainer import EpochRecord
+
+        history = [EpochRecord(**epoch) for epoch in metrics["training"]["epochs"]]
+        written.append(loss_curve(history, folder / "loss_curve.png", title=f"{data.name}: training loss"))
+    if (run / "backtest.csv").is_file():
+        predictions = pd.read_csv(run / "backtest.csv", parse_dates=["origin", "date"])
+        written.append(backtest_plot(series, predictions, folder / "backtest.png",
+                                     title=f"{data.name}: walk-forward backtest"))
+    if (run / "forecast.csv").is_file():
+        forecast = pd.read_csv(run / "forecast.csv", parse_dates=["date"])
+        written.append(forecast_fan(series, forecast, folder / "forecast.png",
+                                    title=f"{data.name}: {len(forecast)}-step forecast from {series.index[-1].date()}"))
+    return written
 
 
 def demo(out: str | Path | None = None, *, epochs: int | None = None, seed: int = 0,

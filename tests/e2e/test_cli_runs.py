@@ -77,3 +77,14 @@ def test_resume_and_forecast_from_a_saved_model(tmp_path):
     output = _run("forecast", "--dataset", "air_passengers", "--model", str(run), "--steps", "6",
                   "--out", str(tmp_path / "fc"))
     assert "1961-06-01" in output and (tmp_path / "fc" / "forecast.png").is_file()
+
+
+def test_plot_redraws_every_plot_of_a_run(tmp_path):
+    run = tmp_path / "bt"
+    _run("backtest", "--dataset", "air_passengers", "--test-size", "12", "--epochs", "3", "--quiet", "--out", str(run))
+    _run("forecast", "--dataset", "air_passengers", "--epochs", "3", "--quiet", "--out", str(run))
+    for name in ("backtest.png", "forecast.png", "loss_curve.png"):
+        (run / name).unlink()
+    output = _run("plot", "--dataset", "air_passengers", "--run", str(run))
+    for name in ("price.png", "loss_curve.png", "backtest.png", "forecast.png"):
+        assert f"plot: {run / name}" in output and (run / name).stat().st_size > 10_000
