@@ -23,13 +23,13 @@ _core = cuda.jit(device=True)(sample_loss_grad)  # lazy: compiled at the first l
 
 @cuda.jit
 def _kernel(theta, thetaT, table, n_layers, head_w, head_b, n_out, X, Y, loss_kind, want_grad,
-            gates, hs, cs, d_a, d_b, work, grads, losses):
+            gates, hs, cs, d_a, work, grads, losses):
     b = cuda.grid(1)
     if b < X.shape[0]:
         for p in range(grads.shape[1]):
             grads[b, p] = 0.0
         losses[b] = _core(theta, thetaT, table, n_layers, head_w, head_b, n_out, X, Y, b, loss_kind,
-                          X.shape[0], want_grad, gates[b], hs[b], cs[b], d_a[b], d_b[b], work[b], grads[b])
+                          X.shape[0], want_grad, gates[b], hs[b], cs[b], d_a[b], work[b], grads[b])
 
 
 class CudaLSTM:

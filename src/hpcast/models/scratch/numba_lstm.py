@@ -9,14 +9,11 @@ threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
-from hpcast.models.scratch.kernels import sample_loss_grad
+from hpcast.models.scratch.kernels import batch_loss_grad
 from hpcast.models.scratch.params import Layout
 
 __all__ = ["NumbaLSTM", "transposed"]
-
-_core = njit(cache=True, nogil=True)(sample_loss_grad)
 
 LOSS_KINDS = {"mse": 0, "ce": 1}
 
@@ -28,31 +25,6 @@ def transposed(theta: np.ndarray, layout: Layout) -> np.ndarray:
         out[w_ih:w_ih + 4 * H * I] = theta[w_ih:w_ih + 4 * H * I].reshape(4 * H, I).T.ravel()
         out[w_hh:w_hh + 4 * H * H] = theta[w_hh:w_hh + 4 * H * H].reshape(4 * H, H).T.ravel()
     return out
-
-
-@njit(parallel=True, cache=True)
-def _batch(theta, thetaT, table, n_layers, head_w, head_b, n_out, X, Y, loss_kind, want_grad, chunk, Hm, Dm):
-    B, T = X.shape[0], X.shape[1]
-    n_chunks = (B + chunk - 1) // chunk
-    grads = np.zeros((n_chunks, theta.size), dtype=theta.dtype)
-    losses = np.zeros(n_chunks, dtype=np.float64)
-    for c in prange(n_chunks):
-        gates = np.empty((n_layers, T, 4 * Hm), dtype=theta.dtype)
-        hs = np.empty((n_layers, T + 1, Hm), dtype=theta.dtype)
-        cs = np.empty((n_layers, T + 1, Hm), dtype=theta.dtype)
-        d_a = np.empty((T, Dm), dtype=theta.dtype)
-        d_b = np.empty((T, Dm), dtype=theta.dtype)
-        work = np.empty(6 * Hm + 2 * n_out + Dm, dtype=theta.dtype)
-        for b in range(c * chunk, min(B, (c + 1) * chunk)):
-            losses[c] += _core(theta, thetaT, table, n_layers, head_w, head_b, n_out, X, Y, b, loss_kind, B,
-                               want_grad, gates, hs, cs, d_a, d_b, work, grads[c])
-    loss = 0.0
-    grad = np.zeros(theta.size, dtype=theta.dtype)
-    for c in range(n_chunks):  # fixed order: the sum does not depend on the thread count
-        loss += losses[c]
-        if want_grad:
-            grad += grads[c]
-    return loss, grad
 
 
 class NumbaLSTM:
@@ -70,7 +42,7 @@ class NumbaLSTM:
             raise ValueError(f"loss ({loss!r}) must be 'mse' or 'ce'")
         X, Y = np.ascontiguousarray(X, dtype=theta.dtype), np.ascontiguousarray(Y, dtype=theta.dtype)
         lay = self.layout
-        return _batch(theta, transposed(theta, lay), lay.table, lay.layers, lay.head[0], lay.head[1],
+        return batch_loss_grad(theta, transposed(theta, lay), lay.table, lay.layers, lay.head[0], lay.head[1],
                       lay.output_size, X, Y, LOSS_KINDS[loss], want_grad, self.chunk, self.Hm, self.Dm)
 
     def loss_and_grad(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray,
