@@ -39,6 +39,7 @@ docs: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/seed_workload.py
 	$(BIN)/python benchmarks/scratch_lstm.py
+	$(BIN)/python benchmarks/kernels.py
 
 # Regenerate the lock from the current dev environment (after changing dependencies in pyproject.toml).
 lock: $(VENV)/.installed-dev

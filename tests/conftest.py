@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,10 @@ import pandas as pd
 import pytest
 
 from hpcast.config import ModelConfig, RunConfig, TrainConfig
+
+# Triton kernels run on the CPU through the interpreter here; it must be chosen before Triton is imported.
+if os.environ.get("HPCAST_TEST_GPU") != "1":
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture

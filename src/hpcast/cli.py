@@ -87,6 +87,8 @@ def _train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--patience", type=int, help="Early-stopping patience in epochs [default: 10]."),
         click.option("--val-fraction", type=float, help="Last share of windows for validation [default: 0.2]."),
         click.option("--seed", type=int, help="Random seed; same seed, same weights [default: 0]."),
+        click.option("--kernels", type=click.Choice(["auto", "torch", "triton"]),
+                     help="Triton LSTM/MSE kernels: on CUDA (auto), never, or always [default: auto]."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -118,7 +120,7 @@ def _run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) ->
         base["model"]["dropout"] = list(dropout)
     if (init := kwargs.pop("init")) is not None:
         base["model"]["init"] = init
-    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed"):
+    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels"):
         if (value := kwargs.pop(key)) is not None:
             base["train"][key] = value
     for key in ("test_size", "step"):

@@ -20,6 +20,7 @@ __all__ = ["BacktestConfig", "ConfigError", "ModelConfig", "RunConfig", "TrainCo
 Target = Literal["log_return", "level"]
 Loss = Literal["mse", "mae", "huber"]
 Init = Literal["keras", "torch"]
+Kernels = Literal["auto", "torch", "triton"]
 
 # Sensible per-frequency defaults: one trading month ahead for daily data, a year for monthly data, ...
 _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 3}
@@ -72,6 +73,7 @@ class TrainConfig:
     clip_norm: float = 1.0
     val_fraction: float = 0.2
     seed: int = 0
+    kernels: Kernels = "auto"  # Triton LSTM layers and MSE on CUDA tensors ("auto"), never, or always
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):

@@ -17,6 +17,8 @@ first epochs than PyTorch's default uniform(-1/sqrt(H), 1/sqrt(H)) (``init="torc
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 from torch import nn
 
@@ -37,6 +39,19 @@ def init_keras_(lstm: nn.LSTM) -> None:
         lstm.bias_ih_l0[H:2 * H].fill_(1.0)  # forget gate: remember by default
 
 
+def _layer(input_size: int, hidden_size: int, kernels: str) -> nn.LSTM:
+    """``nn.LSTM``, or its Triton-backed subclass `FusedLSTM` (same parameters) where Triton may run."""
+    if kernels not in ("auto", "torch", "triton"):
+        raise ValueError(f"kernels ({kernels!r}) must be 'auto', 'torch' or 'triton'")
+    if kernels == "auto" and importlib.util.find_spec("triton") is None:
+        kernels = "torch"
+    if kernels == "torch":
+        return nn.LSTM(input_size, hidden_size, batch_first=True)
+    from hpcast.kernels.lstm import FusedLSTM  # imports Triton
+
+    return FusedLSTM(input_size, hidden_size, kernels=kernels)
+
+
 class LSTMNet(nn.Module):
     """LSTM stack + linear head: ``(B, T, F) -> (B, h)``.
 
@@ -44,6 +59,8 @@ class LSTMNet(nn.Module):
         config: layer sizes, dropout rates, initialisation.
         input_size: F.
         horizon: h, the number of future steps predicted at once.
+        kernels: ``torch`` (plain ``nn.LSTM`` layers), ``auto`` (Triton on CUDA tensors when installed) or
+            ``triton``; the parameters and state dict are the same in every case.
 
     Example:
         >>> net = LSTMNet(ModelConfig(layers=(8,), dropout=(0.0,)), input_size=1, horizon=3)
@@ -51,14 +68,13 @@ class LSTMNet(nn.Module):
         torch.Size([2, 3])
     """
 
-    def __init__(self, config: ModelConfig, input_size: int, horizon: int) -> None:
+    def __init__(self, config: ModelConfig, input_size: int, horizon: int, kernels: str = "torch") -> None:
         super().__init__()
         if input_size < 1 or horizon < 1:
             raise ValueError(f"input_size ({input_size}) and horizon ({horizon}) must be >= 1")
         self.config, self.input_size, self.horizon = config, input_size, horizon
         sizes = (input_size, *config.layers)
-        self.lstms = nn.ModuleList(nn.LSTM(sizes[k], sizes[k + 1], batch_first=True)
-                                   for k in range(len(config.layers)))
+        self.lstms = nn.ModuleList(_layer(sizes[k], sizes[k + 1], kernels) for k in range(len(config.layers)))
         self.dropouts = nn.ModuleList(nn.Dropout(rate) for rate in config.dropout)
         self.head = nn.Linear(config.layers[-1], horizon)
         if config.init == "keras":

@@ -28,6 +28,7 @@ from hpcast.config import RunConfig, from_dict, to_dict
 from hpcast.features.scalers import Scaler, fit_scaler
 from hpcast.features.targets import SCALER_FOR_TARGET, decode, encode
 from hpcast.features.windows import supervised_windows
+from hpcast.kernels.dispatch import resolve
 from hpcast.models.lstm import LSTMNet
 from hpcast.train.artifacts import fingerprint, read_artifact, write_artifact
 from hpcast.train.trainer import TrainResult, train
@@ -120,8 +121,10 @@ class LSTMForecaster:
         config = self.config = self.config.resolved(freq)
         prepared = prepare(series, config)
         self.scaler = prepared.scaler
+        if config.train.kernels == "triton":
+            resolve("triton", prepared.X)  # fail before training when Triton cannot run here
         torch.manual_seed(config.train.seed)
-        self.net = LSTMNet(config.model, input_size=1, horizon=prepared.Y.shape[1])
+        self.net = LSTMNet(config.model, input_size=1, horizon=prepared.Y.shape[1], kernels=config.train.kernels)
         self.result = train(self.net, prepared.train_xy, prepared.val_xy, config.train,
                             checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
         self.freq, self.history = freq, series
@@ -216,7 +219,7 @@ class LSTMForecaster:
         forecaster.calibration = manifest["calibration"]
         forecaster.data_info = manifest["data"]
         forecaster.net = LSTMNet(forecaster.config.model, input_size=manifest["model"]["input_size"],
-                                 horizon=manifest["model"]["horizon"])
+                                 horizon=manifest["model"]["horizon"], kernels="auto")  # whatever runs here
         forecaster.net.load_state_dict(weights)
         forecaster.net.eval()
         forecaster.history = history

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from hpcast.config import TrainConfig
+from hpcast.kernels.dispatch import mse_loss
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 
 __all__ = ["EpochRecord", "TrainResult", "loss_function", "train"]
@@ -46,11 +47,21 @@ class TrainResult:
         return sum(r.seconds for r in self.history) / max(len(self.history), 1)
 
 
-def loss_function(name: str) -> nn.Module:
+class _DispatchedMSE(nn.Module):
+    def __init__(self, kernels: str) -> None:
+        super().__init__()
+        self.kernels = kernels
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return mse_loss(pred, target, self.kernels)
+
+
+def loss_function(name: str, kernels: str = "torch") -> nn.Module:
+    """The training loss; MSE runs through the Triton kernel where ``kernels`` resolves to it."""
     losses = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
     if name not in losses:
         raise ValueError(f"loss ({name!r}) must be one of {sorted(losses)}")
-    return losses[name]()
+    return _DispatchedMSE(kernels) if name == "mse" and kernels != "torch" else losses[name]()
 
 
 def _evaluate(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn: nn.Module,
@@ -94,7 +105,7 @@ def train(
     if X_train.shape[0] < 1 or X_val.shape[0] < 1:
         raise ValueError(f"need at least one training and one validation window, got {X_train.shape[0]} "
                          f"and {X_val.shape[0]}; use a longer series or a smaller window/horizon")
-    loss_fn = loss_function(config.loss)
+    loss_fn = loss_function(config.loss, config.kernels)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     shuffle = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout masks

@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from hpcast.kernels.dispatch import mse_loss
+from hpcast.kernels.mse import TritonMSELoss, mse, mse_reference, per_sample_mse, per_sample_mse_reference
+from tests.kernels.conftest import TOLERANCE
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(37, 53), (1,), (1823, 7), (3, 4, 5)])
+def test_value_and_gradients_match_torch(shape, dtype, device):
+    torch.manual_seed(1)
+    pred = torch.randn(shape, dtype=dtype, device=device, requires_grad=True)
+    target = torch.randn(shape, dtype=dtype, device=device, requires_grad=True)
+    ours = mse(pred, target)
+    grads = torch.autograd.grad(ours * 3.0, [pred, target])  # a non-unit upstream gradient
+    reference = mse_reference(pred, target)
+    ref_grads = torch.autograd.grad(reference * 3.0, [pred, target])
+    torch.testing.assert_close(ours, reference, **TOLERANCE[dtype])
+    for got, want in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want, **TOLERANCE[dtype])
+
+
+def test_small_blocks_exercise_many_partials(device):
+    pred, target = torch.randn(10_001, dtype=torch.float64), torch.randn(10_001, dtype=torch.float64)
+    ours = mse(pred.to(device), target.to(device), block=64)
+    torch.testing.assert_close(ours, mse_reference(pred, target).to(device))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_per_sample_rows(dtype, device):
+    pred, target = torch.randn(37, 30, dtype=dtype, device=device), torch.randn(37, 30, dtype=dtype, device=device)
+    torch.testing.assert_close(per_sample_mse(pred, target, block_h=16), per_sample_mse_reference(pred, target),
+                               **TOLERANCE[dtype])
+
+
+def test_module_and_dispatch():
+    pred, target = torch.randn(8, 3, requires_grad=True), torch.randn(8, 3)
+    torch.testing.assert_close(TritonMSELoss()(pred, target), mse_reference(pred, target))
+    torch.testing.assert_close(mse_loss(pred, target, "triton"), mse_reference(pred, target))
+    torch.testing.assert_close(mse_loss(pred, target, "auto"), mse_reference(pred, target))
+
+
+def test_errors_say_expected_and_actual():
+    with pytest.raises(ValueError, match=r"same shape, got \(2,\) and \(3,\)"):
+        mse(torch.zeros(2), torch.zeros(3))
+    with pytest.raises(ValueError, match="float32/float64 dtype"):
+        mse(torch.zeros(2, dtype=torch.int64), torch.zeros(2, dtype=torch.int64))
