@@ -12,7 +12,7 @@ import numpy as np
 from numba import cuda
 
 from hpcast.models.scratch.kernels import sample_loss_grad, scratch_shapes
-from hpcast.models.scratch.numba_lstm import LOSS_KINDS, transposed
+from hpcast.models.scratch.numba_lstm import LOSS_KINDS, CompiledLSTM, transposed
 from hpcast.models.scratch.params import Layout
 
 __all__ = ["CudaLSTM"]
@@ -32,7 +32,7 @@ def _kernel(theta, thetaT, table, n_layers, head_w, head_b, n_out, X, Y, loss_ki
                           X.shape[0], want_grad, gates[b], hs[b], cs[b], d_a[b], work[b], grads[b])
 
 
-class CudaLSTM:
+class CudaLSTM(CompiledLSTM):
     """``loss_and_grad`` / ``loss`` with one CUDA thread per sample."""
 
     def __init__(self, layout: Layout) -> None:
@@ -63,11 +63,3 @@ class CudaLSTM:
         for b in range(B):
             grad += rows[b]
         return value, grad
-
-    def loss_and_grad(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray,
-                      loss: str = "mse") -> tuple[float, np.ndarray]:
-        value, grad = self._run(theta, X, Y, loss, True)
-        return float(value), grad
-
-    def loss(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, loss: str = "mse") -> float:
-        return float(self._run(theta, X, Y, loss, False)[0])

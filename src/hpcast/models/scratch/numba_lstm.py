@@ -13,7 +13,7 @@ import numpy as np
 from hpcast.models.scratch.kernels import batch_loss_grad
 from hpcast.models.scratch.params import Layout
 
-__all__ = ["NumbaLSTM", "transposed"]
+__all__ = ["CompiledLSTM", "NumbaLSTM", "transposed"]
 
 LOSS_KINDS = {"mse": 0, "ce": 1}
 
@@ -27,7 +27,25 @@ def transposed(theta: np.ndarray, layout: Layout) -> np.ndarray:
     return out
 
 
-class NumbaLSTM:
+class CompiledLSTM:
+    """The interface both compiled twins share; subclasses implement ``_run(theta, X, Y, loss, want_grad)``."""
+
+    def _run(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, loss: str,
+             want_grad: bool) -> tuple[float, np.ndarray | None]:
+        raise NotImplementedError
+
+    def loss_and_grad(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                      loss: str = "mse") -> tuple[float, np.ndarray]:
+        value, grad = self._run(theta, X, Y, loss, True)
+        assert grad is not None
+        return float(value), grad
+
+    def loss(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, loss: str = "mse") -> float:
+        """The loss alone (forward pass only): what validation needs."""
+        return float(self._run(theta, X, Y, loss, False)[0])
+
+
+class NumbaLSTM(CompiledLSTM):
     """``loss_and_grad`` / ``loss`` over a minibatch with Numba threads (``numba.set_num_threads`` to choose)."""
 
     def __init__(self, layout: Layout, chunk: int = 8) -> None:
@@ -43,12 +61,4 @@ class NumbaLSTM:
         X, Y = np.ascontiguousarray(X, dtype=theta.dtype), np.ascontiguousarray(Y, dtype=theta.dtype)
         lay = self.layout
         return batch_loss_grad(theta, transposed(theta, lay), lay.table, lay.layers, lay.head[0], lay.head[1],
-                      lay.output_size, X, Y, LOSS_KINDS[loss], want_grad, self.chunk, self.Hm, self.Dm)
-
-    def loss_and_grad(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray,
-                      loss: str = "mse") -> tuple[float, np.ndarray]:
-        value, grad = self._run(theta, X, Y, loss, True)
-        return float(value), grad
-
-    def loss(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, loss: str = "mse") -> float:
-        return float(self._run(theta, X, Y, loss, False)[0])
+                               lay.output_size, X, Y, LOSS_KINDS[loss], want_grad, self.chunk, self.Hm, self.Dm)
