@@ -89,6 +89,8 @@ def _train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", type=int, help="Random seed; same seed, same weights [default: 0]."),
         click.option("--kernels", type=click.Choice(["auto", "torch", "triton"]),
                      help="Triton LSTM/MSE kernels: on CUDA (auto), never, or always [default: auto]."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+                     help="Where training runs: the GPU if there is one (auto) [default: auto]."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -120,7 +122,7 @@ def _run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) ->
         base["model"]["dropout"] = list(dropout)
     if (init := kwargs.pop("init")) is not None:
         base["model"]["init"] = init
-    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels"):
+    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels", "device"):
         if (value := kwargs.pop(key)) is not None:
             base["train"][key] = value
     for key in ("test_size", "step"):

@@ -21,6 +21,7 @@ Target = Literal["log_return", "level"]
 Loss = Literal["mse", "mae", "huber"]
 Init = Literal["keras", "torch"]
 Kernels = Literal["auto", "torch", "triton"]
+Device = Literal["auto", "cpu", "cuda"]
 
 # Sensible per-frequency defaults: one trading month ahead for daily data, a year for monthly data, ...
 _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 3}
@@ -74,6 +75,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     seed: int = 0
     kernels: Kernels = "auto"  # Triton LSTM layers and MSE on CUDA tensors ("auto"), never, or always
+    device: Device = "auto"  # "auto": the GPU when torch sees one, else the CPU
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):

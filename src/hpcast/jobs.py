@@ -64,10 +64,6 @@ def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, confi
     })
 
 
-def _quiet_or(progress: Any, quiet: bool) -> Any:
-    return None if quiet else progress
-
-
 def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
               resume: bool = False, quiet: bool = False) -> Any:
     """Fit the LSTM on the whole series; write ``model/``, ``loss_curve.png`` and training metrics.
@@ -80,14 +76,14 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
 
     series = data.series(column)
     _record_run(folder, "train", data, series, config)
-    forecaster = LSTMForecaster(config).fit(series, data.freq, progress=_quiet_or(EpochProgress(), quiet),
+    forecaster = LSTMForecaster(config).fit(series, data.freq, progress=None if quiet else EpochProgress(),
                                             checkpoint_dir=folder / "checkpoint", resume=resume)
     result = forecaster.result
     training = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                 "epochs_run": len(result.history), "stopped_early": result.stopped_early,
                 "seconds_per_epoch": result.seconds_per_epoch,
                 "epochs": [vars(r) for r in result.history]}
-    forecaster.save(folder / "model", metrics={"training": {k: v for k, v in training.items() if k != "epochs"}})
+    forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
     _merge_json(folder / "metrics.json", {"training": training})
     loss_curve(result.history, folder / "loss_curve.png", title=f"{data.name}: training loss")
     write_report(folder)
@@ -98,33 +94,18 @@ def backtest_job(data: Dataset, config: RunConfig, folder: Path, *, column: str 
                  models: tuple[str, ...] | None = None, quiet: bool = False) -> Any:
     """Walk-forward backtest of the LSTM and the baselines; write ``backtest.csv``/``.png`` and metrics."""
     from hpcast.evaluate.backtest import DEFAULT_MODELS, backtest
+    from hpcast.train.progress import FoldProgress
     from hpcast.viz.plots import backtest_plot
 
     series = data.series(column)
     _record_run(folder, "backtest", data, series, config)
-    progress = None if quiet else _FoldProgress()
+    progress = None if quiet else FoldProgress()
     result = backtest(series, data.freq, config, models=models or DEFAULT_MODELS, progress=progress)
     result.predictions.to_csv(folder / "backtest.csv", index=False)
     _merge_json(folder / "metrics.json", {"backtest": result.to_dict()})
     backtest_plot(series, result.predictions, folder / "backtest.png", title=f"{data.name}: walk-forward backtest")
     write_report(folder)
     return result
-
-
-class _FoldProgress:
-    """Fold counter for backtests (each fold refits every model)."""
-
-    def start(self, total: int) -> None:
-        from hpcast.train.progress import steps
-
-        self._bar = steps("backtest folds", total)
-        self._bar.start()
-
-    def advance(self, fold: int) -> None:
-        self._bar.update(self._bar.task_ids[0], advance=1, info=f"fold {fold + 1} done")
-
-    def finish(self) -> None:
-        self._bar.stop()
 
 
 def forecast_job(data: Dataset, forecaster: Any, folder: Path, *, column: str | None = None,

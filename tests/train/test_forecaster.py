@@ -40,3 +40,15 @@ def test_predict_before_fit_and_bad_horizon(price_series, tiny_config):
     fitted = LSTMForecaster(tiny_config).fit(price_series, "B")
     with pytest.raises(ValueError, match=r"horizon \(5\) must be in \[1, 3\]"):
         fitted.predict(horizon=5)
+
+
+def test_device_choice():
+    import torch
+
+    from hpcast.train.forecaster import training_device
+
+    assert training_device("cpu") == torch.device("cpu")
+    assert training_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda' was asked for, but torch sees no CUDA GPU"):
+            training_device("cuda")

@@ -30,11 +30,11 @@ class Checkpoint:
 
 def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     shuffle: torch.Generator, best_state: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    tensors |= {f"best.{k}": v.detach().clone().contiguous() for k, v in best_state.items()}
+    tensors = {f"model.{k}": v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+    tensors |= {f"best.{k}": v.detach().cpu().clone().contiguous() for k, v in best_state.items()}
     for index, slots in optimizer.state_dict()["state"].items():
         for name, value in slots.items():
-            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
+            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().clone().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.shuffle"] = shuffle.get_state()
     atomic_write_bytes(folder / CHECKPOINT_FILE, save(tensors, metadata={"meta": json.dumps(meta)}))
@@ -58,5 +58,6 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim
     optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
     shuffle.set_state(tensors["rng.shuffle"])
-    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    device = next(model.parameters()).device
+    best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     return Checkpoint(best_state=best, meta=meta)

@@ -33,7 +33,16 @@ from hpcast.models.lstm import LSTMNet
 from hpcast.train.artifacts import fingerprint, read_artifact, write_artifact
 from hpcast.train.trainer import TrainResult, train
 
-__all__ = ["LSTMForecaster", "Prepared", "interval_columns", "prepare"]
+__all__ = ["LSTMForecaster", "Prepared", "interval_columns", "prepare", "training_device"]
+
+
+def training_device(choice: str) -> torch.device:
+    """``auto``: CUDA when torch sees a GPU, else CPU; ``cuda`` without a GPU is an error, not a fallback."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA GPU (use --device auto or cpu)")
+    if choice not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device ({choice!r}) must be 'auto', 'cpu' or 'cuda'")
+    return torch.device("cuda" if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()) else "cpu")
 
 
 def interval_columns(level: float) -> tuple[str, str]:
@@ -121,11 +130,15 @@ class LSTMForecaster:
         config = self.config = self.config.resolved(freq)
         prepared = prepare(series, config)
         self.scaler = prepared.scaler
+        device = training_device(config.train.device)
+        train_xy = tuple(t.to(device) for t in prepared.train_xy)  # the whole dataset stays on the device
+        val_xy = tuple(t.to(device) for t in prepared.val_xy)
         if config.train.kernels == "triton":
-            resolve("triton", prepared.X)  # fail before training when Triton cannot run here
+            resolve("triton", train_xy[0])  # fail before training when Triton cannot run here
         torch.manual_seed(config.train.seed)
-        self.net = LSTMNet(config.model, input_size=1, horizon=prepared.Y.shape[1], kernels=config.train.kernels)
-        self.result = train(self.net, prepared.train_xy, prepared.val_xy, config.train,
+        self.net = LSTMNet(config.model, input_size=1, horizon=prepared.Y.shape[1],
+                           kernels=config.train.kernels).to(device)
+        self.result = train(self.net, train_xy, val_xy, config.train,
                             checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
         self.freq, self.history = freq, series
         self.calibration = self._calibrate(series.to_numpy(dtype=np.float64), prepared.val_xy[0],
@@ -140,8 +153,9 @@ class LSTMForecaster:
         """Network output for windows ``X (B, T, 1)`` as value paths ``(B, h)``."""
         assert self.net is not None and self.scaler is not None
         self.net.eval()
+        device = next(self.net.parameters()).device
         with torch.no_grad():
-            scaled = self.net(X).double().numpy()  # (B, h)
+            scaled = self.net(X.to(device)).double().cpu().numpy()  # (B, h)
         return decode(self.scaler.inverse(scaled), last_values, self.config.target)  # one feature: broadcasts
 
     def _calibrate(self, values: np.ndarray, X_val: torch.Tensor, first_val: int) -> dict[str, Any]:

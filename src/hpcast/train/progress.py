@@ -1,4 +1,4 @@
-"""Rich progress bars for long work: one for epochs (loss, epoch time) and one for counted steps."""
+"""Rich progress bars for long work: epochs (losses, seconds per epoch) and backtest folds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["EpochProgress", "steps"]
+__all__ = ["EpochProgress", "FoldProgress"]
 
 
 def _progress(console: Console | None = None) -> Progress:
@@ -40,8 +40,23 @@ class EpochProgress:
             self._bar = None
 
 
-def steps(description: str, total: int, console: Console | None = None) -> Progress:
-    """A started bar for ``total`` steps: use as ``with steps(...) as bar: bar.advance(bar.task_ids[0])``."""
-    bar = _progress(console)
-    bar.add_task(description, total=total, info="")
-    return bar
+class FoldProgress:
+    """Counts backtest folds (each fold refits every model); plugs into `backtest(progress=...)`."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console
+        self._bar: Progress | None = None
+
+    def start(self, total: int) -> None:
+        self._bar = _progress(self.console)
+        self._bar.start()
+        self._task = self._bar.add_task("backtest folds", total=total, info="")
+
+    def advance(self, fold: int) -> None:
+        assert self._bar is not None
+        self._bar.update(self._task, advance=1, info=f"fold {fold + 1} done")
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

@@ -67,7 +67,7 @@ def loss_function(name: str, kernels: str = "torch") -> nn.Module:
 def _evaluate(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn: nn.Module,
               batch_size: int) -> torch.Tensor:
     model.eval()
-    total = torch.zeros((), dtype=torch.float64)
+    total = torch.zeros((), dtype=torch.float64, device=X.device)
     with torch.no_grad():
         for start in range(0, X.shape[0], batch_size):
             xb, yb = X[start:start + batch_size], Y[start:start + batch_size]  # (B, T, F), (B, h)
@@ -94,8 +94,8 @@ def train(
         config: epochs, batch size, lr, loss, patience, clipping, seed.
         checkpoint_dir: write ``last.safetensors`` there after every epoch (atomically).
         resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
-        progress: an object with ``start(total)``, ``advance(record)`` and ``finish()`` (see
-            `hpcast.train.progress`), or None for silence.
+        progress: an object with ``start(total, done)``, ``advance(record, best_val_loss)`` and ``finish()``
+            (`hpcast.train.progress.EpochProgress`), or None for silence.
 
     Example:
         >>> result = train(net, (X_tr, Y_tr), (X_va, Y_va), TrainConfig(epochs=3))  # doctest: +SKIP
@@ -127,7 +127,7 @@ def train(
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         model.train()
-        running = torch.zeros((), dtype=torch.float64)
+        running = torch.zeros((), dtype=torch.float64, device=X_train.device)  # summed on the device: no sync
         order = torch.randperm(n, generator=shuffle)
         for start in range(0, n, config.batch_size):
             index = order[start:start + config.batch_size]
