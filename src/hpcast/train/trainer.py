@@ -106,7 +106,7 @@ def train(
         raise ValueError(f"need at least one training and one validation window, got {X_train.shape[0]} "
                          f"and {X_val.shape[0]}; use a longer series or a smaller window/horizon")
     loss_fn = loss_function(config.loss, config.kernels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all parameters
     shuffle = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout masks
     result = TrainResult()
