@@ -82,3 +82,9 @@ def test_training_flags_with_a_saved_model_are_refused(tmp_path):
     assert result.exit_code == 2
     assert "--epochs, --seed only apply when training" in result.output
     assert not (tmp_path / "fc").exists()
+
+
+def test_workers_must_be_positive(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--dataset", "air_passengers", "--workers", "0",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "--workers" in result.output and "must be >= 1" in result.output

@@ -260,29 +260,78 @@ def _print_training(forecaster: Any, folder: Path) -> None:
 @_train_options
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-train].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last checkpoint.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes on this machine, launched through torchrun.")
+@click.option("--strategy", type=click.Choice(["ddp", "local-sgd"]), default="ddp", show_default=True,
+              help="ddp: gradients averaged every step; local-sgd: parameters averaged every --sync-every steps.")
+@click.option("--sync-every", type=int, default=8, show_default=True, help="local-sgd: steps between averaging.")
+@click.option("--max-restarts", type=int, default=0, show_default=True,
+              help="Restarts torchrun may make after a worker dies; the group resumes from the last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def train(out: str | None, resume: bool, quiet: bool, **kwargs: Any) -> None:
+def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int, max_restarts: int,
+          quiet: bool, **kwargs: Any) -> None:
     """Train the LSTM on a series and save the model (safetensors + manifest).
 
     The last --val-fraction of windows validates (early stopping); the scaler is fitted on the training
-    span only. Prints seconds per epoch; per-epoch timings go to metrics.json.
+    span only. Prints seconds per epoch; per-epoch timings go to metrics.json. With --workers N it runs
+    N processes through torchrun (gloo on CPU, NCCL on GPU); only rank 0 writes.
 
     \b
     Example:
         hpcast train --dataset air_passengers --epochs 100 --out runs/air
         hpcast train --dataset sp500 --target level --window 100 \\
             --layers 50,60,80,120 --dropout 0.2,0.3,0.4,0.5 --batch-size 32 --epochs 2
+        hpcast train --dataset sp500 --workers 2 --strategy ddp --out runs/ddp
     """
+    import os
+
     from hpcast.jobs import new_run_folder, train_job
+    from hpcast.train.distributed import Distributed, in_worker
 
     dataset, column = _load(kwargs)
     config = _run_config(kwargs)
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the folder of the interrupted run")
+    if workers < 1:
+        raise click.BadParameter(f"{workers} must be >= 1", param_hint="--workers")
+    if in_worker():  # one of torchrun's processes: join the group and train
+        dist = Distributed.from_env(strategy, sync_every)  # type: ignore[arg-type]
+        restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+        try:
+            folder = Path(out) if out else new_run_folder("train")
+            forecaster = train_job(dataset, config, folder, column=column, resume=resume or restarted,
+                                   quiet=quiet, dist=dist)
+        finally:
+            dist.close()
+        if dist.is_main:
+            _print_training(forecaster, folder)
+        return
     folder = new_run_folder("train", out)
+    if workers > 1:
+        _launch_workers(click.get_current_context(), folder, workers, max_restarts)
+        return
     forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet)
     _print_training(forecaster, folder)
+
+
+def _launch_workers(context: click.Context, folder: Path, workers: int, max_restarts: int) -> None:
+    """Re-run this very command in ``workers`` torchrun processes, writing into ``folder``."""
+    import subprocess
+
+    from hpcast.train.distributed import torchrun_command
+
+    argv = [context.info_name or "train"]
+    for param in context.command.params:
+        value = context.params.get(param.name or "")
+        if not isinstance(param, click.Option) or param.name == "out" or value is None or value is False:
+            continue
+        flag = max(param.opts, key=len)
+        argv += [flag] if param.is_flag else [flag, str(value)]
+    argv += ["--out", str(folder)]
+    done = subprocess.run(torchrun_command(workers, argv, max_restarts), check=False)
+    if done.returncode != 0:
+        raise click.ClickException(f"torchrun exited with code {done.returncode}; see the messages above")
 
 
 def _print_backtest(result: Any) -> None:

@@ -65,19 +65,26 @@ def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, confi
 
 
 def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
-              resume: bool = False, quiet: bool = False) -> Any:
+              resume: bool = False, quiet: bool = False, dist: Any = None) -> Any:
     """Fit the LSTM on the whole series; write ``model/``, ``loss_curve.png`` and training metrics.
 
-    Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there.
+    Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there. Under torchrun
+    (``dist``), every worker trains and only rank 0 writes.
     """
     from hpcast.train.forecaster import LSTMForecaster
     from hpcast.train.progress import EpochProgress
     from hpcast.viz.plots import loss_curve
 
     series = data.series(column)
-    _record_run(folder, "train", data, series, config)
+    main = dist is None or dist.is_main
+    if main:
+        _record_run(folder, "train", data, series, config)
+        if dist is not None:
+            _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
     forecaster = LSTMForecaster(config).fit(series, data.freq, progress=None if quiet else EpochProgress(),
-                                            checkpoint_dir=folder / "checkpoint", resume=resume)
+                                            checkpoint_dir=folder / "checkpoint", resume=resume, dist=dist)
+    if not main:
+        return forecaster
     result = forecaster.result
     training = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                 "epochs_run": len(result.history), "stopped_early": result.stopped_early,

@@ -15,6 +15,7 @@ space for the log-return target (so bands are multiplicative) and in price space
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,12 +126,14 @@ class LSTMForecaster:
 
     # -- fitting ---------------------------------------------------------------------------------------
     def fit(self, series: pd.Series, freq: str, *, progress: Any = None,
-            checkpoint_dir: str | Path | None = None, resume: bool = False) -> LSTMForecaster:
+            checkpoint_dir: str | Path | None = None, resume: bool = False, dist: Any = None) -> LSTMForecaster:
         """Train on ``series`` (float values indexed by increasing dates) sampled at ``freq``."""
         config = self.config = self.config.resolved(freq)
         prepared = prepare(series, config)
         self.scaler = prepared.scaler
         device = training_device(config.train.device)
+        if dist is not None and device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per worker
         train_xy = tuple(t.to(device) for t in prepared.train_xy)  # the whole dataset stays on the device
         val_xy = tuple(t.to(device) for t in prepared.val_xy)
         if config.train.kernels == "triton":
@@ -139,7 +142,7 @@ class LSTMForecaster:
         self.net = LSTMNet(config.model, input_size=1, horizon=prepared.Y.shape[1],
                            kernels=config.train.kernels).to(device)
         self.result = train(self.net, train_xy, val_xy, config.train,
-                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
+                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, dist=dist)
         self.freq, self.history = freq, series
         self.calibration = self._calibrate(series.to_numpy(dtype=np.float64), prepared.val_xy[0],
                                            prepared.first_val)

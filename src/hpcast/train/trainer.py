@@ -23,6 +23,7 @@ from torch import nn
 from hpcast.config import TrainConfig
 from hpcast.kernels.dispatch import mse_loss
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from hpcast.train.distributed import Distributed
 
 __all__ = ["EpochRecord", "TrainResult", "loss_function", "train"]
 
@@ -84,6 +85,7 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     progress: Any = None,
+    dist: Distributed | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam and early stopping; restore the best-validation weights at the end.
 
@@ -96,6 +98,8 @@ def train(
         resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
         progress: an object with ``start(total, done)``, ``advance(record, best_val_loss)`` and ``finish()``
             (`hpcast.train.progress.EpochProgress`), or None for silence.
+        dist: this worker's `Distributed` context under torchrun (None: one process). Every worker
+            shuffles alike and trains on its slice of each global batch; only rank 0 writes checkpoints.
 
     Example:
         >>> result = train(net, (X_tr, Y_tr), (X_va, Y_va), TrainConfig(epochs=3))  # doctest: +SKIP
@@ -107,8 +111,10 @@ def train(
                          f"and {X_val.shape[0]}; use a longer series or a smaller window/horizon")
     loss_fn = loss_function(config.loss, config.kernels)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all parameters
-    shuffle = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)  # dropout masks
+    shuffle = torch.Generator().manual_seed(config.seed)  # the same order on every worker
+    rank, main = (dist.rank, dist.is_main) if dist is not None else (0, True)
+    torch.manual_seed(config.seed + rank)  # dropout masks, different on each worker
+    net = dist.wrap(model) if dist is not None else model
     result = TrainResult()
     best_state = copy.deepcopy(model.state_dict())
     bad_epochs, first_epoch = 0, 1
@@ -120,8 +126,12 @@ def train(
         bad_epochs, first_epoch = state.meta["bad_epochs"], state.meta["epoch"] + 1
         if bad_epochs >= config.patience:
             first_epoch = config.epochs + 1  # the interrupted run had already stopped early
+        if dist is not None:
+            torch.manual_seed(config.seed + rank + 7919 * first_epoch)  # the saved RNG state is rank 0's
 
     n = X_train.shape[0]
+    workers = dist.world_size if dist is not None else 1
+    progress = progress if main else None
     if progress is not None:
         progress.start(config.epochs, done=first_epoch - 1)
     for epoch in range(first_epoch, config.epochs + 1):
@@ -129,25 +139,37 @@ def train(
         model.train()
         running = torch.zeros((), dtype=torch.float64, device=X_train.device)  # summed on the device: no sync
         order = torch.randperm(n, generator=shuffle)
+        seen = 0
         for start in range(0, n, config.batch_size):
             index = order[start:start + config.batch_size]
+            if index.shape[0] < workers:
+                continue  # a last batch too small to give every worker a window (the same on all workers)
+            seen += index.shape[0]
+            scale = 1.0
+            if dist is not None:
+                index, scale = dist.shard(index)
             xb, yb = X_train[index], Y_train[index]  # gathers (B, T, F), (B, h) from the views
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(net(xb), yb)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * scale if scale != 1.0 else loss).backward()
             if config.clip_norm > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
+            if dist is not None:
+                dist.after_step(model)
             running += loss.detach().double() * index.shape[0]
+        if dist is not None:
+            dist.end_of_epoch(model)
+            running = dist.all_reduce_sum(running)
         val_loss = float(_evaluate(model, X_val, Y_val, loss_fn, max(config.batch_size, 256)))
-        record = EpochRecord(epoch, float(running / n), val_loss, time.perf_counter() - started)
+        record = EpochRecord(epoch, float(running / max(seen, 1)), val_loss, time.perf_counter() - started)
         result.history.append(record)
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad_epochs += 1
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and main:
             meta = {"epoch": epoch, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                     "bad_epochs": bad_epochs, "history": [vars(r) for r in result.history]}
             save_checkpoint(Path(checkpoint_dir), model, optimizer, shuffle, best_state, meta)

@@ -1,0 +1,140 @@
+"""Multi-worker training on ``torch.distributed``, launched by torchrun: one training path for all.
+
+The trainer (`hpcast.train.trainer.train`) takes an optional `Distributed` and asks it four things:
+which part of each global batch this worker trains on (`shard`), how to wrap the model (`wrap`: DDP for
+``ddp``), what to do after each optimizer step (`after_step`: periodic parameter averaging for
+``local-sgd``), and how to combine per-worker sums at the end of an epoch (`all_reduce_sum`).
+
+Strategies:
+- ``ddp``: DistributedDataParallel (gloo on CPU, NCCL on GPU). Every worker sees the same shuffled order
+  of windows and trains on its slice of each global batch. Losses are scaled so that DDP's gradient
+  average equals the single-process gradient of the whole batch, also for uneven slices. With the same
+  seed and global batch, N workers follow the single-process loss curve.
+- ``local-sgd``: workers step on their slices independently, and PyTorch's `PeriodicModelAverager`
+  averages parameters every ``sync_every`` steps and once more at every epoch's end, so all workers
+  validate the same model. On CPU it gets an explicit subgroup (`dist.new_subgroups`).
+
+Only rank 0 logs and writes files. Worker mode is detected from torchrun's environment (``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = ["STRATEGIES", "Distributed", "in_worker", "torchrun_command"]
+
+Strategy = Literal["ddp", "local-sgd"]
+STRATEGIES = ("ddp", "local-sgd")
+
+
+def _attempt_store() -> dist.Store:
+    """The rendezvous store, namespaced by torchrun's restart count.
+
+    After a worker dies, torchrun restarts the group against the same store. Without a fresh namespace
+    the new workers read the dead round's addresses and time out connecting to them.
+    """
+    from datetime import timedelta
+
+    agent_hosts_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "False") == "True"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]),
+                          int(os.environ["WORLD_SIZE"]),
+                          is_master=int(os.environ["RANK"]) == 0 and not agent_hosts_store,
+                          timeout=timedelta(minutes=5))
+    return dist.PrefixStore(f"hpcast/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+
+
+def in_worker() -> bool:
+    """True inside a torchrun worker (the launcher sets these variables)."""
+    return all(name in os.environ for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
+@dataclass
+class Distributed:
+    """This worker's place in the group and the strategy's hooks; see the module docstring."""
+
+    rank: int
+    world_size: int
+    strategy: Strategy = "ddp"
+    sync_every: int = 8
+    _averager: Any = field(default=None, repr=False)
+    _averaging_group: Any = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, strategy: Strategy = "ddp", sync_every: int = 8) -> Distributed:
+        """Join the process group torchrun prepared (gloo on CPU, NCCL when this worker has a GPU)."""
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy ({strategy!r}) must be one of {', '.join(STRATEGIES)}")
+        if sync_every < 1:
+            raise ValueError(f"sync_every ({sync_every}) must be >= 1")
+        if not dist.is_initialized():
+            rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", store=_attempt_store(),
+                                    rank=rank, world_size=world_size)
+        context = cls(dist.get_rank(), dist.get_world_size(), strategy, sync_every)
+        if strategy == "local-sgd":
+            from torch.distributed.algorithms.model_averaging.averagers import PeriodicModelAverager
+
+            # On CPU the default subgroup logic wants CUDA, so make one subgroup of all workers explicitly.
+            context._averaging_group, _ = dist.new_subgroups(group_size=context.world_size)
+            context._averager = PeriodicModelAverager(period=sync_every, warmup_steps=0,
+                                                      process_group=context._averaging_group)
+        return context
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, index: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """This worker's slice of a global batch, and the factor that makes DDP's average exact.
+
+        Slices are contiguous and as even as possible. DDP averages gradients over workers; scaling each
+        worker's mean loss by ``N · local / global`` turns that average into the mean over the whole batch.
+        """
+        bounds = torch.linspace(0, index.shape[0], self.world_size + 1).round().long()
+        local = index[bounds[self.rank]:bounds[self.rank + 1]]
+        scale = self.world_size * local.shape[0] / index.shape[0] if self.strategy == "ddp" else 1.0
+        return local, scale
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.strategy != "ddp":
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = next(model.parameters()).device
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def after_step(self, model: nn.Module) -> None:
+        if self._averager is not None:
+            self._averager.average_parameters(model.parameters())
+
+    def end_of_epoch(self, model: nn.Module) -> None:
+        """local-sgd: average once more, so every worker validates (and checkpoints) the same model."""
+        if self.strategy == "local-sgd":
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    dist.all_reduce(parameter.data, group=self._averaging_group)
+                    parameter.data /= self.world_size
+
+    def all_reduce_sum(self, value: torch.Tensor) -> torch.Tensor:
+        total = value.clone()
+        dist.all_reduce(total)
+        return total
+
+    def close(self) -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def torchrun_command(workers: int, argv: list[str], max_restarts: int = 0) -> list[str]:
+    """The standalone torchrun command that runs ``hpcast <argv>`` in ``workers`` processes on this machine."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={workers}",
+            f"--max-restarts={max_restarts}", "-m", "hpcast", *argv]

@@ -1,0 +1,78 @@
+"""Real multi-process runs: torchrun with the gloo backend on this machine (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+pytestmark = pytest.mark.slow
+
+HPCAST = [sys.executable, "-m", "hpcast"]
+
+
+def _train(out: Path, *args: str, timeout: int = 300) -> dict:
+    done = subprocess.run([*HPCAST, "train", *args, "--quiet", "--out", str(out)], capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text())["training"]
+
+
+def test_ddp_with_two_workers_follows_the_single_process_loss_curve(tmp_path):
+    common = ("--dataset", "air_passengers", "--epochs", "6", "--dropout", "0", "--patience", "50", "--seed", "3")
+    single = _train(tmp_path / "one", *common)
+    double = _train(tmp_path / "two", *common, "--workers", "2", "--strategy", "ddp")
+    for ours, reference in zip(double["epochs"], single["epochs"], strict=True):
+        assert ours["train_loss"] == pytest.approx(reference["train_loss"], rel=1e-5)
+        assert ours["val_loss"] == pytest.approx(reference["val_loss"], rel=1e-5)
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert (manifest["workers"], manifest["strategy"]) == (2, "ddp")
+
+
+def test_local_sgd_with_two_workers_trains_and_only_rank_0_writes(tmp_path):
+    history = _train(tmp_path / "lsgd", "--dataset", "air_passengers", "--epochs", "8", "--patience", "50",
+                     "--workers", "2", "--strategy", "local-sgd", "--sync-every", "4")
+    assert history["epochs"][-1]["train_loss"] < history["epochs"][0]["train_loss"]
+    assert (tmp_path / "lsgd" / "model" / "weights.safetensors").is_file()
+    assert not list(tmp_path.glob("lsgd/**/*rank*"))
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _checkpoint_epoch(out: Path) -> int:
+    path = out / "checkpoint" / "last.safetensors"
+    if not path.is_file():
+        return 0
+    with safe_open(path, "pt") as handle:
+        return json.loads(handle.metadata()["meta"])["epoch"]
+
+
+def test_a_killed_worker_is_restarted_and_the_run_finishes_as_well(tmp_path):
+    common = ("--dataset", "sp500", "--epochs", "6", "--patience", "50", "--workers", "2")
+    reference = _train(tmp_path / "whole", *common)
+    out = tmp_path / "killed"
+    launcher = subprocess.Popen([*HPCAST, "train", *common, "--max-restarts", "1", "--quiet", "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, killed = time.time() + 240, None
+    while killed is None and time.time() < deadline and launcher.poll() is None:
+        if _checkpoint_epoch(out) >= 2:
+            workers = [w for agent in _children(launcher.pid) for w in _children(agent)]
+            killed = workers[-1]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.1)
+    output = launcher.communicate(timeout=300)[0]
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert launcher.returncode == 0, output[-3000:]
+    history = json.loads((out / "metrics.json").read_text())["training"]
+    assert [e["epoch"] for e in history["epochs"]] == list(range(1, 7))
+    assert history["best_val_loss"] == pytest.approx(reference["best_val_loss"], rel=0.02)
