@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +59,43 @@ def _torch_threads() -> None:
     import torch
 
     torch.set_num_threads(1)  # deterministic and calm on a 2-core machine
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """A real S3 API on 127.0.0.1 (moto in server mode) with dummy credentials in the environment."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+        s3fs.S3FileSystem().mkdir("hpcast-test")
+        yield "s3://hpcast-test"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -262,15 +262,21 @@ def _print_training(forecaster: Any, folder: Path) -> None:
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last checkpoint.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Worker processes on this machine, launched through torchrun.")
-@click.option("--strategy", type=click.Choice(["ddp", "local-sgd"]), default="ddp", show_default=True,
-              help="ddp: gradients averaged every step; local-sgd: parameters averaged every --sync-every steps.")
-@click.option("--sync-every", type=int, default=8, show_default=True, help="local-sgd: steps between averaging.")
+@click.option("--strategy", type=click.Choice(["ddp", "local-sgd", "store-avg"]), default="ddp", show_default=True,
+              help="ddp: gradients averaged every step; local-sgd: parameters averaged every --sync-every steps; "
+                   "store-avg: checkpoints averaged through --sync-url every --sync-every epochs.")
+@click.option("--sync-every", type=int, help="Steps (local-sgd) or epochs (store-avg) between averaging "
+                                             "[default: 8 steps, 5 epochs].")
+@click.option("--sync-url", metavar="URL", help="store-avg: where workers meet (file:///dir, s3://bucket/prefix); "
+                                                "credentials from the environment / AWS chain.")
+@click.option("--sync-timeout", type=float, default=120.0, show_default=True,
+              help="store-avg: seconds to wait for the other workers' checkpoints.")
 @click.option("--max-restarts", type=int, default=0, show_default=True,
               help="Restarts torchrun may make after a worker dies; the group resumes from the last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int, max_restarts: int,
-          quiet: bool, **kwargs: Any) -> None:
+def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int | None,
+          sync_url: str | None, sync_timeout: float, max_restarts: int, quiet: bool, **kwargs: Any) -> None:
     """Train the LSTM on a series and save the model (safetensors + manifest).
 
     The last --val-fraction of windows validates (early stopping); the scaler is fitted on the training
@@ -283,6 +289,7 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
         hpcast train --dataset sp500 --target level --window 100 \\
             --layers 50,60,80,120 --dropout 0.2,0.3,0.4,0.5 --batch-size 32 --epochs 2
         hpcast train --dataset sp500 --workers 2 --strategy ddp --out runs/ddp
+        hpcast train --dataset sp500 --workers 2 --strategy store-avg --sync-url s3://bucket/hpcast
     """
     import os
 
@@ -296,7 +303,7 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
     if workers < 1:
         raise click.BadParameter(f"{workers} must be >= 1", param_hint="--workers")
     if in_worker():  # one of torchrun's processes: join the group and train
-        dist = Distributed.from_env(strategy, sync_every)  # type: ignore[arg-type]
+        dist = Distributed.from_env(strategy, sync_every, sync_url, sync_timeout)  # type: ignore[arg-type]
         restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
         try:
             folder = Path(out) if out else new_run_folder("train")
@@ -307,6 +314,8 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
         if dist.is_main:
             _print_training(forecaster, folder)
         return
+    if strategy == "store-avg" and not sync_url:
+        raise click.UsageError("--strategy store-avg needs --sync-url (file:///shared/dir or s3://bucket/prefix)")
     folder = new_run_folder("train", out)
     if workers > 1:
         _launch_workers(click.get_current_context(), folder, workers, max_restarts)

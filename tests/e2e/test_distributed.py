@@ -76,3 +76,19 @@ def test_a_killed_worker_is_restarted_and_the_run_finishes_as_well(tmp_path):
     history = json.loads((out / "metrics.json").read_text())["training"]
     assert [e["epoch"] for e in history["epochs"]] == list(range(1, 7))
     assert history["best_val_loss"] == pytest.approx(reference["best_val_loss"], rel=0.02)
+
+
+@pytest.mark.parametrize("store", ["file", "s3"])
+def test_store_avg_with_two_workers_meets_through_the_store(tmp_path, store, request):
+    url = f"file://{tmp_path}/sync" if store == "file" else request.getfixturevalue("moto_s3") + f"/{tmp_path.name}"
+    history = _train(tmp_path / "run", "--dataset", "air_passengers", "--epochs", "4", "--workers", "2",
+                     "--strategy", "store-avg", "--sync-url", url, "--sync-every", "2")
+    assert [e["sync_seconds"] > 0 for e in history["epochs"]] == [False, True, False, True]
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.invalidate_cache()
+    objects = sorted(p.split("/", len(root.split("/")))[-1] for p in fs.find(root))
+    assert [o.split("/", 1)[1] for o in objects] == [
+        "round-00001/rank-0000.safetensors", "round-00001/rank-0001.safetensors",
+        "round-00002/rank-0000.safetensors", "round-00002/rank-0001.safetensors"]

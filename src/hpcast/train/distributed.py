@@ -13,6 +13,9 @@ Strategies:
 - ``local-sgd``: workers step on their slices independently, and PyTorch's `PeriodicModelAverager`
   averages parameters every ``sync_every`` steps and once more at every epoch's end, so all workers
   validate the same model. On CPU it gets an explicit subgroup (`dist.new_subgroups`).
+- ``store-avg``: workers that cannot reach each other (no process group at all) train on their slices
+  and every ``sync_every`` epochs average their weights through an object store (`StoreAverager`).
+  Early stopping is off: between rounds the workers' models differ, and so would their decisions.
 
 Only rank 0 logs and writes files. Worker mode is detected from torchrun's environment (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``).
@@ -21,6 +24,7 @@ Only rank 0 logs and writes files. Worker mode is detected from torchrun's envir
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,8 +34,9 @@ from torch import nn
 
 __all__ = ["STRATEGIES", "Distributed", "in_worker", "torchrun_command"]
 
-Strategy = Literal["ddp", "local-sgd"]
-STRATEGIES = ("ddp", "local-sgd")
+Strategy = Literal["ddp", "local-sgd", "store-avg"]
+STRATEGIES = ("ddp", "local-sgd", "store-avg")
+DEFAULT_SYNC_EVERY = {"ddp": 1, "local-sgd": 8, "store-avg": 5}  # steps for local-sgd, epochs for store-avg
 
 
 def _attempt_store() -> dist.Store:
@@ -63,16 +68,28 @@ class Distributed:
     world_size: int
     strategy: Strategy = "ddp"
     sync_every: int = 8
+    rounds: list[Any] = field(default_factory=list)  # store-avg: one `RoundReport` per sync
     _averager: Any = field(default=None, repr=False)
     _averaging_group: Any = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, strategy: Strategy = "ddp", sync_every: int = 8) -> Distributed:
-        """Join the process group torchrun prepared (gloo on CPU, NCCL when this worker has a GPU)."""
+    def from_env(cls, strategy: Strategy = "ddp", sync_every: int | None = None, sync_url: str | None = None,
+                 sync_timeout: float = 120.0) -> Distributed:
+        """Join the group torchrun prepared (gloo on CPU, NCCL with a GPU); store-avg joins no group."""
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy ({strategy!r}) must be one of {', '.join(STRATEGIES)}")
+        sync_every = sync_every or DEFAULT_SYNC_EVERY[strategy]
         if sync_every < 1:
             raise ValueError(f"sync_every ({sync_every}) must be >= 1")
+        if strategy == "store-avg":
+            if not sync_url:
+                raise ValueError("strategy 'store-avg' needs --sync-url (file:///shared/dir or s3://bucket/prefix)")
+            from hpcast.train.averaging import StoreAverager
+
+            rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            run_id = os.environ.get("TORCHELASTIC_RUN_ID", "run")
+            return cls(rank, world_size, strategy, sync_every,
+                       _averager=StoreAverager(sync_url, run_id, rank, world_size, sync_timeout))
         if not dist.is_initialized():
             rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", store=_attempt_store(),
@@ -110,19 +127,33 @@ class Distributed:
         device = next(model.parameters()).device
         return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    @property
+    def early_stopping(self) -> bool:
+        return self.strategy != "store-avg"
+
     def after_step(self, model: nn.Module) -> None:
-        if self._averager is not None:
+        if self.strategy == "local-sgd":
             self._averager.average_parameters(model.parameters())
 
-    def end_of_epoch(self, model: nn.Module) -> None:
-        """local-sgd: average once more, so every worker validates (and checkpoints) the same model."""
+    def end_of_epoch(self, model: nn.Module, epoch: int, samples: int) -> float:
+        """local-sgd: average once more, so every worker validates (and checkpoints) the same model;
+        store-avg: every ``sync_every`` epochs, a round through the store. Returns the seconds spent."""
+        started = time.perf_counter()
         if self.strategy == "local-sgd":
             with torch.no_grad():
                 for parameter in model.parameters():
                     dist.all_reduce(parameter.data, group=self._averaging_group)
                     parameter.data /= self.world_size
+        elif self.strategy == "store-avg" and epoch % self.sync_every == 0:
+            self.rounds.append(self._averager.sync(model, epoch // self.sync_every, samples))
+        else:
+            return 0.0
+        return time.perf_counter() - started
 
     def all_reduce_sum(self, value: torch.Tensor) -> torch.Tensor:
+        """Sum over workers (store-avg workers share nothing: their own value)."""
+        if self.strategy == "store-avg":
+            return value
         total = value.clone()
         dist.all_reduce(total)
         return total

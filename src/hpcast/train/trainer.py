@@ -34,6 +34,7 @@ class EpochRecord:
     train_loss: float
     val_loss: float
     seconds: float
+    sync_seconds: float = 0.0  # explicit averaging/synchronisation (multi-worker strategies)
 
 
 @dataclass
@@ -131,6 +132,7 @@ def train(
 
     n = X_train.shape[0]
     workers = dist.world_size if dist is not None else 1
+    samples_seen = 0
     progress = progress if main else None
     if progress is not None:
         progress.start(config.epochs, done=first_epoch - 1)
@@ -139,12 +141,11 @@ def train(
         model.train()
         running = torch.zeros((), dtype=torch.float64, device=X_train.device)  # summed on the device: no sync
         order = torch.randperm(n, generator=shuffle)
-        seen = 0
+        seen = 0  # windows this worker trained on in this epoch
         for start in range(0, n, config.batch_size):
             index = order[start:start + config.batch_size]
             if index.shape[0] < workers:
                 continue  # a last batch too small to give every worker a window (the same on all workers)
-            seen += index.shape[0]
             scale = 1.0
             if dist is not None:
                 index, scale = dist.shard(index)
@@ -158,11 +159,15 @@ def train(
             if dist is not None:
                 dist.after_step(model)
             running += loss.detach().double() * index.shape[0]
+            seen += index.shape[0]
+        sync_seconds = 0.0
         if dist is not None:
-            dist.end_of_epoch(model)
-            running = dist.all_reduce_sum(running)
+            samples_seen += seen
+            sync_seconds = dist.end_of_epoch(model, epoch, samples_seen)
+            running, seen = dist.all_reduce_sum(torch.stack([running, running.new_tensor(float(seen))]))
         val_loss = float(_evaluate(model, X_val, Y_val, loss_fn, max(config.batch_size, 256)))
-        record = EpochRecord(epoch, float(running / max(seen, 1)), val_loss, time.perf_counter() - started)
+        record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
+                             sync_seconds)
         result.history.append(record)
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
@@ -175,7 +180,7 @@ def train(
             save_checkpoint(Path(checkpoint_dir), model, optimizer, shuffle, best_state, meta)
         if progress is not None:
             progress.advance(record, result.best_val_loss)
-        if bad_epochs >= config.patience:
+        if bad_epochs >= config.patience and (dist is None or dist.early_stopping):
             result.stopped_early = True
             break
     if progress is not None:
