@@ -248,8 +248,17 @@ def fetch(ticker: str, start: str, end: str | None, out: str | None) -> None:
         click.echo(f"written: {out}")
 
 
-def _print_training(forecaster: Any, folder: Path) -> None:
+def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> None:
     result = forecaster.result
+    if profile:
+        from rich.table import Table
+
+        table = Table("epoch", "wall s", "compute s", "data s", "sync s", "samples/s", title="per-epoch profile")
+        for r in result.history:
+            table.add_row(str(r.epoch), f"{r.seconds:.2f}", f"{r.compute_seconds:.2f}", f"{r.data_seconds:.3f}",
+                          f"{r.sync_seconds:.3f}", f"{r.samples / r.seconds:,.0f}")
+        _console().print(table)
+        click.echo(f"traces: {folder / 'profile'} (open in https://ui.perfetto.dev or chrome://tracing)")
     click.echo(f"trained {len(result.history)} epochs (best {result.best_epoch}, validation loss "
                f"{result.best_val_loss:.4g}) at {result.seconds_per_epoch:.2f} s/epoch")
     click.echo(f"model: {folder / 'model'}\nreport: {folder / 'report.md'}")
@@ -273,10 +282,13 @@ def _print_training(forecaster: Any, folder: Path) -> None:
               help="store-avg: seconds to wait for the other workers' checkpoints.")
 @click.option("--max-restarts", type=int, default=0, show_default=True,
               help="Restarts torchrun may make after a worker dies; the group resumes from the last checkpoint.")
+@click.option("--profile", is_flag=True, help="Write torch.profiler traces (profile/, open in Perfetto) and print "
+                                               "a per-epoch table of compute, data and sync time.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
 def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int | None,
-          sync_url: str | None, sync_timeout: float, max_restarts: int, quiet: bool, **kwargs: Any) -> None:
+          sync_url: str | None, sync_timeout: float, max_restarts: int, profile: bool, quiet: bool,
+          **kwargs: Any) -> None:
     """Train the LSTM on a series and save the model (safetensors + manifest).
 
     The last --val-fraction of windows validates (early stopping); the scaler is fitted on the training
@@ -308,11 +320,11 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
         try:
             folder = Path(out) if out else new_run_folder("train")
             forecaster = train_job(dataset, config, folder, column=column, resume=resume or restarted,
-                                   quiet=quiet, dist=dist)
+                                   quiet=quiet, dist=dist, profile=profile)
         finally:
             dist.close()
         if dist.is_main:
-            _print_training(forecaster, folder)
+            _print_training(forecaster, folder, profile)
         return
     if strategy == "store-avg" and not sync_url:
         raise click.UsageError("--strategy store-avg needs --sync-url (file:///shared/dir or s3://bucket/prefix)")
@@ -320,8 +332,8 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
     if workers > 1:
         _launch_workers(click.get_current_context(), folder, workers, max_restarts)
         return
-    forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet)
-    _print_training(forecaster, folder)
+    forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet, profile=profile)
+    _print_training(forecaster, folder, profile)
 
 
 def _launch_workers(context: click.Context, folder: Path, workers: int, max_restarts: int) -> None:

@@ -65,11 +65,12 @@ def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, confi
 
 
 def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
-              resume: bool = False, quiet: bool = False, dist: Any = None) -> Any:
+              resume: bool = False, quiet: bool = False, dist: Any = None, profile: bool = False) -> Any:
     """Fit the LSTM on the whole series; write ``model/``, ``loss_curve.png`` and training metrics.
 
     Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there. Under torchrun
-    (``dist``), every worker trains and only rank 0 writes.
+    (``dist``), every worker trains and only rank 0 writes. ``profile`` writes torch.profiler traces to
+    ``profile/`` (one per worker).
     """
     from hpcast.train.forecaster import LSTMForecaster
     from hpcast.train.progress import EpochProgress
@@ -82,7 +83,8 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
         if dist is not None:
             _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
     forecaster = LSTMForecaster(config).fit(series, data.freq, progress=None if quiet else EpochProgress(),
-                                            checkpoint_dir=folder / "checkpoint", resume=resume, dist=dist)
+                                            checkpoint_dir=folder / "checkpoint", resume=resume, dist=dist,
+                                            profile_dir=folder / "profile" if profile else None)
     if not main:
         return forecaster
     result = forecaster.result

@@ -88,3 +88,15 @@ def test_plot_redraws_every_plot_of_a_run(tmp_path):
     output = _run("plot", "--dataset", "air_passengers", "--run", str(run))
     for name in ("price.png", "loss_curve.png", "backtest.png", "forecast.png"):
         assert f"plot: {run / name}" in output and (run / name).stat().st_size > 10_000
+
+
+def test_profile_writes_a_trace_and_a_per_epoch_table(tmp_path):
+    output = _run("train", "--dataset", "air_passengers", "--layers", "8", "--epochs", "3", "--batch-size", "8",
+                  "--profile", "--quiet", "--out", str(tmp_path / "run"))
+    assert "per-epoch profile" in output and "samples/s" in output
+    traces = list((tmp_path / "run" / "profile").glob("rank0.*.pt.trace.json"))
+    assert len(traces) == 1
+    events = json.loads(traces[0].read_text())["traceEvents"]
+    assert any(e.get("name", "").startswith("ProfilerStep") for e in events)
+    epochs = json.loads((tmp_path / "run" / "metrics.json").read_text())["training"]["epochs"]
+    assert all(e["compute_seconds"] > 0 and e["samples"] > 0 for e in epochs)

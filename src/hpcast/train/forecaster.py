@@ -126,7 +126,8 @@ class LSTMForecaster:
 
     # -- fitting ---------------------------------------------------------------------------------------
     def fit(self, series: pd.Series, freq: str, *, progress: Any = None,
-            checkpoint_dir: str | Path | None = None, resume: bool = False, dist: Any = None) -> LSTMForecaster:
+            checkpoint_dir: str | Path | None = None, resume: bool = False, dist: Any = None,
+            profile_dir: str | Path | None = None) -> LSTMForecaster:
         """Train on ``series`` (float values indexed by increasing dates) sampled at ``freq``."""
         config = self.config = self.config.resolved(freq)
         prepared = prepare(series, config)
@@ -142,7 +143,8 @@ class LSTMForecaster:
         self.net = LSTMNet(config.model, input_size=1, horizon=prepared.Y.shape[1],
                            kernels=config.train.kernels).to(device)
         self.result = train(self.net, train_xy, val_xy, config.train,
-                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, dist=dist)
+                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, dist=dist,
+                            profile_dir=profile_dir)
         self.freq, self.history = freq, series
         self.calibration = self._calibrate(series.to_numpy(dtype=np.float64), prepared.val_xy[0],
                                            prepared.first_val)

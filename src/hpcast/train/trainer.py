@@ -33,8 +33,11 @@ class EpochRecord:
     epoch: int
     train_loss: float
     val_loss: float
-    seconds: float
+    seconds: float  # wall time of the epoch: data + compute + sync + validation
     sync_seconds: float = 0.0  # explicit averaging/synchronisation (multi-worker strategies)
+    data_seconds: float = 0.0  # gathering batches from the window views
+    compute_seconds: float = 0.0  # forward, backward (with DDP's all-reduce inside), clipping, optimizer
+    samples: int = 0  # training windows processed by all workers together
 
 
 @dataclass
@@ -66,6 +69,17 @@ def loss_function(name: str, kernels: str = "torch") -> nn.Module:
     return _DispatchedMSE(kernels) if name == "mse" and kernels != "torch" else losses[name]()
 
 
+def _profiler(folder: str | Path, rank: int) -> Any:
+    """A started torch.profiler recording steps 3-8 (after warm-up) into ``folder`` as a Chrome trace."""
+    from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    profiler = profile(activities=activities, schedule=schedule(wait=1, warmup=2, active=6, repeat=1),
+                       on_trace_ready=tensorboard_trace_handler(str(folder), worker_name=f"rank{rank}"))
+    profiler.start()
+    return profiler
+
+
 def _evaluate(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn: nn.Module,
               batch_size: int) -> torch.Tensor:
     model.eval()
@@ -87,6 +101,7 @@ def train(
     resume: bool = False,
     progress: Any = None,
     dist: Distributed | None = None,
+    profile_dir: str | Path | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam and early stopping; restore the best-validation weights at the end.
 
@@ -101,6 +116,8 @@ def train(
             (`hpcast.train.progress.EpochProgress`), or None for silence.
         dist: this worker's `Distributed` context under torchrun (None: one process). Every worker
             shuffles alike and trains on its slice of each global batch; only rank 0 writes checkpoints.
+        profile_dir: record a torch.profiler trace of a few training steps there (one file per worker,
+            for Perfetto or chrome://tracing).
 
     Example:
         >>> result = train(net, (X_tr, Y_tr), (X_va, Y_va), TrainConfig(epochs=3))  # doctest: +SKIP
@@ -136,8 +153,10 @@ def train(
     progress = progress if main else None
     if progress is not None:
         progress.start(config.epochs, done=first_epoch - 1)
+    profiler = _profiler(profile_dir, rank) if profile_dir is not None else None
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
+        data_seconds = compute_seconds = step_sync = 0.0
         model.train()
         running = torch.zeros((), dtype=torch.float64, device=X_train.device)  # summed on the device: no sync
         order = torch.randperm(n, generator=shuffle)
@@ -146,20 +165,27 @@ def train(
             index = order[start:start + config.batch_size]
             if index.shape[0] < workers:
                 continue  # a last batch too small to give every worker a window (the same on all workers)
+            tick = time.perf_counter()
             scale = 1.0
             if dist is not None:
                 index, scale = dist.shard(index)
             xb, yb = X_train[index], Y_train[index]  # gathers (B, T, F), (B, h) from the views
+            tock = time.perf_counter()
             loss = loss_fn(net(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             (loss * scale if scale != 1.0 else loss).backward()
             if config.clip_norm > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
+            done = time.perf_counter()
             if dist is not None:
                 dist.after_step(model)
+                step_sync += time.perf_counter() - done
+            data_seconds, compute_seconds = data_seconds + tock - tick, compute_seconds + done - tock
             running += loss.detach().double() * index.shape[0]
             seen += index.shape[0]
+            if profiler is not None:
+                profiler.step()
         sync_seconds = 0.0
         if dist is not None:
             samples_seen += seen
@@ -167,7 +193,7 @@ def train(
             running, seen = dist.all_reduce_sum(torch.stack([running, running.new_tensor(float(seen))]))
         val_loss = float(_evaluate(model, X_val, Y_val, loss_fn, max(config.batch_size, 256)))
         record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
-                             sync_seconds)
+                             sync_seconds + step_sync, data_seconds, compute_seconds, int(seen))
         result.history.append(record)
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
@@ -185,6 +211,8 @@ def train(
             break
     if progress is not None:
         progress.finish()
+    if profiler is not None:
+        profiler.stop()
     model.load_state_dict(best_state)
     model.eval()
     return result
