@@ -50,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (store-avg runs 6, to sync at 5)")
+    parser.add_argument("--strategies", default="ddp,local-sgd,store-avg", help="comma-separated strategies")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -62,6 +63,8 @@ def main() -> None:
                 ("ddp", [], args.epochs),
                 ("local-sgd", ["--sync-every", "8"], args.epochs),
                 ("store-avg", ["--sync-every", "5", "--sync-url", f"file://{folder}/store"], max(args.epochs, 6))):
+            if strategy not in args.strategies.split(","):
+                continue
             rate, share = throughput(run(args.workers, strategy, epochs, folder, extra))
             if strategy == "store-avg":
                 rate *= args.workers  # its workers share nothing, so each counts only its own windows
