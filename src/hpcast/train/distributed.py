@@ -131,9 +131,13 @@ class Distributed:
     def early_stopping(self) -> bool:
         return self.strategy != "store-avg"
 
-    def after_step(self, model: nn.Module) -> None:
-        if self.strategy == "local-sgd":
-            self._averager.average_parameters(model.parameters())
+    def after_step(self, model: nn.Module) -> float:
+        """local-sgd: the periodic averager's turn. Returns the seconds spent (0 when there was nothing to do)."""
+        if self.strategy != "local-sgd":
+            return 0.0
+        started = time.perf_counter()
+        self._averager.average_parameters(model.parameters())
+        return time.perf_counter() - started
 
     def end_of_epoch(self, model: nn.Module, epoch: int, samples: int) -> float:
         """local-sgd: average once more, so every worker validates (and checkpoints) the same model;

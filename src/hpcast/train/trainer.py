@@ -179,8 +179,7 @@ def train(
             optimizer.step()
             done = time.perf_counter()
             if dist is not None:
-                dist.after_step(model)
-                step_sync += time.perf_counter() - done
+                step_sync += dist.after_step(model)
             data_seconds, compute_seconds = data_seconds + tock - tick, compute_seconds + done - tock
             running += loss.detach().double() * index.shape[0]
             seen += index.shape[0]
