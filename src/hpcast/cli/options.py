@@ -1,0 +1,129 @@
+"""Options and helpers shared by the commands: data flags, training flags, config merging, errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hpcast.config import RunConfig, from_dict, load_toml, to_dict
+
+USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)  # DataError, ConfigError, ...
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn rule violations into one-line ``Error: ...`` messages with exit code 1 (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as error:
+            raise click.ClickException(" ".join(str(error).split())) from error
+
+    return wrapper
+
+
+def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--dataset", metavar="NAME", help="Bundled dataset (see `hpcast data list`)."),
+        click.option("--csv", "csv_path", metavar="PATH", help="Your own CSV file (a date and a value column)."),
+        click.option("--date-col", metavar="C", help="CSV date column [default: date]."),
+        click.option("--value-col", metavar="C",
+                     help="Column to model [default: adj_close for prices, else value/close]."),
+        click.option("--ticker", metavar="SYMBOL", help="Yahoo Finance symbol, fetched once then cached."),
+        click.option("--start", metavar="DATE", help="With --ticker: first date [default: 2000-01-01]."),
+        click.option("--end", metavar="DATE", help="With --ticker: end date, exclusive [default: today]."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def load_dataset(kwargs: dict[str, Any]) -> Any:
+    from hpcast.data import load_data
+
+    dataset = load_data(kwargs.pop("dataset"), csv=kwargs.pop("csv_path"), date_col=kwargs.pop("date_col"),
+                        value_col=kwargs["value_col"] if kwargs.get("csv_path") else None,
+                        ticker=kwargs.pop("ticker"), start=kwargs.pop("start"), end=kwargs.pop("end"))
+    column = kwargs.pop("value_col")
+    if column is not None and column not in dataset.value_columns:
+        column = None  # a CSV's value column is renamed to 'value' on load
+    dataset.series(column)  # validate the column now, before anything is written
+    return dataset, column
+
+
+def floats(text: str | None) -> tuple[float, ...] | None:
+    return None if text is None else tuple(float(x) for x in text.split(","))
+
+
+def ints(text: str | None) -> tuple[int, ...] | None:
+    return None if text is None else tuple(int(x) for x in text.split(","))
+
+
+def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--config", "config_path", metavar="TOML", help="Settings file; flags override it."),
+        click.option("--window", type=int, help="Input window T [default: 60 daily, 24 monthly, ...]."),
+        click.option("--horizon", type=int, help="Steps forecast at once h [default: 30 daily, 12 monthly]."),
+        click.option("--target", type=click.Choice(["log_return", "level"]),
+                     help="What the net predicts [default: log_return; level reproduces the seed study]."),
+        click.option("--layers", metavar="H1,H2,..", help="Hidden size per LSTM layer [default: 64]."),
+        click.option("--dropout", metavar="P1,P2,..", help="Dropout per layer [default: 0.1 each]."),
+        click.option("--init", type=click.Choice(["keras", "torch"]), help="Weight init [default: keras]."),
+        click.option("--epochs", type=int, help="Maximum epochs (early stopping usually ends sooner) [default: 100]."),
+        click.option("--batch-size", type=int, help="Windows per step [default: 64]."),
+        click.option("--lr", type=float, help="Adam learning rate [default: 0.003]."),
+        click.option("--loss", type=click.Choice(["mse", "mae", "huber"]), help="Training loss [default: mse]."),
+        click.option("--patience", type=int, help="Early-stopping patience in epochs [default: 10]."),
+        click.option("--val-fraction", type=float, help="Last share of windows for validation [default: 0.2]."),
+        click.option("--seed", type=int, help="Random seed; same seed, same weights [default: 0]."),
+        click.option("--kernels", type=click.Choice(["auto", "torch", "triton"]),
+                     help="Triton LSTM/MSE kernels: on CUDA (auto), never, or always [default: auto]."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+                     help="Where training runs: the GPU if there is one (auto) [default: auto]."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def saved_config(model_dir: str) -> RunConfig:
+    """The resolved config stored in a saved model (a run folder or its ``model/``)."""
+    from hpcast.train.artifacts import read_artifact
+
+    path = Path(model_dir)
+    _, manifest = read_artifact(path / "model" if (path / "model").is_dir() else path)
+    return from_dict(RunConfig, manifest["config"])
+
+
+def run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) -> RunConfig:
+    """Merge a base (saved model's config, else the TOML file, else defaults) and the flags into one config."""
+    path = kwargs.pop("config_path")
+    if base_config is not None and path:
+        raise click.UsageError("give --model or --config, not both")
+    base = to_dict(base_config or (load_toml(path) if path else RunConfig()))
+    for key in ("window", "horizon", "target"):
+        if (value := kwargs.pop(key)) is not None:
+            base[key] = value
+    layers, dropout = ints(kwargs.pop("layers")), floats(kwargs.pop("dropout"))
+    if layers is not None:
+        base["model"]["layers"] = list(layers)
+        if dropout is None:
+            dropout = (base["model"]["dropout"][0],) * len(layers)
+    if dropout is not None:
+        base["model"]["dropout"] = list(dropout)
+    if (init := kwargs.pop("init")) is not None:
+        base["model"]["init"] = init
+    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels", "device"):
+        if (value := kwargs.pop(key)) is not None:
+            base["train"][key] = value
+    for key in ("test_size", "step"):
+        if key in kwargs and (value := kwargs.pop(key)) is not None:
+            base["backtest"][key] = value
+    return from_dict(RunConfig, base)
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console()

@@ -1,0 +1,165 @@
+"""``hpcast demo|backtest|forecast|plot``: whole runs that write a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hpcast.cli import cli
+from hpcast.cli.options import (
+    console,
+    data_options,
+    load_dataset,
+    run_config,
+    saved_config,
+    train_options,
+    user_errors,
+)
+from hpcast.config import ConfigError
+
+
+@cli.command()
+@click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-demo].")
+@click.option("--epochs", type=int, help="Maximum epochs per fit [default: 100].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@user_errors
+def demo(out: str | None, epochs: int | None, seed: int) -> None:
+    """Run the whole flow offline on bundled S&P 500 prices.
+
+    Trains the default LSTM, backtests it against naive, seasonal naive, drift and ARIMA on the same
+    walk-forward folds, forecasts the next 30 trading days with 80%/95% intervals, and writes
+    report.md, forecast.csv, metrics.json, manifest.json, the model and PNG plots.
+
+    \b
+    Example:
+        hpcast demo --out runs/demo
+    """
+    from hpcast.jobs import demo as run_demo
+
+    folder = run_demo(out, epochs=epochs, seed=seed)
+    click.echo(f"report: {folder / 'report.md'}")
+
+
+def _print_backtest(result: Any) -> None:
+    from rich.table import Table
+
+    from hpcast.report import verdict
+
+    table = Table("model", "MAE", "RMSE", "MAPE %", "sMAPE %", "MASE", "Direction %",
+                  title=f"walk-forward backtest: {len(result.origins)} folds × {result.horizon} steps")
+    for model, row in result.metrics.iterrows():
+        direction = row["directional_accuracy"]
+        table.add_row(model, *(f"{row[k]:.3f}" for k in ("mae", "rmse", "mape", "smape", "mase")),
+                      "—" if direction != direction else f"{100 * direction:.1f}",
+                      style="bold" if model == "lstm" else None)
+    terminal = console()
+    terminal.print(table)
+    terminal.print(verdict(result.to_dict()["metrics"]))
+    if result.coverage:
+        terminal.print("interval coverage: " + ", ".join(f"{float(k):.0%} band held {v:.0%}"
+                                                         for k, v in result.coverage.items()))
+
+
+@cli.command()
+@data_options
+@train_options
+@click.option("--test-size", type=int, help="Points at the end covered by folds [default: 3 horizons "
+                                            "daily, 2 otherwise].")
+@click.option("--step", type=int, help="Points between fold origins [default: the horizon].")
+@click.option("--models", default="lstm,naive,seasonal_naive,drift,arima", show_default=True,
+              help="Comma-separated models to compare.")
+@click.option("--model", "model_dir", metavar="DIR",
+              help="Backtest the configuration of a trained run (refitted on every fold).")
+@click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-backtest].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, **kwargs: Any) -> None:
+    """Walk-forward backtest: the LSTM beside the baselines on the same folds.
+
+    Each fold refits every model (and the LSTM's scaler) on the history before its origin only.
+    Metrics: MAE, RMSE, MAPE, sMAPE, MASE and directional accuracy; plus the empirical coverage of
+    the LSTM's conformal intervals.
+
+    \b
+    Example:
+        hpcast backtest --dataset air_passengers --test-size 24
+        hpcast backtest --dataset air_passengers --test-size 24 --model runs/air
+    """
+    from hpcast.jobs import backtest_job, new_run_folder
+
+    dataset, column = load_dataset(kwargs)
+    config = run_config(kwargs, saved_config(model_dir) if model_dir else None)
+    chosen = tuple(m.strip() for m in models.split(",") if m.strip())
+    folder = new_run_folder("backtest", out)
+    result = backtest_job(dataset, config, folder, column=column, models=chosen, quiet=quiet)
+    _print_backtest(result)
+    click.echo(f"report: {folder / 'report.md'}")
+
+
+@cli.command()
+@data_options
+@train_options
+@click.option("--model", "model_dir", metavar="DIR", help="Use a saved model (a run folder or its model/).")
+@click.option("--steps", type=int, help="How many steps to forecast [default: the model's horizon].")
+@click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-forecast].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: bool, **kwargs: Any) -> None:
+    """Forecast the next steps with 80%/95% prediction intervals (training first unless --model).
+
+    \b
+    Example:
+        hpcast forecast --dataset sp500 --model runs/my-train --out runs/my-forecast
+    """
+    from hpcast.jobs import forecast_job, new_run_folder, train_job
+    from hpcast.train.forecaster import LSTMForecaster
+
+    dataset, column = load_dataset(kwargs)
+    if model_dir:
+        given = sorted("--config" if k == "config_path" else f"--{k.replace('_', '-')}"
+                       for k, v in kwargs.items() if v is not None)
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only apply when training; a saved model (--model) "
+                                   "keeps its own settings")
+        path = Path(model_dir)
+        forecaster = LSTMForecaster.load(path / "model" if (path / "model").is_dir() else path)
+        if forecaster.freq != dataset.freq:
+            raise ConfigError(f"model was trained on {forecaster.freq!r} data, this series is {dataset.freq!r}")
+        folder = new_run_folder("forecast", out)
+    else:
+        config = run_config(kwargs)
+        folder = new_run_folder("forecast", out)
+        forecaster = train_job(dataset, config, folder, column=column, quiet=quiet)
+    table = forecast_job(dataset, forecaster, folder, column=column, horizon=steps)
+    click.echo(table.assign(date=table["date"].dt.date).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    click.echo(f"forecast: {folder / 'forecast.csv'}\nplot: {folder / 'forecast.png'}")
+
+
+@cli.command()
+@data_options
+@click.option("--run", "run_dir", metavar="DIR", help="Also redraw this run's loss curve, backtest and forecast.")
+@click.option("--out", metavar="DIR", help="Folder for the PNGs [default: the --run folder, else "
+                                           "runs/<timestamp>-plot].")
+@user_errors
+def plot(run_dir: str | None, out: str | None, **kwargs: Any) -> None:
+    """Plot a series with its moving averages (MA100/MA200 for daily data), and redraw a run's plots.
+
+    `train`, `backtest` and `forecast` draw their plots when they run; --run redraws them (loss curve,
+    backtest predictions against actuals, forecast fan chart) from the run's saved files.
+
+    \b
+    Example:
+        hpcast plot --dataset sp500 --out runs/plots
+        hpcast plot --dataset sp500 --run runs/my-demo
+    """
+    from hpcast.jobs import new_run_folder, plot_job
+
+    dataset, column = load_dataset(kwargs)
+    run = Path(run_dir) if run_dir else None
+    if run is not None and not run.is_dir():
+        raise click.UsageError(f"--run ({run}) must be an existing run folder")
+    folder = new_run_folder("plot", out or run)
+    for path in plot_job(dataset, folder, column=column, run=run):
+        click.echo(f"plot: {path}")

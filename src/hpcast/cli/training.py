@@ -1,0 +1,125 @@
+"""``hpcast train``: one process, or N workers through torchrun (ddp, local-sgd, store-avg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hpcast.cli import cli
+from hpcast.cli.options import (
+    console,
+    data_options,
+    load_dataset,
+    run_config,
+    train_options,
+    user_errors,
+)
+
+
+def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> None:
+    result = forecaster.result
+    if profile:
+        from rich.table import Table
+
+        table = Table("epoch", "wall s", "compute s", "data s", "sync s", "samples/s", title="per-epoch profile")
+        for r in result.history:
+            table.add_row(str(r.epoch), f"{r.seconds:.2f}", f"{r.compute_seconds:.2f}", f"{r.data_seconds:.3f}",
+                          f"{r.sync_seconds:.3f}", f"{r.samples / r.seconds:,.0f}")
+        console().print(table)
+        click.echo(f"traces: {folder / 'profile'} (open in https://ui.perfetto.dev or chrome://tracing)")
+    click.echo(f"trained {len(result.history)} epochs (best {result.best_epoch}, validation loss "
+               f"{result.best_val_loss:.4g}) at {result.seconds_per_epoch:.2f} s/epoch")
+    click.echo(f"model: {folder / 'model'}\nreport: {folder / 'report.md'}")
+
+
+@cli.command()
+@data_options
+@train_options
+@click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-train].")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last checkpoint.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes on this machine, launched through torchrun.")
+@click.option("--strategy", type=click.Choice(["ddp", "local-sgd", "store-avg"]), default="ddp", show_default=True,
+              help="ddp: gradients averaged every step; local-sgd: parameters averaged every --sync-every steps; "
+                   "store-avg: checkpoints averaged through --sync-url every --sync-every epochs.")
+@click.option("--sync-every", type=int, help="Steps (local-sgd) or epochs (store-avg) between averaging "
+                                             "[default: 8 steps, 5 epochs].")
+@click.option("--sync-url", metavar="URL", help="store-avg: where workers meet (file:///dir, s3://bucket/prefix); "
+                                                "credentials from the environment / AWS chain.")
+@click.option("--sync-timeout", type=float, default=120.0, show_default=True,
+              help="store-avg: seconds to wait for the other workers' checkpoints.")
+@click.option("--max-restarts", type=int, default=0, show_default=True,
+              help="Restarts torchrun may make after a worker dies; the group resumes from the last checkpoint.")
+@click.option("--profile", is_flag=True, help="Write torch.profiler traces (profile/, open in Perfetto) and print "
+                                               "a per-epoch table of compute, data and sync time.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int | None,
+          sync_url: str | None, sync_timeout: float, max_restarts: int, profile: bool, quiet: bool,
+          **kwargs: Any) -> None:
+    """Train the LSTM on a series and save the model (safetensors + manifest).
+
+    The last --val-fraction of windows validates (early stopping); the scaler is fitted on the training
+    span only. Prints seconds per epoch; per-epoch timings go to metrics.json. With --workers N it runs
+    N processes through torchrun (gloo on CPU, NCCL on GPU); only rank 0 writes.
+
+    \b
+    Example:
+        hpcast train --dataset air_passengers --epochs 100 --out runs/air
+        hpcast train --dataset sp500 --target level --window 100 \\
+            --layers 50,60,80,120 --dropout 0.2,0.3,0.4,0.5 --batch-size 32 --epochs 2
+        hpcast train --dataset sp500 --workers 2 --strategy ddp --out runs/ddp
+        hpcast train --dataset sp500 --workers 2 --strategy store-avg --sync-url s3://bucket/hpcast
+    """
+    import os
+
+    from hpcast.jobs import new_run_folder, train_job
+    from hpcast.train.distributed import Distributed, in_worker
+
+    dataset, column = load_dataset(kwargs)
+    config = run_config(kwargs)
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out, the folder of the interrupted run")
+    if workers < 1:
+        raise click.BadParameter(f"{workers} must be >= 1", param_hint="--workers")
+    if in_worker():  # one of torchrun's processes: join the group and train
+        dist = Distributed.from_env(strategy, sync_every, sync_url, sync_timeout)  # type: ignore[arg-type]
+        restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+        try:
+            folder = Path(out) if out else new_run_folder("train")
+            forecaster = train_job(dataset, config, folder, column=column, resume=resume or restarted,
+                                   quiet=quiet, dist=dist, profile=profile)
+        finally:
+            dist.close()
+        if dist.is_main:
+            _print_training(forecaster, folder, profile)
+        return
+    if strategy == "store-avg" and not sync_url:
+        raise click.UsageError("--strategy store-avg needs --sync-url (file:///shared/dir or s3://bucket/prefix)")
+    folder = new_run_folder("train", out)
+    if workers > 1:
+        _launch_workers(click.get_current_context(), folder, workers, max_restarts)
+        return
+    forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet, profile=profile)
+    _print_training(forecaster, folder, profile)
+
+
+def _launch_workers(context: click.Context, folder: Path, workers: int, max_restarts: int) -> None:
+    """Re-run this very command in ``workers`` torchrun processes, writing into ``folder``."""
+    import subprocess
+
+    from hpcast.train.distributed import torchrun_command
+
+    argv = [context.info_name or "train"]
+    for param in context.command.params:
+        value = context.params.get(param.name or "")
+        if not isinstance(param, click.Option) or param.name == "out" or value is None or value is False:
+            continue
+        flag = max(param.opts, key=len)
+        argv += [flag] if param.is_flag else [flag, str(value)]
+    argv += ["--out", str(folder)]
+    done = subprocess.run(torchrun_command(workers, argv, max_restarts), check=False)
+    if done.returncode != 0:
+        raise click.ClickException(f"torchrun exited with code {done.returncode}; see the messages above")
