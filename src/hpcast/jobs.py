@@ -92,6 +92,8 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
                 "epochs_run": len(result.history), "stopped_early": result.stopped_early,
                 "seconds_per_epoch": result.seconds_per_epoch,
                 "epochs": [vars(r) for r in result.history]}
+    if dist is not None and dist.rounds:  # store-avg: which workers each round averaged, and who was skipped
+        training["sync_rounds"] = [vars(report) for report in dist.rounds]
     forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
     _merge_json(folder / "metrics.json", {"training": training})
     loss_curve(result.history, folder / "loss_curve.png", title=f"{data.name}: training loss")

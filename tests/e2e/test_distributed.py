@@ -84,6 +84,7 @@ def test_store_avg_with_two_workers_meets_through_the_store(tmp_path, store, req
     history = _train(tmp_path / "run", "--dataset", "air_passengers", "--epochs", "4", "--workers", "2",
                      "--strategy", "store-avg", "--sync-url", url, "--sync-every", "2")
     assert [e["sync_seconds"] > 0 for e in history["epochs"]] == [False, True, False, True]
+    assert [(r["round"], r["used"], r["skipped"]) for r in history["sync_rounds"]] == [(1, [0, 1], {}), (2, [0, 1], {})]
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(url)

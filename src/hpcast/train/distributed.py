@@ -24,6 +24,7 @@ Only rank 0 logs and writes files. Worker mode is detected from torchrun's envir
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -169,7 +170,5 @@ class Distributed:
 
 def torchrun_command(workers: int, argv: list[str], max_restarts: int = 0) -> list[str]:
     """The standalone torchrun command that runs ``hpcast <argv>`` in ``workers`` processes on this machine."""
-    import sys
-
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={workers}",
             f"--max-restarts={max_restarts}", "-m", "hpcast", *argv]
