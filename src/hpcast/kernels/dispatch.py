@@ -13,7 +13,7 @@ from typing import Literal
 
 import torch
 
-__all__ = ["Kernels", "interpreting", "mse_loss", "resolve"]
+__all__ = ["Kernels", "check_kernels", "interpreting", "mse_loss", "resolve", "triton_installed"]
 
 Kernels = Literal["auto", "torch", "triton"]
 
@@ -23,11 +23,19 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") == "1"
 
 
-def resolve(kernels: str, tensor: torch.Tensor) -> Literal["torch", "triton"]:
-    """The implementation to use for ``tensor`` under the ``kernels`` choice."""
+def triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def check_kernels(kernels: str) -> None:
     if kernels not in ("auto", "torch", "triton"):
         raise ValueError(f"kernels ({kernels!r}) must be 'auto', 'torch' or 'triton'")
-    have_triton = importlib.util.find_spec("triton") is not None
+
+
+def resolve(kernels: str, tensor: torch.Tensor) -> Literal["torch", "triton"]:
+    """The implementation to use for ``tensor`` under the ``kernels`` choice."""
+    check_kernels(kernels)
+    have_triton = triton_installed()
     if kernels == "torch":
         return "torch"
     if kernels == "auto":

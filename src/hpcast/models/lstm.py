@@ -17,12 +17,11 @@ first epochs than PyTorch's default uniform(-1/sqrt(H), 1/sqrt(H)) (``init="torc
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 from torch import nn
 
 from hpcast.config import ModelConfig
+from hpcast.kernels.dispatch import check_kernels, triton_installed
 
 __all__ = ["LSTMNet", "init_keras_"]
 
@@ -41,9 +40,8 @@ def init_keras_(lstm: nn.LSTM) -> None:
 
 def _layer(input_size: int, hidden_size: int, kernels: str) -> nn.LSTM:
     """``nn.LSTM``, or its Triton-backed subclass `FusedLSTM` (same parameters) where Triton may run."""
-    if kernels not in ("auto", "torch", "triton"):
-        raise ValueError(f"kernels ({kernels!r}) must be 'auto', 'torch' or 'triton'")
-    if kernels == "auto" and importlib.util.find_spec("triton") is None:
+    check_kernels(kernels)
+    if kernels == "auto" and not triton_installed():
         kernels = "torch"
     if kernels == "torch":
         return nn.LSTM(input_size, hidden_size, batch_first=True)
