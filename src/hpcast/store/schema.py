@@ -48,7 +48,7 @@ class FeatureGroup:
             if field.name == "ingested_at":
                 arrays.append(pa.array(np.full(len(frame), ingested_at.value // 1000, dtype="int64"),
                                        type=field.type))
-            elif field.name == "date":
+            elif field.type == pa.date32():
                 arrays.append(pa.array(frame["date"].to_numpy().astype("datetime64[D]"), type=pa.date32()))
             elif field.type == pa.string():
                 arrays.append(pa.array(frame[field.name].astype(object).to_numpy(), type=pa.string()))

@@ -136,11 +136,11 @@ class FeatureStore:
         sql = (f"SELECT {selected} FROM {source} {'WHERE ' + ' AND '.join(conditions) if conditions else ''}"
                f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY ingested_at DESC) = 1 ORDER BY {keys}")
         try:
-            frame = self.db.execute(sql, params).df()
+            frame = _to_pandas(self.db.sql(sql, params=params).to_arrow_table())
         finally:
             if join is not None:
                 self.db.unregister("_batch_keys")
-        if "date" in frame:
+        if "date" in group.keys:
             frame["date"] = frame["date"].astype("datetime64[ns]")
         return frame
 
@@ -234,7 +234,7 @@ class FeatureStore:
                    f"{[self._uri(f) for f in files]!r}) p JOIN _ctx c ON p.symbol = c.symbol AND p.date >= c.context "
                    "QUALIFY row_number() OVER (PARTITION BY p.symbol, p.date ORDER BY p.ingested_at DESC) = 1 "
                    "ORDER BY p.symbol, p.date")
-            prices = self.db.execute(sql).df()
+            prices = _to_pandas(self.db.sql(sql).to_arrow_table())
         finally:
             self.db.unregister("_ctx")
         prices["date"] = prices["date"].astype("datetime64[ns]")
@@ -334,10 +334,17 @@ def derive(prices: pd.DataFrame) -> pd.DataFrame:
     previous[first] = np.nan
     out["simple_return"] = price / previous - 1.0
     out["log_return"] = np.log(price / previous)
-    grouped = pd.Series(price).groupby(symbols, sort=False)
+    # rank of each row within its symbol: a window is complete once it holds `window` rows of one symbol
+    starts = np.flatnonzero(first)
+    rank = np.arange(len(price)) - np.repeat(starts, np.diff(np.r_[starts, len(price)]))
     for window in MA_WINDOWS:
-        out[f"ma_{window}"] = grouped.rolling(window, min_periods=window).mean().reset_index(level=0,
-                                                                                               drop=True).sort_index()
+        # each window summed on its own (not a running sum), so a value never depends on where the
+        # computation started: recomputing from any point gives bit-identical rows, and re-runs write nothing
+        average = np.full(len(price), np.nan)
+        if len(price) >= window:
+            average[window - 1:] = np.lib.stride_tricks.sliding_window_view(price, window).mean(axis=1)
+        average[rank < window - 1] = np.nan
+        out[f"ma_{window}"] = average
     return out
 
 
@@ -365,6 +372,11 @@ def _empty(group: FeatureGroup, columns: list[str]) -> pd.DataFrame:
     if "ingested_at" in frame:
         frame["ingested_at"] = pd.Series(dtype="datetime64[us, UTC]")
     return frame
+
+
+def _to_pandas(table: Any) -> pd.DataFrame:
+    """DuckDB's Arrow result as pandas, dates as datetime64 (DuckDB's own ``.df()`` warns under pandas 3)."""
+    return table.to_pandas(date_as_object=False)
 
 
 def _is_local(fs: Any) -> bool:
