@@ -111,7 +111,7 @@ def backfill(store: FeatureStore, assets: list[str], *, source: str = "bundled",
             progress(name)
         rows, origin = source_rows(name, source, start, end)
         report = store.upsert(ASSETS[name].group, rows, now=now)
-        report.group = f"{name} ({ASSETS[name].group}, {origin})"
+        report.group, report.source = name, origin
         reports.append(report)
     return reports
 
@@ -145,6 +145,6 @@ def update(store: FeatureStore, assets: list[str] | None = None, *, source: str 
         except DataError as error:
             raise StoreError(f"{name}: {error}") from error
         report = store.upsert(group, rows, now=now)
-        report.group = f"{name} ({group}, {origin})"
+        report.group, report.source = name, origin
         reports.append(report)
     return reports

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpcast.data.frame import FREQUENCIES
+from hpcast.data.frame import FREQUENCIES, Dataset
 from hpcast.store.schema import GROUPS, QUARANTINE, SYMBOLS, FeatureGroup, validate
 from hpcast.store.table import Commit, CommitConflictError, Table
 
@@ -58,6 +58,7 @@ class UpsertReport:
     version: int | None = None
     rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
     derived: dict[str, int] = field(default_factory=dict)
+    source: str = ""
 
     @property
     def changed(self) -> bool:
@@ -291,6 +292,24 @@ class FeatureStore:
         return (pd.DatetimeIndex(frame["date"].to_numpy()[length - 1:]),
                 np.lib.stride_tricks.sliding_window_view(values, length))
 
+    def dataset(self, symbol: str, *, as_of: datetime | None = None) -> Dataset:
+        """``symbol`` as known at ``as_of``, as the `Dataset` every model and backtest takes."""
+        registered = self.symbols(as_of=_utc(as_of))
+        entry = registered[registered["symbol"] == symbol]
+        if entry.empty:
+            raise StoreError(f"symbol ({symbol!r}) must be one of the store's: {', '.join(registered['symbol'])}")
+        group, freq = entry["group"].item(), entry["freq"].item()
+        frame = self.read(symbol, as_of=as_of, group=group).drop(columns="ingested_at")
+        if frame.empty:
+            raise StoreError(f"symbol {symbol!r} has no rows" + (f" as of {as_of}" if as_of else ""))
+        if group == "prices":
+            frame = frame.assign(adj_close=frame["adj_close"].fillna(frame["close"]))
+            frame = frame[["symbol", "date", "close", "adj_close"]]  # OHLV may be missing (gold has a close only)
+        stamp = _utc(as_of)
+        return Dataset(name=symbol, frame=frame.reset_index(drop=True), freq=freq,
+                       target="adj_close" if group == "prices" else "value",
+                       source=f"store {self.url}" + (f" as of {stamp:%Y-%m-%d %H:%M:%S} UTC" if stamp else ""))
+
     def quarantine(self) -> pd.DataFrame:
         """Every rejected row with its group, reason, original content and when it was rejected."""
         return self._latest(QUARANTINE.name).sort_values("ingested_at").reset_index(drop=True)
@@ -313,7 +332,7 @@ class FeatureStore:
             if files:
                 facts = self.db.execute(
                     f"SELECT count(DISTINCT (symbol, date)), count(DISTINCT symbol), min(date), max(date) "
-                    f"FROM read_parquet({[self._uri(f) for f in files]!r})").fetchone()
+                    f"FROM read_parquet({[self._uri(f) for f in files]!r})").fetchall()[0]
                 row.update(rows=facts[0], symbols=facts[1], first=str(facts[2]), last=str(facts[3]))
             else:
                 row.update(rows=0, symbols=0, first="-", last="-")

@@ -1,0 +1,186 @@
+"""``hpcast store backfill|update|show|validate``: the feature store from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hpcast.cli import cli
+from hpcast.cli.options import console, user_errors
+
+
+def store_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--store", "store_url", metavar="URL", envvar="HPCAST_STORE", show_envvar=True,
+                        help="Store location: a folder or s3://bucket/prefix [default: ./hpcast-data/store].")(command)
+
+
+def _assets(text: str | None) -> list[str] | None:
+    return None if text is None else [a.strip() for a in text.split(",") if a.strip()]
+
+
+def report_upserts(reports: list[Any], allow_rejects: bool) -> None:
+    """Print one line per asset and the rejected rows; exit 1 on rejects unless they are allowed."""
+    from rich.table import Table
+
+    table = Table("asset", "from", "received", "written", "unchanged", "rejected", "derived rows", box=None)
+    rejected = []
+    for report in reports:
+        table.add_row(report.group, report.source, str(report.received), str(report.written), str(report.unchanged),
+                      str(len(report.rejected)), str(sum(report.derived.values())))
+        rejected += [f"  {r.symbol} {r.date}: {r.reason}" for r in report.rejected.itertuples()]
+    out = console()
+    out.print(table)
+    written = sum(r.written for r in reports)
+    click.echo(f"{written} rows written" if written else "no change: the store already held every row")
+    if rejected:
+        click.echo(f"{len(rejected)} rows rejected (kept in the quarantine, see `hpcast store show --quarantine`):")
+        click.echo("\n".join(rejected[:20]) + (f"\n  ... and {len(rejected) - 20} more" if len(rejected) > 20 else ""))
+        if not allow_rejects:
+            raise click.ClickException(f"{len(rejected)} rows rejected (pass --allow-rejects to accept that)")
+
+
+@cli.group()
+def store() -> None:
+    """The feature store: prices and macro series, versioned, with as-of reads.
+
+    Parquet files under --store (a folder, or s3://bucket/prefix with credentials from the environment),
+    queried with DuckDB. Writes are atomic and idempotent; bad rows go to a quarantine with the reason.
+
+    \b
+    Example:
+        hpcast store backfill && hpcast store show sp500
+    """
+
+
+@store.command("backfill")
+@click.option("--assets", default="sp500,nasdaq,gold,bitcoin,cpi,tbill", show_default=True, metavar="A,B,..",
+              help="Assets to load (see `hpcast store show --assets`).")
+@click.option("--source", type=click.Choice(["bundled", "yahoo"]), default="bundled", show_default=True,
+              help="Bundled files (offline) or Yahoo Finance (online; CPI and rates stay bundled).")
+@click.option("--start", metavar="DATE", help="First date to load [default: the whole history].")
+@click.option("--end", metavar="DATE", help="Last date to load, inclusive [default: the latest].")
+@click.option("--allow-rejects", is_flag=True, help="Exit 0 even if rows were rejected.")
+@store_option
+@user_errors
+def store_backfill(assets: str, source: str, start: str | None, end: str | None, allow_rejects: bool,
+                   store_url: str | None) -> None:
+    """Register assets and load their history into the store (re-running it writes nothing new).
+
+    \b
+    Example:
+        hpcast store backfill --assets sp500,gold,cpi --end 2017-12-29
+    """
+    from hpcast.store import FeatureStore
+    from hpcast.store.ingest import backfill
+
+    feature_store = FeatureStore(store_url)
+    with console().status("backfilling") as status:
+        reports = backfill(feature_store, _assets(assets) or [], source=source, start=start, end=end,
+                           progress=lambda name: status.update(f"backfilling {name}"))
+    click.echo(f"store: {feature_store.url}")
+    report_upserts(reports, allow_rejects)
+
+
+@store.command("update")
+@click.option("--assets", metavar="A,B,..", help="Assets to update [default: every asset in the store].")
+@click.option("--source", type=click.Choice(["bundled", "yahoo"]),
+              help="Where to read new rows [default: each asset's backfill source].")
+@click.option("--until", metavar="DATE", help="Last date to take [default: today]; replays history on bundled data.")
+@click.option("--allow-rejects", is_flag=True, help="Exit 0 even if rows were rejected.")
+@store_option
+@user_errors
+def store_update(assets: str | None, source: str | None, until: str | None, allow_rejects: bool,
+                 store_url: str | None) -> None:
+    """The daily increment: rows after each asset's last stored date (the last week is re-read for revisions).
+
+    \b
+    Example:
+        hpcast store update --until 2018-01-05
+    """
+    from hpcast.store import FeatureStore
+    from hpcast.store.ingest import update
+
+    feature_store = FeatureStore(store_url)
+    with console().status("updating") as status:
+        reports = update(feature_store, _assets(assets), source=source, until=until,
+                         progress=lambda name: status.update(f"updating {name}"))
+    report_upserts(reports, allow_rejects)
+
+
+@store.command("show")
+@click.argument("symbol", required=False)
+@click.option("--group", default=None, help="Feature group to read [default: the symbol's own].")
+@click.option("--start", metavar="DATE", help="First date.")
+@click.option("--end", metavar="DATE", help="Last date, inclusive.")
+@click.option("--as-of", metavar="TIME", help="Show what was known then (UTC, e.g. 2026-01-05T22:00).")
+@click.option("--rows", type=int, default=10, show_default=True, help="Rows to print (the latest).")
+@click.option("--quarantine", is_flag=True, help="Show the rejected rows and their reasons instead.")
+@click.option("--assets", "list_assets", is_flag=True, help="List the assets backfill knows how to load.")
+@store_option
+@user_errors
+def store_show(symbol: str | None, group: str | None, start: str | None, end: str | None, as_of: str | None,
+               rows: int, quarantine: bool, list_assets: bool, store_url: str | None) -> None:
+    """Without SYMBOL: the groups (rows, dates, commits) and registered symbols. With SYMBOL: its rows.
+
+    \b
+    Example:
+        hpcast store show sp500 --group moving_averages --as-of 2026-01-05T22:00
+    """
+    import pandas as pd
+
+    from hpcast.store import FeatureStore
+    from hpcast.store.ingest import ASSETS
+
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        if list_assets:
+            for name, asset in ASSETS.items():
+                click.echo(f"{name:<12} {asset.group:<7} {asset.ticker or '-':<8} {asset.description}")
+            return
+        feature_store = FeatureStore(store_url)
+        click.echo(f"store: {feature_store.url}")
+        if quarantine:
+            frame = feature_store.quarantine()
+            click.echo(f"{len(frame)} rejected rows" + (":" if len(frame) else ""))
+            if len(frame):
+                click.echo(frame[["ingested_at", "target_group", "symbol", "date", "reason"]].tail(rows)
+                           .to_string(index=False))
+            return
+        if symbol is None:
+            click.echo(feature_store.status().to_string(index=False))
+            click.echo("")
+            click.echo(feature_store.symbols().drop(columns="ingested_at").to_string(index=False))
+            return
+        registered = feature_store.symbols()
+        group = group or (registered.loc[registered["symbol"] == symbol, "group"].tolist() or ["prices"])[0]
+        frame = feature_store.read(symbol, start, end, as_of=as_of, group=group)
+        click.echo(f"{symbol} ({group}): {len(frame)} rows" + (f" known at {as_of}" if as_of else ""))
+        click.echo(frame.tail(rows).to_string(index=False))
+
+
+@store.command("validate")
+@store_option
+@user_errors
+def store_validate(store_url: str | None) -> None:
+    """Check the store: stored rows against the rules, derived groups against prices, leftover files.
+
+    Exits 1 if a stored row breaks a rule or a derived group is out of step; files left by killed
+    writers and quarantined rows are reported but are not errors.
+
+    \b
+    Example:
+        hpcast store validate --store s3://team-bucket/hpcast
+    """
+    from hpcast.store import FeatureStore
+    from hpcast.store.check import check_store
+
+    feature_store = FeatureStore(store_url)
+    findings = check_store(feature_store)
+    for line in findings.lines():
+        click.echo(line)
+    if findings.problems:
+        raise click.ClickException(f"{len(findings.problems)} problem(s) found")
+
+
+__all__ = ["report_upserts", "store", "store_option"]
