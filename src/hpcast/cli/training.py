@@ -54,11 +54,13 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
               help="Restarts torchrun may make after a worker dies; the group resumes from the last checkpoint.")
 @click.option("--profile", is_flag=True, help="Write torch.profiler traces (profile/, open in Perfetto) and print "
                                                "a per-epoch table of compute, data and sync time.")
+@click.option("--register", metavar="ASSET", help="Log the run to MLflow and register the model as a new version "
+                                                 "of hpcast-ASSET (alias challenger; champion if it is the first).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int | None,
-          sync_url: str | None, sync_timeout: float, max_restarts: int, profile: bool, quiet: bool,
-          **kwargs: Any) -> None:
+          sync_url: str | None, sync_timeout: float, max_restarts: int, profile: bool, register: str | None,
+          quiet: bool, **kwargs: Any) -> None:
     """Train the LSTM on a series and save the model (safetensors + manifest).
 
     The last --val-fraction of windows validates (early stopping); the scaler is fitted on the training
@@ -72,6 +74,7 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
             --layers 50,60,80,120 --dropout 0.2,0.3,0.4,0.5 --batch-size 32 --epochs 2
         hpcast train --dataset sp500 --workers 2 --strategy ddp --out runs/ddp
         hpcast train --dataset sp500 --workers 2 --strategy store-avg --sync-url s3://bucket/hpcast
+        hpcast train --dataset gold --register gold
     """
     import os
 
@@ -101,9 +104,20 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
     folder = new_run_folder("train", out)
     if workers > 1:
         _launch_workers(click.get_current_context(), folder, workers, max_restarts)
-        return
-    forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet, profile=profile)
-    _print_training(forecaster, folder, profile)
+    else:
+        forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet, profile=profile)
+        _print_training(forecaster, folder, profile)
+    if register:
+        _register(folder, register)
+
+
+def _register(folder: Path, asset: str) -> None:
+    from hpcast.registry import Registry, model_name
+
+    registry = Registry()
+    version = registry.register(registry.log_training(folder, asset), asset)
+    aliases = next(v.aliases for v in registry.versions(asset) if v.version == version)
+    click.echo(f"registered {model_name(asset)} version {version} (aliases: {', '.join(aliases)}) in {registry.uri}")
 
 
 def _launch_workers(context: click.Context, folder: Path, workers: int, max_restarts: int) -> None:
@@ -115,7 +129,7 @@ def _launch_workers(context: click.Context, folder: Path, workers: int, max_rest
     argv = [context.info_name or "train"]
     for param in context.command.params:
         value = context.params.get(param.name or "")
-        if not isinstance(param, click.Option) or param.name == "out" or value is None or value is False:
+        if not isinstance(param, click.Option) or param.name in ("out", "register") or value is None or value is False:
             continue
         flag = max(param.opts, key=len)
         argv += [flag] if param.is_flag else [flag, str(value)]

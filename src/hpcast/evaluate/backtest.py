@@ -62,8 +62,13 @@ def score(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[str, ...] = DEFAULT_MODELS,
-             progress: Any = None) -> BacktestResult:
+             fitted: dict[str, Any] | None = None, progress: Any = None) -> BacktestResult:
     """Run every model in ``models`` on the same walk-forward folds of ``series``.
+
+    ``models`` are refitted on each fold's history. ``fitted`` maps names to already-trained forecasters
+    (e.g. a registry's champion and challenger) that are *not* refitted: each fold only asks them to
+    forecast from that fold's history. Only fold origins after their training data keep that honest;
+    the caller chooses ``config.backtest.test_size`` so.
 
     Example:
         >>> from hpcast.data import load_bundled
@@ -99,6 +104,9 @@ def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[s
             else:
                 predicted = BASELINES[model](history, h, season)
                 rows.append(pd.DataFrame({**common, "model": model, "forecast": predicted}))
+        for name, forecaster in (fitted or {}).items():
+            forecast = forecaster.predict(series.iloc[:origin], h)
+            rows.append(pd.DataFrame({**common, "model": name, "forecast": forecast["forecast"].to_numpy()}))
         if progress is not None:
             progress.advance(fold)
     if progress is not None:

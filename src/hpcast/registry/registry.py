@@ -1,0 +1,231 @@
+"""The model registry on MLflow: training runs logged, models registered per asset, served by alias.
+
+Where it lives: ``HPCAST_TRACKING_URI`` (an MLflow server, ``http://...``) if set, else SQLite at
+``<data>/mlflow.db`` with artifacts in ``<data>/mlartifacts`` (``<data>`` is ``HPCAST_DATA`` or
+``./hpcast-data``). The artifact location is always set explicitly, so nothing lands in ``./mlruns``.
+
+What is stored: a model version is the run's ``model/`` folder, i.e. ``weights.safetensors`` plus
+``manifest.json``; loading by alias downloads those two files and rebuilds the network from them, so no
+pickle is ever loaded (``mlflow.pytorch.log_model`` is deliberately not used: it pickles).
+
+Models are named ``hpcast-<asset>``; aliases are ``champion`` (what forecasts use) and ``challenger``
+(the newest candidate).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CHALLENGER", "CHAMPION", "Registry", "RegistryError", "data_dir", "model_name", "tracking_uri"]
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+TRAINING_EXPERIMENT = "hpcast-training"
+
+
+class RegistryError(ValueError):
+    """A registry request cannot be met (unknown asset, version or alias); the message says which."""
+
+
+def data_dir() -> Path:
+    """``HPCAST_DATA`` or ``./hpcast-data``: the registry database and artifacts live here."""
+    return Path(os.environ.get("HPCAST_DATA", "hpcast-data")).resolve()
+
+
+def tracking_uri() -> str:
+    """``HPCAST_TRACKING_URI`` if set, else SQLite under `data_dir`."""
+    return os.environ.get("HPCAST_TRACKING_URI") or f"sqlite:///{data_dir() / 'mlflow.db'}"
+
+
+def model_name(asset: str) -> str:
+    return f"hpcast-{asset}"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered model version as the CLI shows it."""
+
+    asset: str
+    version: int
+    aliases: tuple[str, ...]
+    run_id: str
+    created: str
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> dict[str, str]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = str(value)[:500]
+    return out
+
+
+class Registry:
+    """Thin wrapper over one MLflow tracking/registry URI (see the module docstring for defaults)."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        for noisy in ("alembic", "mlflow.store.db.utils", "mlflow.tracking", "mlflow.store"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri or tracking_uri()
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    # ---- tracking -------------------------------------------------------------------------------------------
+    def experiment(self, name: str) -> str:
+        """The id of experiment ``name``, created with an explicit artifact location if new."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:"):  # a server has its own artifact root; a local DB gets ours
+            location = (Path(self.uri.removeprefix("sqlite:///")).parent / "mlartifacts" / name).as_uri()
+        return self.client.create_experiment(name, artifact_location=location)
+
+    def log_run(self, experiment: str, run_name: str, *, params: dict[str, Any] | None = None,
+                metrics: dict[str, float] | None = None, steps: dict[str, list[float]] | None = None,
+                tags: dict[str, str] | None = None, artifacts: dict[str, Path] | None = None) -> str:
+        """One finished MLflow run: params, final metrics, per-step series, tags, artifact folders."""
+        import time
+
+        from mlflow.entities import Metric, Param
+
+        run = self.client.create_run(self.experiment(experiment), run_name=run_name,
+                                     tags={k: str(v) for k, v in (tags or {}).items()})
+        run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        flat = _flatten("", params or {}, {})
+        metric_rows = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if v is not None]
+        for key, series in (steps or {}).items():
+            metric_rows += [Metric(key, float(v), now, step) for step, v in enumerate(series)]
+        params_rows = [Param(k, v) for k, v in flat.items()]
+        for start in range(0, len(params_rows), 100):  # MLflow's per-call limits
+            self.client.log_batch(run_id, params=params_rows[start:start + 100])
+        for start in range(0, len(metric_rows), 1000):
+            self.client.log_batch(run_id, metrics=metric_rows[start:start + 1000])
+        for artifact_path, folder in (artifacts or {}).items():
+            self.client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)
+        self.client.set_terminated(run_id)
+        return run_id
+
+    def log_training(self, folder: str | Path, asset: str, *, tags: dict[str, str] | None = None) -> str:
+        """Log a training run folder (from `hpcast train`): config, per-epoch losses and timings, the model."""
+        import json
+
+        folder = Path(folder)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        training = json.loads((folder / "metrics.json").read_text())["training"]
+        epochs = training["epochs"]
+        steps = {key: [e[key] for e in epochs] for key in ("train_loss", "val_loss", "seconds", "data_seconds",
+                                                             "compute_seconds", "sync_seconds")}
+        steps["epoch_seconds"] = steps.pop("seconds")
+        artifacts = {"model": folder / "model"}
+        return self.log_run(
+            TRAINING_EXPERIMENT, f"{asset}-{folder.name}", params={"config": manifest["config"],
+                                                                    "data": manifest["data"]},
+            metrics={"best_val_loss": training["best_val_loss"], "best_epoch": training["best_epoch"],
+                     "epochs_run": training["epochs_run"], "seconds_per_epoch": training["seconds_per_epoch"]},
+            steps=steps, tags={"hpcast.asset": asset, "hpcast.run_folder": str(folder.resolve()), **(tags or {})},
+            artifacts=artifacts)
+
+    # ---- registry -------------------------------------------------------------------------------------------
+    def register(self, run_id: str, asset: str, *, tags: dict[str, str] | None = None) -> int:
+        """Register the run's ``model/`` as a new version of ``hpcast-<asset>``; alias it ``challenger``.
+
+        The very first version of an asset also becomes ``champion``: there is nothing to compare it with.
+        """
+        from mlflow.exceptions import MlflowException
+
+        name = model_name(asset)
+        try:
+            self.client.get_registered_model(name)
+            first = False
+        except MlflowException:
+            self.client.create_registered_model(name, tags={"hpcast.asset": asset},
+                                                description=f"hpcast LSTM forecaster for {asset}")
+            first = True
+        source = f"{self.client.get_run(run_id).info.artifact_uri}/model"
+        version = int(self.client.create_model_version(name, source, run_id=run_id,
+                                                       tags={k: str(v) for k, v in (tags or {}).items()}).version)
+        self.client.set_registered_model_alias(name, CHALLENGER, str(version))
+        if first:
+            self.client.set_registered_model_alias(name, CHAMPION, str(version))
+        return version
+
+    def promote(self, asset: str, version: int, alias: str = CHAMPION) -> None:
+        """Point ``alias`` of ``hpcast-<asset>`` at ``version``."""
+        self._version(asset, version)
+        self.client.set_registered_model_alias(model_name(asset), alias, str(version))
+
+    def _version(self, asset: str, version: int) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version(model_name(asset), str(version))
+        except MlflowException as error:
+            raise RegistryError(f"version ({version}) of {model_name(asset)!r} does not exist") from error
+
+    def version_by_alias(self, asset: str, alias: str = CHAMPION) -> int | None:
+        """The version ``alias`` points at, or None when the asset or alias has none."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return int(self.client.get_model_version_by_alias(model_name(asset), alias).version)
+        except MlflowException:
+            return None
+
+    def download(self, asset: str, *, alias: str | None = CHAMPION, version: int | None = None,
+                 dst: str | Path | None = None) -> Path:
+        """Copy a version's ``model/`` (weights.safetensors + manifest.json) to a local folder."""
+        if version is None:
+            version = self.version_by_alias(asset, alias or CHAMPION)
+            if version is None:
+                raise RegistryError(f"{model_name(asset)!r} has no version with alias {alias!r}")
+        entry = self._version(asset, version)
+        target = Path(dst or tempfile.mkdtemp(prefix=f"hpcast-{asset}-v{version}-"))
+        local = self.client.download_artifacts(entry.run_id, "model", str(target))
+        return Path(local)
+
+    def load(self, asset: str, *, alias: str | None = CHAMPION, version: int | None = None,
+             history: Any = None) -> Any:
+        """The forecaster behind an alias (or version), rebuilt from safetensors + manifest (no pickle)."""
+        from hpcast.train.forecaster import LSTMForecaster
+
+        return LSTMForecaster.load(self.download(asset, alias=alias, version=version), history=history)
+
+    def versions(self, asset: str) -> list[Version]:
+        """Every version of ``hpcast-<asset>``, newest first, with aliases and its run's metrics."""
+        name = model_name(asset)
+        found = self.client.search_model_versions(f"name = '{name}'")
+        if not found:
+            raise RegistryError(f"asset ({asset!r}) has no registered model {name!r}; models: "
+                                f"{', '.join(self.assets()) or 'none yet'}")
+        aliases: dict[str, list[str]] = {}
+        for alias, version in self.client.get_registered_model(name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+        out = []
+        for entry in sorted(found, key=lambda v: -int(v.version)):
+            metrics = self.client.get_run(entry.run_id).data.metrics if entry.run_id else {}
+            out.append(Version(asset, int(entry.version), tuple(sorted(aliases.get(str(entry.version), []))),
+                               entry.run_id or "", _when(entry.creation_timestamp), dict(metrics), dict(entry.tags)))
+        return out
+
+    def assets(self) -> list[str]:
+        """Assets with a registered model."""
+        names = [m.name for m in self.client.search_registered_models()]
+        return sorted(n.removeprefix("hpcast-") for n in names if n.startswith("hpcast-"))
+
+
+def _when(millis: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp((millis or 0) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
