@@ -270,6 +270,6 @@ def test_a_commit_version_is_created_once(tmp_path: Path, where: str, request: p
     url = str(tmp_path / "t") if where == "local" else f"{request.getfixturevalue('moto_s3')}/exclusive"
     table = FeatureStore(url).table("prices")
     table.commit(Commit(version=1, ingested_at=T0, files=("data/a.parquet",), rows=1))
-    with pytest.raises(CommitConflictError, match="version 1 of .* exists"):
+    with pytest.raises(CommitConflictError, match=r"version 1 of .* exists"):
         table.commit(Commit(version=1, ingested_at=T0, files=("data/b.parquet",), rows=2))
     assert [c.files for c in table.commits()] == [("data/a.parquet",)]  # the loser changed nothing
