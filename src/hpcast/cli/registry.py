@@ -100,10 +100,8 @@ def registry_ui(host: str, port: int) -> None:
     Example:
         hpcast registry ui --port 5001
     """
-    import os
     import subprocess
     import sys
-    from pathlib import Path
 
     from hpcast.registry import data_dir, tracking_uri
 
@@ -111,6 +109,9 @@ def registry_ui(host: str, port: int) -> None:
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
     if uri.startswith("sqlite:"):
         command += ["--default-artifact-root", (data_dir() / "mlartifacts").as_uri()]
-        Path(data_dir()).mkdir(parents=True, exist_ok=True)
-    click.echo(f"MLflow UI on http://{host}:{port} for {uri} (Ctrl-C to stop)")
-    os.execv(sys.executable, command) if os.name == "posix" else subprocess.run(command, check=False)
+        data_dir().mkdir(parents=True, exist_ok=True)
+    click.echo(f"MLflow UI on http://{host}:{port} for {uri} (Ctrl-C to stop)", err=True)
+    try:
+        subprocess.run(command, check=False)
+    except KeyboardInterrupt:
+        click.echo("MLflow UI stopped", err=True)
