@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from hpcast.store import FeatureStore, StoreError
-from hpcast.store.store import MA_WINDOWS
+from hpcast.store.derived import MA_WINDOWS
 
 T0 = datetime(2024, 1, 2, 12, tzinfo=UTC)
 TODAY = date(2024, 1, 2)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from hpcast.store.derived import derive
 from hpcast.store.schema import GROUPS, validate
-from hpcast.store.store import FeatureStore, derive
+from hpcast.store.store import FeatureStore
 
 __all__ = ["Findings", "check_store"]
 

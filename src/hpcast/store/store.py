@@ -26,16 +26,15 @@ import numpy as np
 import pandas as pd
 
 from hpcast.data.frame import FREQUENCIES, Dataset
+from hpcast.store.derived import context_days, derive
 from hpcast.store.schema import GROUPS, QUARANTINE, SYMBOLS, FeatureGroup, validate
 from hpcast.store.table import Commit, CommitConflictError, Table
 
-__all__ = ["DEFAULT_STORE", "FeatureStore", "StoreError", "UpsertReport", "derive", "store_url"]
+__all__ = ["DEFAULT_STORE", "FeatureStore", "StoreError", "UpsertReport", "store_url"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "./hpcast-data/store"
-MA_WINDOWS = (20, 50, 100, 200)
-_PERIOD_DAYS = {"B": 1.0, "D": 1.0, "3D": 3.0, "W": 7.0, "MS": 31.0, "ME": 31.0, "QS": 92.0, "QE": 92.0, "YS": 366.0}
 
 
 class StoreError(ValueError):
@@ -130,9 +129,9 @@ class FeatureStore:
         source = f"read_parquet({[self._uri(f) for f in files]!r})"
         conditions = [c for c in (where, "ingested_at <= ?" if as_of else "") if c]
         params = [*(params or []), *([as_of] if as_of else [])]
-        if join is not None:
+        if join is not None:  # keys to match (its key columns); its other columns may appear in `where`
             self.db.register("_batch_keys", join)
-            source = f"{source} JOIN _batch_keys USING ({', '.join(join.columns)})"
+            source = f"{source} JOIN _batch_keys USING ({', '.join(c for c in join.columns if c in group.keys)})"
         selected = ", ".join(f'"{c}"' for c in wanted)
         sql = (f"SELECT {selected} FROM {source} {'WHERE ' + ' AND '.join(conditions) if conditions else ''}"
                f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY ingested_at DESC) = 1 ORDER BY {keys}")
@@ -225,20 +224,10 @@ class FeatureStore:
             return {}
         freqs = dict(zip(*self.symbols("prices")[["symbol", "freq"]].to_numpy().T, strict=True))
         starts = pd.DataFrame({"symbol": list(since),
-                               "since": pd.to_datetime(list(since.values())).astype("datetime64[ns]")})
-        starts["context"] = [since[s] - pd.Timedelta(days=int(_PERIOD_DAYS.get(freqs.get(s, "B"), 1.0)
-                                                              * max(MA_WINDOWS) * 1.6 + 10)) for s in since]
-        self.db.register("_ctx", starts)
-        try:
-            files = self.table("prices").files()
-            sql = (f"SELECT p.symbol, p.date, p.close, p.adj_close FROM read_parquet("
-                   f"{[self._uri(f) for f in files]!r}) p JOIN _ctx c ON p.symbol = c.symbol AND p.date >= c.context "
-                   "QUALIFY row_number() OVER (PARTITION BY p.symbol, p.date ORDER BY p.ingested_at DESC) = 1 "
-                   "ORDER BY p.symbol, p.date")
-            prices = _to_pandas(self.db.sql(sql).to_arrow_table())
-        finally:
-            self.db.unregister("_ctx")
-        prices["date"] = prices["date"].astype("datetime64[ns]")
+                               "context": [since[s] - pd.Timedelta(days=context_days(freqs.get(s, "B")))
+                                           for s in since]})
+        starts["context"] = starts["context"].astype("datetime64[ns]")
+        prices = self._latest("prices", columns=["close", "adj_close"], join=starts, where='"date" >= "context"')
         derived = derive(prices)
         keep = derived["date"] >= derived["symbol"].map(since).astype("datetime64[ns]")
         written = {}
@@ -338,33 +327,6 @@ class FeatureStore:
                 row.update(rows=0, symbols=0, first="-", last="-")
             lines.append(row)
         return pd.DataFrame(lines)
-
-
-def derive(prices: pd.DataFrame) -> pd.DataFrame:
-    """Returns and trailing moving averages per symbol of ``adj_close`` (``close`` where it is missing).
-
-    A moving average over N rows is missing until N rows exist; the first return of a symbol is missing.
-    """
-    price = prices["adj_close"].fillna(prices["close"]).to_numpy(dtype=np.float64)
-    symbols = prices["symbol"].to_numpy()
-    first = np.r_[True, symbols[1:] != symbols[:-1]]
-    out = prices[["symbol", "date"]].copy()
-    previous = np.r_[np.nan, price[:-1]]
-    previous[first] = np.nan
-    out["simple_return"] = price / previous - 1.0
-    out["log_return"] = np.log(price / previous)
-    # rank of each row within its symbol: a window is complete once it holds `window` rows of one symbol
-    starts = np.flatnonzero(first)
-    rank = np.arange(len(price)) - np.repeat(starts, np.diff(np.r_[starts, len(price)]))
-    for window in MA_WINDOWS:
-        # each window summed on its own (not a running sum), so a value never depends on where the
-        # computation started: recomputing from any point gives bit-identical rows, and re-runs write nothing
-        average = np.full(len(price), np.nan)
-        if len(price) >= window:
-            average[window - 1:] = np.lib.stride_tricks.sliding_window_view(price, window).mean(axis=1)
-        average[rank < window - 1] = np.nan
-        out[f"ma_{window}"] = average
-    return out
 
 
 def _changed_rows(frame: pd.DataFrame, current: pd.DataFrame, group: FeatureGroup) -> pd.DataFrame:
