@@ -273,3 +273,27 @@ def test_a_commit_version_is_created_once(tmp_path: Path, where: str, request: p
     with pytest.raises(CommitConflictError, match=r"version 1 of .* exists"):
         table.commit(Commit(version=1, ingested_at=T0, files=("data/b.parquet",), rows=2))
     assert [c.files for c in table.commits()] == [("data/a.parquet",)]  # the loser changed nothing
+
+
+def test_backfill_from_yahoo_uses_the_same_path_as_hpcast_fetch(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recorded Yahoo answer (in fetch's cache, so no network) goes through validation into the store;
+    CPI, which Yahoo does not carry, comes from the bundled file and the report says so."""
+    from hpcast.store.ingest import backfill
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HPCAST_CACHE", str(cache))
+    (cache / "yahoo").mkdir(parents=True)
+    (cache / "yahoo" / "_GSPC_2020-01-01_2020-01-09_1d.csv").write_text(
+        "date,open,high,low,close,adj_close,volume\n"
+        "2020-01-02,3244.67,3258.14,3235.53,3257.85,3257.85,3459930000\n"
+        "2020-01-03,3226.36,3246.15,3222.34,3234.85,3234.85,3484700000\n"
+        "2020-01-06,3217.55,3246.84,3214.64,3246.28,3246.28,3702460000\n"
+        "2020-01-07,3241.86,3244.91,3232.43,3237.18,3237.18,3435910000\n"
+        "2020-01-08,3238.59,3267.07,3236.67,3253.05,3253.05,3726840000\n")
+    store = FeatureStore(str(tmp_path / "store"))
+    reports = backfill(store, ["sp500", "cpi"], source="yahoo", start="2020-01-01", end="2020-01-08")
+    assert [(r.group, r.source, r.written) for r in reports] == [
+        ("sp500", "yahoo ^GSPC", 5), ("cpi", "bundled cpi (Yahoo does not carry it)", 0)]
+    assert store.read("sp500")["close"].tolist() == [3257.85, 3234.85, 3246.28, 3237.18, 3253.05]
+    assert store.symbols().set_index("symbol").loc["sp500", "source"] == "yahoo"
