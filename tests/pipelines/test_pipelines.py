@@ -128,3 +128,18 @@ def test_retrain_rejects_unknown_assets(home: Path) -> None:
     backfill(store, ["gold"], end="2000-12-29")
     with pytest.raises(ValueError, match=r"asset\(s\) \['bitcoin'\] must be prices symbols in the store \(gold\)"):
         retrain(store, None, ["bitcoin"], dataclasses.replace(_tiny()), home / "runs")
+
+
+def test_store_import_rejects_bad_rows_with_reasons_and_exit_1(home: Path) -> None:
+    csv = home / "mine.csv"
+    csv.write_text("symbol,date,close,adj_close\nmine,2024-01-02,10.5,10.5\nmine,2024-01-03,-1,10.5\n"
+                   "mine,2024-01-04,ten,10.5\nmine,2024-01-05,11,11\n")
+    runner = CliRunner()
+    unknown = runner.invoke(cli, ["store", "import", str(csv)])
+    assert unknown.exit_code == 1 and unknown.output.count("unknown symbol 'mine'") == 4, unknown.output
+    done = runner.invoke(cli, ["store", "import", str(csv), "--register", "B"])
+    assert done.exit_code == 1 and "2 rows rejected" in done.output, done.output
+    assert "close must be > 0, got -1.0" in done.output and "close is not a number: 'ten'" in done.output
+    assert FeatureStore().read("mine")["close"].tolist() == [10.5, 11.0]
+    allowed = runner.invoke(cli, ["store", "import", str(csv), "--allow-rejects"])
+    assert allowed.exit_code == 0 and "no change" in allowed.output

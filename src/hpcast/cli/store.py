@@ -109,6 +109,41 @@ def store_update(assets: str | None, source: str | None, until: str | None, allo
     report_upserts(reports, allow_rejects)
 
 
+@store.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--group", type=click.Choice(["prices", "macro"]), default="prices", show_default=True,
+              help="Feature group the rows belong to.")
+@click.option("--register", "freq", metavar="FREQ",
+              help="Register the file's new symbols first, with this frequency (B, D, MS, QS, ...); "
+                   "without it they are rejected.")
+@click.option("--allow-rejects", is_flag=True, help="Exit 0 even if rows were rejected.")
+@store_option
+@user_errors
+def store_import(path: str, group: str, freq: str | None, allow_rejects: bool, store_url: str | None) -> None:
+    """Upsert rows from a CSV (columns symbol, date and the group's columns), checked like every write.
+
+    Cells are read as text and checked by the store: NaN or non-positive prices, high < low, negative
+    volume, duplicate keys, future dates, unknown symbols and non-numbers are rejected with the reason.
+
+    \b
+    Example:
+        hpcast store import my-prices.csv --register B
+    """
+    import pandas as pd
+
+    from hpcast.store import FeatureStore
+
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    feature_store = FeatureStore(store_url)
+    if freq and "symbol" in rows:
+        symbols = sorted(set(rows["symbol"].dropna()) - set(feature_store.symbols()["symbol"]))
+        feature_store.register(pd.DataFrame({"symbol": symbols, "group": group, "description": f"imported from {path}",
+                                             "source": f"csv {path}", "freq": freq}))
+    report = feature_store.upsert(group, rows)
+    report.source = path
+    report_upserts([report], allow_rejects)
+
+
 @store.command("show")
 @click.argument("symbol", required=False)
 @click.option("--group", default=None, help="Feature group to read [default: the symbol's own].")

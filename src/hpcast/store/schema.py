@@ -132,7 +132,7 @@ def validate(group: FeatureGroup, batch: pd.DataFrame, known_symbols: set[str],
     reasons.append(_message(no_symbol, "symbol is missing"))
     unknown = ~no_symbol & ~symbol.astype(str).isin(known_symbols)
     reasons.append(_message(unknown, _text(symbol.astype(str), "unknown symbol {} (not registered in group "
-                                           f"{group.name!r}; backfill it first)")))
+                                           f"{group.name!r}: backfill it, or import with --register)")))
 
     raw_date = batch["date"] if "date" in batch else pd.Series(np.nan, index=index, dtype=object)
     dates = pd.to_datetime(raw_date, errors="coerce", format="mixed") if raw_date.notna().any() else \

@@ -211,7 +211,7 @@ class FeatureStore:
         report = UpsertReport(group=name, received=len(batch), rejected=rejected)
         if len(rejected):
             self._upsert_changed(QUARANTINE.name, rejected, now)
-            log.warning("%s: %d rows rejected (see `hpcast store show --quarantine`)", name, len(rejected))
+            log.info("%s: %d rows rejected (see `hpcast store show --quarantine`)", name, len(rejected))
         changed, report.version = self._upsert_changed(name, clean, now)
         report.written, report.unchanged = len(changed), len(clean) - len(changed)
         if name == "prices" and len(changed):
