@@ -70,7 +70,7 @@ def test_daily_twice_after_backfill_leaves_identical_store(home: Path) -> None:
         0]
 
 
-def test_daily_exits_1_on_rejected_rows(home: Path) -> None:
+def test_quarantine_is_shown_and_unknown_assets_are_refused(home: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["store", "backfill", "--assets", "gold", "--end", "2017-12-29"]).exit_code == 0
     FeatureStore().upsert("prices", pd.DataFrame({"symbol": ["gold"], "date": ["2018-01-02"], "close": [-3.0]}))
