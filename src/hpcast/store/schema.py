@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,11 +77,6 @@ QUARANTINE = FeatureGroup("quarantine", 1, ("target_group", "symbol", "date", "r
                           strings=("target_group", "symbol", "date", "reason", "row"))
 
 
-def _duplicate_text(symbols: pd.Series, dates: pd.Series) -> pd.Series:
-    return pd.Series([f"duplicate key ({s}, {d:%Y-%m-%d}) in this batch" for s, d in zip(symbols, dates, strict=True)],
-                     index=symbols.index)
-
-
 def _reason_column(reasons: list[pd.Series | None], index: pd.Index) -> pd.Series:
     joined = pd.Series("", index=index, dtype=object)
     for reason in reasons:
@@ -92,13 +88,13 @@ def _reason_column(reasons: list[pd.Series | None], index: pd.Index) -> pd.Serie
     return joined
 
 
-def _message(mask: pd.Series, text: Callable[[pd.Series], pd.Series] | str) -> pd.Series | None:
-    """The reason where ``mask`` holds; ``text`` gets the failing rows' index (messages built only for them)."""
-    mask = pd.Series(mask, index=mask.index).fillna(False).astype(bool)
+def _message(mask: pd.Series, text: Callable[[pd.Series], Any] | str) -> pd.Series | None:
+    """The reason where ``mask`` holds; ``text(mask)`` builds one message per failing row (only for those)."""
+    mask = mask.fillna(False).astype(bool)
     if not mask.any():
         return None
     out = pd.Series(np.nan, index=mask.index, dtype=object)
-    out.loc[mask] = text if isinstance(text, str) else text(mask).to_numpy()
+    out.loc[mask] = text if isinstance(text, str) else np.asarray(list(text(mask)), dtype=object)
     return out
 
 
@@ -119,7 +115,7 @@ def validate(group: FeatureGroup, batch: pd.DataFrame, known_symbols: set[str],
     """
     batch = batch.reset_index(drop=True)
     index = batch.index
-    reasons: list[pd.Series] = []
+    reasons: list[pd.Series | None] = []
     unexpected = sorted(set(batch.columns) - set(group.keys) - set(group.columns) - {"ingested_at"})
     missing = [c for c in (*group.keys, *group.required) if c not in batch.columns]
     for problem in ([f"unexpected column {c!r} (group {group.name!r} has {list(group.columns)})"
@@ -159,15 +155,14 @@ def validate(group: FeatureGroup, batch: pd.DataFrame, known_symbols: set[str],
             reasons.append(_message(values <= 0, _text(values, f"{column} must be > 0, got {{}}")))
         clean[column] = values
     if {"high", "low"} <= set(group.columns):
-        pairs = pd.Series(list(zip(clean["high"], clean["low"], strict=True)), index=index) \
-            if (clean["high"] < clean["low"]).any() else clean["high"]
-        reasons.append(_message(clean["high"] < clean["low"],
-                                lambda mask: pairs[mask].map(lambda hl: f"high ({hl[0]}) < low ({hl[1]})")))
+        reasons.append(_message(clean["high"] < clean["low"], lambda mask: [
+            f"high ({high}) < low ({low})" for high, low in zip(clean["high"][mask], clean["low"][mask], strict=True)]))
     if "volume" in group.columns:
         reasons.append(_message(clean["volume"] < 0, _text(clean["volume"], "volume must be >= 0, got {}")))
     keyed = ~no_symbol & dates.notna()
     duplicate = keyed & clean.duplicated(["symbol", "date"], keep=False)
-    reasons.append(_message(duplicate, lambda mask: _duplicate_text(symbol[mask], dates[mask])))
+    reasons.append(_message(duplicate, lambda mask: [
+        f"duplicate key ({s}, {d:%Y-%m-%d}) in this batch" for s, d in zip(symbol[mask], dates[mask], strict=True)]))
 
     why = _reason_column(reasons, index)
     bad = why != ""
