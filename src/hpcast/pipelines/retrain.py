@@ -99,7 +99,7 @@ def retrain_asset(data: Dataset, registry: Any, config: RunConfig, folder: Path,
     champion = registry.load(asset, version=champion_version) if champion_version else None
     recorded = None
     if champion is not None:
-        tags = next(v.tags for v in registry.versions(asset) if v.version == champion_version)
+        tags = registry.version(asset, champion_version).tags
         recorded = float(tags["backtest_mase"]) if "backtest_mase" in tags else None
         trained = champion.data_info
         drift = return_shift(series, pd.Timestamp(trained["end"]), recent,

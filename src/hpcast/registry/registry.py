@@ -163,10 +163,11 @@ class Registry:
 
     def promote(self, asset: str, version: int, alias: str = CHAMPION) -> None:
         """Point ``alias`` of ``hpcast-<asset>`` at ``version``."""
-        self._version(asset, version)
+        self.version(asset, version)
         self.client.set_registered_model_alias(model_name(asset), alias, str(version))
 
-    def _version(self, asset: str, version: int) -> Any:
+    def version(self, asset: str, version: int) -> Any:
+        """MLflow's entry for one version (``.tags``, ``.run_id``, ``.source``); `RegistryError` if absent."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -190,7 +191,7 @@ class Registry:
             version = self.version_by_alias(asset, alias or CHAMPION)
             if version is None:
                 raise RegistryError(f"{model_name(asset)!r} has no version with alias {alias!r}")
-        entry = self._version(asset, version)
+        entry = self.version(asset, version)
         target = Path(dst or tempfile.mkdtemp(prefix=f"hpcast-{asset}-v{version}-"))
         local = self.client.download_artifacts(entry.run_id, "model", str(target))
         return Path(local)

@@ -137,7 +137,7 @@ def update(store: FeatureStore, assets: list[str] | None = None, *, source: str 
     for name in names:
         if progress:
             progress(name)
-        group = ASSETS[name].group
+        group = _asset(name).group
         last = store.read(name, group=group, columns=[])["date"].max()
         start = None if pd.isna(last) else (last - pd.Timedelta(days=REVISION_DAYS)).date()
         try:
