@@ -297,3 +297,25 @@ def test_backfill_from_yahoo_uses_the_same_path_as_hpcast_fetch(tmp_path: Path,
         ("sp500", "yahoo ^GSPC", 5), ("cpi", "bundled cpi (Yahoo does not carry it)", 0)]
     assert store.read("sp500")["close"].tolist() == [3257.85, 3234.85, 3246.28, 3237.18, 3253.05]
     assert store.symbols().set_index("symbol").loc["sp500", "source"] == "yahoo"
+
+
+def test_validate_finds_and_repairs_derived_groups_left_behind(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from hpcast.cli import cli
+
+    monkeypatch.setenv("HPCAST_STORE", str(tmp_path / "store"))
+    store = FeatureStore()
+    register(store, "aaa")
+    store.upsert("prices", prices("aaa", periods=250), now=T0, today=TODAY)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["store", "validate"]).exit_code == 0
+    # a writer killed between its prices commit and its derived commits: prices moved, derived did not
+    revised = prices("aaa", periods=250).iloc[[100]].assign(close=150.0, adj_close=150.0, high=151.0)
+    store._upsert_changed("prices", revised.reset_index(drop=True), None)
+    found = runner.invoke(cli, ["store", "validate"])
+    assert found.exit_code == 1 and "values differ from a fresh computation" in found.output
+    repaired = runner.invoke(cli, ["store", "validate", "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert "repaired: {'returns': 2, 'moving_averages': 150}" in repaired.output

@@ -195,9 +195,11 @@ def store_show(symbol: str | None, group: str | None, start: str | None, end: st
 
 
 @store.command("validate")
+@click.option("--repair", is_flag=True, help="Recompute derived groups that are out of step with prices "
+                                             "(e.g. after a writer was killed between the two commits).")
 @store_option
 @user_errors
-def store_validate(store_url: str | None) -> None:
+def store_validate(repair: bool, store_url: str | None) -> None:
     """Check the store: stored rows against the rules, derived groups against prices, leftover files.
 
     Exits 1 if a stored row breaks a rule or a derived group is out of step; files left by killed
@@ -212,6 +214,11 @@ def store_validate(store_url: str | None) -> None:
 
     feature_store = FeatureStore(store_url)
     findings = check_store(feature_store)
+    if repair and findings.derived_out_of_step:
+        firsts = feature_store.read(group="prices", columns=[]).groupby("symbol")["date"].min()
+        written = feature_store.refresh_derived(firsts.to_dict())
+        click.echo(f"repaired: {written}")
+        findings = check_store(feature_store)
     for line in findings.lines():
         click.echo(line)
     if findings.problems:

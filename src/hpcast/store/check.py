@@ -19,6 +19,7 @@ class Findings:
     facts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    derived_out_of_step: bool = False
 
     def lines(self) -> list[str]:
         return ([f"ok: {f}" for f in self.facts] + [f"note: {n}" for n in self.notes]
@@ -53,8 +54,9 @@ def check_store(store: FeatureStore) -> Findings:
             differs += int((~(np.isclose(a, b, rtol=1e-12) | (np.isnan(a) & np.isnan(b))))[
                 merged["_merge"].to_numpy() == "both"].sum())
         if missing or differs:
+            findings.derived_out_of_step = True
             findings.problems.append(f"{name}: {missing} rows missing or extra and {differs} values differ from a "
-                                     "fresh computation (re-run `hpcast store update` to recompute)")
+                                     "fresh computation (`hpcast store validate --repair` recomputes them)")
         else:
             findings.facts.append(f"{name}: {len(stored)} rows equal a fresh computation from prices")
     for name in GROUPS:
