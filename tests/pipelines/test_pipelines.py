@@ -143,3 +143,24 @@ def test_store_import_rejects_bad_rows_with_reasons_and_exit_1(home: Path) -> No
     assert FeatureStore().read("mine")["close"].tolist() == [10.5, 11.0]
     allowed = runner.invoke(cli, ["store", "import", str(csv), "--allow-rejects"])
     assert allowed.exit_code == 0 and "no change" in allowed.output
+
+
+def test_daily_goes_on_past_an_unreachable_source_and_exits_1(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpcast.data import DataError
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["store", "backfill", "--assets", "sp500,gold", "--end", "2017-12-29"]).exit_code == 0
+    FeatureStore().register(pd.DataFrame({"symbol": ["sp500"], "group": ["prices"], "description": ["S&P 500"],
+                                          "source": ["yahoo"], "freq": ["B"]}))
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise DataError("could not reach Yahoo Finance; use --csv or a bundled dataset (hpcast data list)")
+
+    monkeypatch.setattr("hpcast.data.yahoo.fetch_yahoo", offline)
+    done = runner.invoke(cli, ["pipeline", "daily", "--until", "2018-01-05"])
+    assert done.exit_code == 1, done.output
+    assert "1 asset(s) could not be read (the others were updated)" in done.output
+    assert "sp500: could not reach Yahoo Finance" in done.output
+    assert FeatureStore().read("gold")["date"].max() == pd.Timestamp("2018-01-05")  # gold still went in
+    entry = json.loads((home / "data" / "pipeline.log").read_text().splitlines()[-1])
+    assert entry["assets"]["sp500"]["error"].startswith("could not reach") and entry["assets"]["gold"]["written"] == 5

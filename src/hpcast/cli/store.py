@@ -33,12 +33,17 @@ def report_upserts(reports: list[Any], allow_rejects: bool) -> None:
     out = console()
     out.print(table)
     written = sum(r.written for r in reports)
+    failed = [f"  {r.group}: {r.error}" for r in reports if r.error]
     click.echo(f"{written} rows written" if written else "no change: the store already held every row")
+    if failed:
+        click.echo(f"{len(failed)} asset(s) could not be read (the others were updated):\n" + "\n".join(failed))
     if rejected:
         click.echo(f"{len(rejected)} rows rejected (kept in the quarantine, see `hpcast store show --quarantine`):")
         click.echo("\n".join(rejected[:20]) + (f"\n  ... and {len(rejected) - 20} more" if len(rejected) > 20 else ""))
         if not allow_rejects:
             raise click.ClickException(f"{len(rejected)} rows rejected (pass --allow-rejects to accept that)")
+    if failed:
+        raise click.ClickException(f"{len(failed)} asset(s) could not be read")
 
 
 @cli.group()

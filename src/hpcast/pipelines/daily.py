@@ -27,7 +27,8 @@ def daily(store: Any, assets: list[str] | None = None, *, source: str | None = N
         entry = {"pipeline": "daily", "started": started.isoformat(timespec="seconds"), "store": store.url,
                  "until": str(until) if until else None,
                  "assets": {r.group: {"written": r.written, "unchanged": r.unchanged, "rejected": len(r.rejected),
-                                      "derived": r.derived, "commit": r.version} for r in reports}}
+                                      "derived": r.derived, "commit": r.version, "error": r.error or None}
+                            for r in reports}}
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
     return reports

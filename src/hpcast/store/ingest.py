@@ -123,7 +123,8 @@ def update(store: FeatureStore, assets: list[str] | None = None, *, source: str 
 
     The last `REVISION_DAYS` days are read again, so a revised bar becomes a new version; unchanged rows
     are not written, which makes re-running a day a no-op. ``source`` defaults to the one each asset
-    was backfilled from.
+    was backfilled from. An asset whose source fails (e.g. Yahoo unreachable) gets a report with
+    ``error`` set, and the other assets are still updated.
     """
     registered = store.symbols()
     if registered.empty:
@@ -143,7 +144,9 @@ def update(store: FeatureStore, assets: list[str] | None = None, *, source: str 
         try:
             rows, origin = source_rows(name, source or sources[name], start, until)
         except DataError as error:
-            raise StoreError(f"{name}: {error}") from error
+            log.warning("%s: %s", name, error)
+            reports.append(UpsertReport(group=name, received=0, source=source or sources[name], error=str(error)))
+            continue
         report = store.upsert(group, rows, now=now)
         report.group, report.source = name, origin
         reports.append(report)

@@ -58,6 +58,7 @@ class UpsertReport:
     rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
     derived: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    error: str = ""  # set when the batch could not be fetched at all (the other assets still ran)
 
     @property
     def changed(self) -> bool:
