@@ -8,7 +8,7 @@ import click
 
 from hpcast.cli import cli
 from hpcast.cli.options import console, run_config, train_options, user_errors
-from hpcast.cli.store import report_upserts, store_option
+from hpcast.cli.store import run_update, store_option, update_options
 
 
 @cli.group()
@@ -22,35 +22,21 @@ def pipeline() -> None:
 
 
 @pipeline.command("daily")
-@click.option("--assets", metavar="A,B,..", help="Assets to update [default: every asset in the store].")
-@click.option("--source", type=click.Choice(["bundled", "yahoo"]),
-              help="Where new rows come from [default: each asset's backfill source].")
-@click.option("--until", metavar="DATE", help="Last date to take [default: today]; replays history on bundled data.")
-@click.option("--allow-rejects", is_flag=True, help="Exit 0 even if rows were rejected.")
-@store_option
+@update_options
 @user_errors
 def pipeline_daily(assets: str | None, source: str | None, until: str | None, allow_rejects: bool,
                    store_url: str | None) -> None:
     """Update every asset in the store; safe to re-run (a second run of the same day writes nothing).
 
     Exit code 0 when the store is current (whether or not rows were added), 1 when rows were rejected
-    or a source failed. Each run appends a JSON line to <data>/pipeline.log.
+    or a source failed (the other assets are still updated). Each run appends a JSON line to
+    <data>/pipeline.log.
 
     \b
     Example:
         hpcast pipeline daily --until 2018-01-31
     """
-    from hpcast.pipelines import daily
-    from hpcast.registry import data_dir
-    from hpcast.store import FeatureStore
-
-    store = FeatureStore(store_url)
-    names = None if assets is None else [a.strip() for a in assets.split(",") if a.strip()]
-    with console().status("daily update") as status:
-        reports = daily(store, names, source=source, until=until, log=data_dir() / "pipeline.log",
-                        progress=lambda name: status.update(f"daily update: {name}"))
-    click.echo(f"store: {store.url}")
-    report_upserts(reports, allow_rejects)
+    run_update(assets, source, until, allow_rejects, store_url)
 
 
 @pipeline.command("retrain")

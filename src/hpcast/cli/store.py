@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -88,30 +89,49 @@ def store_backfill(assets: str, source: str, start: str | None, end: str | None,
     report_upserts(reports, allow_rejects)
 
 
+def update_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags `store update` and `pipeline daily` share (they run the same update)."""
+    options = [
+        click.option("--assets", metavar="A,B,..", help="Assets to update [default: every asset in the store]."),
+        click.option("--source", type=click.Choice(["bundled", "yahoo"]),
+                     help="Where new rows come from [default: each asset's backfill source]."),
+        click.option("--until", metavar="DATE",
+                     help="Last date to take [default: today]; replays history on bundled data."),
+        click.option("--allow-rejects", is_flag=True, help="Exit 0 even if rows were rejected."),
+        store_option,
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def run_update(assets: str | None, source: str | None, until: str | None, allow_rejects: bool,
+               store_url: str | None) -> None:
+    """The daily increment for every (or the given) asset, logged to <data>/pipeline.log and reported."""
+    from hpcast.pipelines import daily
+    from hpcast.registry import data_dir
+    from hpcast.store import FeatureStore
+
+    feature_store = FeatureStore(store_url)
+    with console().status("updating") as status:
+        reports = daily(feature_store, _assets(assets), source=source, until=until,
+                        log=data_dir() / "pipeline.log", progress=lambda name: status.update(f"updating {name}"))
+    click.echo(f"store: {feature_store.url}")
+    report_upserts(reports, allow_rejects)
+
+
 @store.command("update")
-@click.option("--assets", metavar="A,B,..", help="Assets to update [default: every asset in the store].")
-@click.option("--source", type=click.Choice(["bundled", "yahoo"]),
-              help="Where to read new rows [default: each asset's backfill source].")
-@click.option("--until", metavar="DATE", help="Last date to take [default: today]; replays history on bundled data.")
-@click.option("--allow-rejects", is_flag=True, help="Exit 0 even if rows were rejected.")
-@store_option
+@update_options
 @user_errors
 def store_update(assets: str | None, source: str | None, until: str | None, allow_rejects: bool,
                  store_url: str | None) -> None:
     """The daily increment: rows after each asset's last stored date (the last week is re-read for revisions).
 
+    The same work as `hpcast pipeline daily`. Exit code 1 when rows were rejected or a source failed.
+
     \b
     Example:
         hpcast store update --until 2018-01-05
     """
-    from hpcast.store import FeatureStore
-    from hpcast.store.ingest import update
-
-    feature_store = FeatureStore(store_url)
-    with console().status("updating") as status:
-        reports = update(feature_store, _assets(assets), source=source, until=until,
-                         progress=lambda name: status.update(f"updating {name}"))
-    report_upserts(reports, allow_rejects)
+    run_update(assets, source, until, allow_rejects, store_url)
 
 
 @store.command("import")
@@ -230,4 +250,4 @@ def store_validate(repair: bool, store_url: str | None) -> None:
         raise click.ClickException(f"{len(findings.problems)} problem(s) found")
 
 
-__all__ = ["report_upserts", "store", "store_option"]
+__all__ = ["report_upserts", "run_update", "store", "store_option", "update_options"]
