@@ -78,12 +78,35 @@ def _live_error(series: pd.Series, freq: str, champion: Any, config: RunConfig, 
     return _mase(backtest(series, freq, live, models=(), fitted={"champion": champion}), "champion")
 
 
+def _champion_and_drift(data: Dataset, registry: Any, config: RunConfig, recent: int, max_ratio: float,
+                        alpha: float) -> tuple[int | None, Any, DriftReport]:
+    """The champion (version and forecaster, or None) and the drift report against it."""
+    from hpcast.registry import CHAMPION
+
+    series, asset = data.series(), data.name
+    champion_version = registry.version_by_alias(asset, CHAMPION)
+    if champion_version is None:
+        return None, None, return_shift(series, None, recent, alpha=alpha)
+    champion = registry.load(asset, version=champion_version)
+    tags = registry.version(asset, champion_version).tags
+    recorded = float(tags["backtest_mase"]) if "backtest_mase" in tags else None
+    trained = champion.data_info
+    drift = return_shift(series, pd.Timestamp(trained["end"]), recent, reference_start=pd.Timestamp(trained["start"]),
+                         alpha=alpha)
+    drift.live_mase = _live_error(series, data.freq, champion, config, pd.Timestamp(trained["end"]))
+    drift.recorded_mase = recorded
+    if drift.live_mase is not None and recorded is not None:
+        drift.degraded = drift.live_mase > max_ratio * recorded
+    elif recorded is None:
+        drift.notes = "; ".join(filter(None, [drift.notes, "champion has no recorded backtest MASE"]))
+    return champion_version, champion, drift
+
+
 def retrain_asset(data: Dataset, registry: Any, config: RunConfig, folder: Path, *, force: bool = False,
                   recent: int | None = None, max_ratio: float = 1.5, alpha: float = 0.01) -> Decision:
     """Run steps 1-5 of the module docstring for one asset; ``folder`` receives the challenger's run."""
     from hpcast.evaluate.backtest import backtest
     from hpcast.jobs import train_job
-    from hpcast.registry import CHAMPION
 
     asset, series, freq = data.name, data.series(), data.freq
     config = config.resolved(freq)
@@ -95,24 +118,7 @@ def retrain_asset(data: Dataset, registry: Any, config: RunConfig, folder: Path,
     cutoff = series.index[len(series) - test_size - 1]  # last date the challenger may learn from
     recent = recent or min(max(test_size, 60), len(series) // 4)  # enough returns for the KS test to mean something
 
-    champion_version = registry.version_by_alias(asset, CHAMPION)
-    champion = registry.load(asset, version=champion_version) if champion_version else None
-    recorded = None
-    if champion is not None:
-        tags = registry.version(asset, champion_version).tags
-        recorded = float(tags["backtest_mase"]) if "backtest_mase" in tags else None
-        trained = champion.data_info
-        drift = return_shift(series, pd.Timestamp(trained["end"]), recent,
-                             reference_start=pd.Timestamp(trained["start"]), alpha=alpha)
-        drift.live_mase = _live_error(series, freq, champion, config, pd.Timestamp(trained["end"]))
-        drift.recorded_mase = recorded
-        if drift.live_mase is not None and recorded is not None:
-            drift.degraded = drift.live_mase > max_ratio * recorded
-        elif recorded is None:
-            drift.notes = "; ".join(filter(None, [drift.notes, "champion has no recorded backtest MASE"]))
-    else:
-        drift = return_shift(series, None, recent, alpha=alpha)
-
+    champion_version, champion, drift = _champion_and_drift(data, registry, config, recent, max_ratio, alpha)
     if champion is not None and not drift.drifted and not force:
         return Decision(asset, "skipped", "no drift detected (returns and live error within bounds)", drift,
                         champion_version=champion_version)
