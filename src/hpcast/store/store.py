@@ -28,7 +28,7 @@ import pandas as pd
 from hpcast.data.frame import FREQUENCIES, Dataset
 from hpcast.store.derived import context_days, derive
 from hpcast.store.schema import GROUPS, QUARANTINE, SYMBOLS, FeatureGroup, validate
-from hpcast.store.table import Commit, CommitConflictError, Table
+from hpcast.store.table import Commit, CommitConflictError, Table, is_local
 
 __all__ = ["DEFAULT_STORE", "FeatureStore", "StoreError", "UpsertReport", "store_url"]
 
@@ -108,15 +108,16 @@ class FeatureStore:
 
             self._db = duckdb.connect()
             self._db.execute("SET TimeZone = 'UTC'")
-            if not _is_local(self.fs):
+            if not is_local(self.fs):
                 self._db.register_filesystem(self.fs)  # DuckDB's httpfs cannot be installed offline
         return self._db
 
-    def _uri(self, path: str) -> str:
-        if _is_local(self.fs):
-            return path
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        return f"{protocol}://{path}"
+    def _parquet(self, files: list[str]) -> str:
+        """DuckDB's ``read_parquet`` over ``files`` (with the protocol for a registered remote filesystem)."""
+        if not is_local(self.fs):
+            protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+            files = [f"{protocol}://{path}" for path in files]
+        return f"read_parquet({files!r})"
 
     def _latest(self, name: str, *, as_of: datetime | None = None, where: str = "", params: list | None = None,
                 columns: list[str] | None = None, join: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -127,7 +128,7 @@ class FeatureStore:
         if not files:
             return _empty(group, wanted)
         keys = ", ".join(f'"{k}"' for k in group.keys)
-        source = f"read_parquet({[self._uri(f) for f in files]!r})"
+        source = self._parquet(files)
         conditions = [c for c in (where, "ingested_at <= ?" if as_of else "") if c]
         params = [*(params or []), *([as_of] if as_of else [])]
         if join is not None:  # keys to match (its key columns); its other columns may appear in `where`
@@ -322,7 +323,7 @@ class FeatureStore:
             if files:
                 facts = self.db.execute(
                     f"SELECT count(DISTINCT (symbol, date)), count(DISTINCT symbol), min(date), max(date) "
-                    f"FROM read_parquet({[self._uri(f) for f in files]!r})").fetchall()[0]
+                    f"FROM {self._parquet(files)}").fetchall()[0]
                 row.update(rows=facts[0], symbols=facts[1], first=str(facts[2]), last=str(facts[3]))
             else:
                 row.update(rows=0, symbols=0, first="-", last="-")
@@ -359,11 +360,6 @@ def _empty(group: FeatureGroup, columns: list[str]) -> pd.DataFrame:
 def _to_pandas(table: Any) -> pd.DataFrame:
     """DuckDB's Arrow result as pandas, dates as datetime64 (DuckDB's own ``.df()`` warns under pandas 3)."""
     return table.to_pandas(date_as_object=False)
-
-
-def _is_local(fs: Any) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return "file" in protocol or "local" in protocol
 
 
 def _utc(moment: datetime | str | None) -> datetime | None:

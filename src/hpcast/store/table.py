@@ -32,10 +32,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["Commit", "CommitConflictError", "Table"]
+__all__ = ["Commit", "CommitConflictError", "Table", "is_local"]
 
 _VERSION_DIGITS = 12
 ROW_GROUP_ROWS = 65_536  # small enough that a one-symbol read of a sorted file touches one or two groups
+
+
+def is_local(fs: Any) -> bool:
+    """Whether ``fs`` is the local disk (atomic hard links; DuckDB reads its paths directly)."""
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol or "local" in protocol
 
 
 class CommitConflictError(RuntimeError):
@@ -121,8 +127,7 @@ class Table:
         """Create commit ``commit.version`` exclusively; `CommitConflictError` if it already exists."""
         target = self._commit_path(commit.version)
         data = commit.to_json()
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
-        if "file" in protocol or "local" in protocol:
+        if is_local(self.fs):
             folder = target.rsplit("/", 1)[0]
             os.makedirs(folder, exist_ok=True)
             partial = f"{folder}/.{uuid.uuid4().hex}.tmp"
