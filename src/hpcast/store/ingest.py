@@ -56,7 +56,7 @@ ASSETS: dict[str, Asset] = {
     "treasury_3m": Asset("macro", "treasury_3m"),
     "treasury_1m": Asset("macro", "treasury_1m"),
 }
-DEFAULT_ASSETS = ("sp500", "nasdaq", "gold", "bitcoin", "cpi", "tbill")
+DEFAULT_ASSETS = ("sp500", "nasdaq", "gold", "bitcoin", "cpi", "core_cpi", "tbill", "treasury_3m")
 # Yahoo revises recent bars (late prints, adjusted closes): the daily update re-reads this many days.
 REVISION_DAYS = 7
 

@@ -1,0 +1,170 @@
+"""The web page (Gradio): an amount, an allocation, a horizon and an as-of date in; the outcome after inflation out.
+
+It calls `Advisor.simulate`, the function behind ``POST /api/v1/simulate``, so the page and the API show
+the same numbers. A broken rule is shown under its field, in the API's words. Elements carry ``elem_id``s
+(``amount``, ``alloc-<asset>``, ``run``, ``real-median`` ...) that the browser test drives and reads.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+import pandas as pd
+
+from hpcast.invest.advisor import Advisor
+from hpcast.invest.simulate import InputError
+
+__all__ = ["build_ui"]
+
+FIELDS = ("amount", "allocation", "horizon_months", "as_of")
+HORIZONS = {"3 months": 3, "6 months": 6}
+CUSTOM = "custom (1-12 months)"
+CSS = """
+.field-error p { color: #b91c1c; font-weight: 600; margin: 0; }
+#summary table { border-collapse: collapse; margin: 0.4em 0; }
+#summary td, #summary th { padding: 0.25em 0.8em; text-align: right; }
+#summary td:first-child, #summary th:first-child { text-align: left; }
+"""
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:+.1f}%"
+
+
+def _span(key: str, value: float, text: str) -> str:
+    return f'<span id="{key}" data-value="{value!r}">{html.escape(text)}</span>'
+
+
+def summary_html(answer: dict[str, Any]) -> str:
+    """Headline numbers; each value sits in a span with an id and its exact number in ``data-value``."""
+    rows = []
+    for kind, label in (("real", f"Real (in {answer['as_of']} money)"), ("nominal", "Nominal")):
+        numbers = answer[kind]
+        cells = "".join(f"<td>{_span(f'{kind}-{q}', numbers[q], _money(numbers[q]))}</td>"
+                        for q in ("median", "p5", "p95"))
+        rows.append(f"<tr><td>{label}</td>{cells}</tr>")
+    inflation = answer["inflation"]
+    loss, expected = answer["probability_real_loss"], answer["expected_real_return"]
+    lines = [
+        f"<p><b>{_money(answer['amount'])}</b> invested on <b>{answer['as_of']}</b>, value on "
+        f"<b>{answer['horizon']['end']}</b> ({answer['horizon']['months']} months):</p>",
+        "<table><tr><th></th><th>median</th><th>5%</th><th>95%</th></tr>", *rows, "</table>",
+        f"<p>Probability of a real loss: <b>{_span('loss-probability', loss, f'{loss:.0%}')}</b>; "
+        f"expected real return: <b>{_span('expected-real-return', expected, _percent(expected))}</b>.</p>",
+        f"<p>Inflation projected at {inflation['annual_rate']:.2%} a year ({inflation['series']} year on year "
+        f"through {inflation['through'][:7]}).</p>",
+    ]
+    if answer["cash"]:
+        lines.append(f"<p>Cash earns {answer['cash']['annual_rate']:.2%} a year ({answer['cash']['series']} "
+                     f"quoted {answer['cash']['quoted']}).</p>")
+    return "\n".join(lines)
+
+
+def asset_table(answer: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "asset": a["asset"], "weight %": round(a["weight"], 2), "start value": _money(a["start_value"]),
+        "median value": _money(a["median_value"]),
+        "return 5-95%": f"{_percent(a['p5_return'])} to {_percent(a['p95_return'])}",
+        "expected return": _percent(a["expected_return"]),
+        "contribution": f"{a['contribution'] * 100:+.2f} pp", "forecast from": a["source"],
+    } for a in answer["assets"]])
+
+
+def skill_notes(answer: dict[str, Any]) -> str:
+    lines = [f"- **{a['asset']}**: {a['skill']}" for a in answer["assets"]]
+    lines += [f"- {note}" for note in answer["notes"] if not any(note == a["skill"] for a in answer["assets"])]
+    return "**How far to trust each forecast**\n\n" + "\n".join(lines)
+
+
+def _errors(found: dict[str, str]) -> list[str]:
+    return [f"⚠ {found[name]}" if name in found else "" for name in FIELDS]
+
+
+def build_ui(advisor: Advisor) -> gr.Blocks:
+    """The page for the assets ``advisor``'s market holds (one percentage field per asset)."""
+    names = advisor.market.names()
+    defaults = {"sp500": 60.0, "gold": 40.0} if {"sp500", "gold"} <= set(names) else {names[0]: 100.0}
+
+    def as_of_help(*weights: float | None) -> str:
+        chosen = [n for n, w in zip(names, weights, strict=True) if w]
+        if not chosen:
+            return "Choose at least one asset to see the possible as-of dates."
+        window = advisor.market.as_of_range(chosen)
+        if window.empty:
+            return f"⚠ {window.why}"
+        return f"Possible as-of dates: **{window.first.date()}** to **{window.last.date()}**. {window.why}."
+
+    def run(amount: float | None, *rest: Any) -> list[Any]:
+        *weights, choice, custom, as_of = rest
+        allocation = {n: w for n, w in zip(names, weights, strict=True) if w not in (None, 0)}
+        months = HORIZONS.get(choice, custom)
+        try:
+            answer = advisor.simulate(amount, allocation, months, (as_of or "").strip() or None).to_dict()
+        except InputError as error:
+            found: dict[str, str] = {}
+            for name, message in error.errors:
+                found[name] = f"{found[name]}; {message}" if name in found else message
+            return [*_errors(found), "", None, None, ""]
+        from hpcast.viz.invest import portfolio_fan
+
+        return [*_errors({}), summary_html(answer), portfolio_fan(answer), asset_table(answer), skill_notes(answer)]
+
+    def calibration() -> tuple[str, Any]:
+        found = advisor.calibration()
+        if found is None:
+            return ("No calibration yet: `hpcast invest calibrate` checks the bands against realised outcomes.",
+                    gr.update(value=None, visible=False))
+        from PIL import Image
+
+        with Image.open(found["figure"]) as image:
+            return (f"**Calibration of the simulator**: {found['headline']}.",
+                    gr.update(value=image.copy(), visible=True))
+
+    with gr.Blocks(title="hpcast: what may my investment be worth?") as page:
+        gr.Markdown("# What may my investment be worth, after inflation?\n"
+                    "Enter an amount, split it over the assets and pick a horizon. The answer is a range of "
+                    "outcomes, not a promise: it comes from each asset's forecast (its registered model, or "
+                    "its historical average) and from how the assets moved together in the past five years.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                amount = gr.Number(label="Amount invested today", value=10000, elem_id="amount")
+                amount_error = gr.Markdown(elem_id="error-amount", elem_classes="field-error")
+                gr.Markdown("**Allocation in percent** (must sum to 100)")
+                weights = [gr.Number(label=f"{n}: {advisor.market.descriptions.get(n, 'cash at the Treasury rate')}",
+                                     value=defaults.get(n, 0), elem_id=f"alloc-{n}") for n in names]
+                allocation_error = gr.Markdown(elem_id="error-allocation", elem_classes="field-error")
+                horizon = gr.Radio([*HORIZONS, CUSTOM], value="6 months", label="Horizon", elem_id="horizon")
+                custom = gr.Slider(1, 12, step=1, value=6, label="Custom horizon (months)", visible=False,
+                                   elem_id="custom-months")
+                horizon_error = gr.Markdown(elem_id="error-horizon_months", elem_classes="field-error")
+                as_of = gr.Textbox(label="As-of date (YYYY-MM-DD)", elem_id="as-of",
+                                   placeholder="blank: the latest date every chosen asset has data for")
+                as_of_info = gr.Markdown(elem_id="as-of-range")
+                as_of_error = gr.Markdown(elem_id="error-as_of", elem_classes="field-error")
+                button = gr.Button("Simulate", variant="primary", elem_id="run")
+            with gr.Column(scale=2):
+                summary = gr.HTML(elem_id="summary")
+                fan = gr.Plot(label="Portfolio value over the horizon", elem_id="fan")
+                table = gr.Dataframe(label="Per asset", elem_id="assets-table", interactive=False)
+                skills = gr.Markdown(elem_id="skills")
+                calibration_text = gr.Markdown(elem_id="calibration")
+                calibration_figure = gr.Image(label="Calibration", elem_id="calibration-figure", interactive=False)
+
+        horizon.change(lambda c: gr.update(visible=c == CUSTOM), horizon, custom)
+        for field in weights:
+            field.change(as_of_help, weights, as_of_info)
+        outputs = [amount_error, allocation_error, horizon_error, as_of_error, summary, fan, table, skills]
+        button.click(run, [amount, *weights, horizon, custom, as_of], outputs, api_visibility="private")
+        page.load(as_of_help, weights, as_of_info)
+        page.load(calibration, None, [calibration_text, calibration_figure])
+    page.queue(default_concurrency_limit=4)
+    return page

@@ -1,0 +1,225 @@
+"""``hpcast app`` and ``hpcast invest simulate|forecast|calibrate``: the investor's answer, served or printed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from hpcast.cli import cli
+from hpcast.cli.options import console, user_errors
+from hpcast.cli.store import store_option
+
+
+def _allocation(pairs: tuple[str, ...]) -> dict[str, float]:
+    """``("sp500=60", "gold=40")`` -> ``{"sp500": 60.0, "gold": 40.0}``."""
+    allocation = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            allocation[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"{pair!r} must be ASSET=PERCENT, e.g. sp500=60", param_hint="--alloc")
+    return allocation
+
+
+def _advisor(store_url: str | None, registry: bool) -> Any:
+    from hpcast.invest import Advisor
+
+    return Advisor.open(store_url, registry=registry, backfill_if_empty=True)
+
+
+def _input_errors(command: Any) -> Any:
+    """Print each broken rule of a request on its own line (exit 1) instead of one long sentence."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from hpcast.invest import InputError
+
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            raise click.ClickException("\n".join(f"{name}: {message}" for name, message in error.errors)) from error
+
+    return wrapper
+
+
+alloc_option = click.option("--alloc", "allocation", multiple=True, metavar="ASSET=PERCENT", required=True,
+                            help="Percent in one asset; repeat, summing to 100 (assets: `hpcast invest assets`).")
+horizon_option = click.option("--months", type=int, default=6, show_default=True, help="Horizon in months (1-12).")
+as_of_option = click.option("--as-of", metavar="DATE",
+                            help="Start date [default: the latest date every chosen asset has data for].")
+registry_option = click.option("--no-registry", "registry", flag_value=False, default=True,
+                               help="Ignore registered models: every asset uses the historical-drift baseline.")
+
+
+@cli.command("app")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; keep 127.0.0.1 unless a reverse proxy sits in front.")
+@click.option("--port", type=int, default=7860, show_default=True)
+@registry_option
+@store_option
+@user_errors
+def app(host: str, port: int, registry: bool, store_url: str | None) -> None:
+    """Start the investor web page and its REST API on one server (Ctrl-C stops it).
+
+    The page is at /, the API at /api/v1 (simulate, forecast, assets, calibration) with its OpenAPI
+    document at /api/v1/openapi.json and interactive docs at /api/docs. An empty store is first filled
+    from the bundled series; champions come from the registry (HPCAST_DATA / HPCAST_TRACKING_URI).
+
+    \b
+    Example:
+        hpcast app --port 7860
+    """
+    from hpcast.app.server import serve
+
+    with console().status("loading the store and the registry"):
+        advisor = _advisor(store_url, registry)
+    names = ", ".join(advisor.market.names())
+    click.echo(f"hpcast app on http://{host}:{port} (API docs: /api/docs); assets: {names}", err=True)
+    serve(advisor, host, port)
+
+
+@cli.group()
+def invest() -> None:
+    """What an allocation may be worth after inflation: the simulator behind `hpcast app`, in the terminal.
+
+    \b
+    Example:
+        hpcast invest simulate --alloc sp500=60 --alloc gold=40 --months 6
+    """
+
+
+@invest.command("assets")
+@registry_option
+@store_option
+@user_errors
+def invest_assets(registry: bool, store_url: str | None) -> None:
+    """The assets an allocation can use, their dates and the model behind each forecast.
+
+    \b
+    Example:
+        hpcast invest assets
+    """
+    from rich.table import Table
+
+    answer = _advisor(store_url, registry).assets()
+    table = Table("asset", "first", "last", "forecast from", "description", box=None)
+    for entry in answer["assets"]:
+        table.add_row(entry["name"], entry["first_date"], entry["last_date"], entry.get("source", "known rate"),
+                      entry["description"])
+    console().print(table)
+    inflation = answer["inflation"]
+    if "error" in inflation:
+        click.echo(f"inflation: {inflation['error']}")
+    else:
+        click.echo(f"inflation: {inflation['series']} year on year, {inflation['annual_rate']:.2%} through "
+                   f"{inflation['through'][:7]}")
+
+
+@invest.command("simulate")
+@click.option("--amount", type=float, default=10000, show_default=True, help="Amount invested today.")
+@alloc_option
+@horizon_option
+@as_of_option
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON (what the API returns).")
+@registry_option
+@store_option
+@user_errors
+@_input_errors
+def invest_simulate(amount: float, allocation: tuple[str, ...], months: int, as_of: str | None, as_json: bool,
+                    registry: bool, store_url: str | None) -> None:
+    """Distribution of the portfolio's value at the horizon, nominal and after projected inflation.
+
+    \b
+    Example:
+        hpcast invest simulate --amount 10000 --alloc sp500=60 --alloc gold=40 --months 6 --as-of 2017-12-29
+    """
+    from hpcast.app.ui import asset_table
+
+    answer = _advisor(store_url, registry).simulate(amount, _allocation(allocation), months, as_of).to_dict()
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    real, nominal = answer["real"], answer["nominal"]
+    click.echo(f"{answer['amount']:,.2f} from {answer['as_of']} to {answer['horizon']['end']} "
+               f"({answer['horizon']['months']} months)")
+    for label, numbers in (("real", real), ("nominal", nominal)):
+        click.echo(f"  {label:8s} median {numbers['median']:>12,.2f}   "
+                   f"5-95% {numbers['p5']:,.2f} to {numbers['p95']:,.2f}")
+    click.echo(f"  probability of a real loss {answer['probability_real_loss']:.0%}; expected real return "
+               f"{answer['expected_real_return']:+.2%}; inflation {answer['inflation']['annual_rate']:.2%}/yr "
+               f"({answer['inflation']['series']})")
+    click.echo(asset_table(answer).to_string(index=False))
+    for entry in answer["assets"]:
+        click.echo(f"- {entry['asset']}: {entry['skill']}")
+    for note in answer["notes"]:
+        if all(note != entry["skill"] for entry in answer["assets"]):
+            click.echo(f"- {note}")
+
+
+@invest.command("forecast")
+@click.argument("asset")
+@horizon_option
+@as_of_option
+@registry_option
+@store_option
+@user_errors
+@_input_errors
+def invest_forecast(asset: str, months: int, as_of: str | None, registry: bool, store_url: str | None) -> None:
+    """One asset's price bands over the horizon (JSON, as `POST /api/v1/forecast` returns it).
+
+    \b
+    Example:
+        hpcast invest forecast gold --months 3
+    """
+    click.echo(json.dumps(_advisor(store_url, registry).forecast(asset, months, as_of), indent=2))
+
+
+@invest.command("calibrate")
+@click.option("--alloc", "allocation", multiple=True, metavar="ASSET=PERCENT", default=("sp500=60", "gold=40"),
+              show_default=True, help="The allocation to check; repeat, summing to 100.")
+@horizon_option
+@click.option("--every", type=click.IntRange(min=1), default=21, show_default=True,
+              help="Business days between consecutive as-of dates.")
+@click.option("--paths", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Simulated paths per as-of date.")
+@click.option("--out", metavar="DIR", help="Where calibration.json and reliability.png go (the app shows the "
+                                           "latest) [default: <data>/calibration].")
+@registry_option
+@store_option
+@user_errors
+@_input_errors
+def invest_calibrate(allocation: tuple[str, ...], months: int, every: int, paths: int, out: str | None,
+                     registry: bool, store_url: str | None) -> None:
+    """Check the simulator's bands against what happened, over many past as-of dates.
+
+    For each as-of date the simulator (champions only where they had not seen that date) predicts the
+    real value at the horizon; the realised value uses actual prices and published CPI. Prints the share
+    of outcomes inside the 90% band (goal 85-95%) and the coverage of every central band, and writes a
+    reliability plot.
+
+    \b
+    Example:
+        hpcast invest calibrate --alloc sp500=60 --alloc gold=40 --months 6
+    """
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from hpcast.invest.calibrate import calibrate, save_calibration
+
+    advisor = _advisor(store_url, registry)
+    with Progress(console=console(), transient=True) as bar:
+        task = bar.add_task("calibrating", total=None)
+        result = calibrate(advisor.market, advisor.outlooks, _allocation(allocation), months=months, every=every,
+                           paths=paths, progress=lambda i, n: bar.update(task, completed=i, total=n))
+    json_path, figure = save_calibration(result, Path(out) if out else advisor.calibration_folder)
+    click.echo(result.headline())
+    click.echo("central band promised -> share inside: " +
+               ", ".join(f"{float(k):.0%}->{v:.0%}" for k, v in result.coverage().items()))
+    click.echo(f"wrote {json_path} and {figure}")

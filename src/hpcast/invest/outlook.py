@@ -1,0 +1,122 @@
+"""What each asset is expected to do: its registry champion's forecast, or the historical-drift baseline.
+
+An `Outlook` carries the expected path (the champion's point forecast, when there is a usable one) and
+the model's backtest skill against the naive random walk in plain words, so the page can say how far to
+trust it. A champion is not used for an as-of date before its training data ends: its forecast would
+have seen the answer. `Outlooks` caches registry lookups, loaded models and forecasts, because every
+simulation asks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["BASELINE", "Outlook", "Outlooks", "skill_words"]
+
+log = logging.getLogger(__name__)
+
+BASELINE = "historical drift"
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """One asset's expected path and how much its source can be trusted."""
+
+    asset: str
+    source: str  # "champion v3" or `BASELINE`
+    skill: str
+    beats_naive: bool | None = None
+    version: int | None = None
+    forecast: pd.Series | None = None  # the model's point forecast of the price, indexed by date
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "version": self.version, "skill": self.skill, "beats_naive": self.beats_naive}
+
+
+def skill_words(asset: str, version: int, tags: dict[str, str]) -> tuple[str, bool | None]:
+    """The champion's recorded backtest MASE against the naive random walk's, said plainly."""
+    if "backtest_mase" not in tags or "naive_mase" not in tags:
+        return (f"the {asset} model (v{version}) has no recorded backtest, so its skill is unknown; "
+                f"`hpcast pipeline retrain --assets {asset}` records one", None)
+    model, naive = float(tags["backtest_mase"]), float(tags["naive_mase"])
+    figures = f"MASE {model:.3f} against {naive:.3f} for a random walk"
+    if model < naive:
+        return f"the {asset} model beat a random walk in backtests ({figures})", True
+    return (f"the {asset} model did not beat a random walk in backtests ({figures}); "
+            "read its forecast as a reference only", False)
+
+
+def _baseline(asset: str, reason: str) -> Outlook:
+    return Outlook(asset, BASELINE, f"{reason}: the simulation uses the historical-drift baseline "
+                                    "(the average return of the past years, no model)")
+
+
+class Outlooks:
+    """Champion forecasts per asset and as-of date, from a registry (None: baseline everywhere)."""
+
+    def __init__(self, registry: Any = None, *, refresh_seconds: float = 60.0, cache_size: int = 256) -> None:
+        self.registry = registry
+        self.refresh_seconds = refresh_seconds
+        self.cache_size = cache_size
+        self._champions: dict[str, tuple[float, int | None, dict[str, str]]] = {}
+        self._models: dict[tuple[str, int], Any] = {}
+        self._forecasts: OrderedDict[tuple[str, int, pd.Timestamp], pd.Series] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _champion(self, asset: str) -> tuple[int | None, dict[str, str]]:
+        seen = self._champions.get(asset)
+        if seen is not None and time.monotonic() - seen[0] < self.refresh_seconds:
+            return seen[1], seen[2]
+        from hpcast.registry import CHAMPION
+
+        version = self.registry.version_by_alias(asset, CHAMPION)
+        tags = dict(self.registry.version(asset, version).tags) if version is not None else {}
+        self._champions[asset] = (time.monotonic(), version, tags)
+        return version, tags
+
+    def _model(self, asset: str, version: int) -> Any:
+        key = (asset, version)
+        with self._lock:  # one download per model, however many requests arrive at once
+            if key not in self._models:
+                self._models[key] = self.registry.load(asset, version=version)
+            return self._models[key]
+
+    def get(self, asset: str, history: pd.Series, as_of: pd.Timestamp) -> Outlook:
+        """The outlook for ``asset`` from ``history`` (its prices up to ``as_of``)."""
+        if self.registry is None:
+            return _baseline(asset, "no model registry is connected")
+        try:
+            version, tags = self._champion(asset)
+        except Exception as error:  # a registry that cannot answer must not take the page down
+            log.warning("registry lookup for %s failed: %s", asset, error)
+            return _baseline(asset, f"the registry could not be read ({type(error).__name__})")
+        if version is None:
+            return _baseline(asset, f"no registered model for {asset} (train one: "
+                                    f"`hpcast train --dataset {asset} --register {asset}`)")
+        skill, beats = skill_words(asset, version, tags)
+        model = self._model(asset, version)
+        trained_end = pd.Timestamp(model.data_info["end"])
+        if trained_end > as_of:
+            return _baseline(asset, f"the {asset} champion (v{version}) was trained on data through "
+                                    f"{trained_end.date()}, after the as-of date, so its forecast would "
+                                    "have seen the answer")
+        window = model.config.window + (1 if model.config.target == "log_return" else 0)
+        if len(history) < window:
+            return _baseline(asset, f"the {asset} champion needs {window} prices before the as-of date")
+        key = (asset, version, as_of)
+        forecast = self._forecasts.get(key)
+        if forecast is None:
+            frame = model.predict(history)
+            forecast = pd.Series(frame["forecast"].to_numpy(), index=pd.DatetimeIndex(frame["date"]))
+            with self._lock:
+                self._forecasts[key] = forecast
+                while len(self._forecasts) > self.cache_size:
+                    self._forecasts.popitem(last=False)
+        return Outlook(asset, f"champion v{version}", skill, beats, version, forecast)

@@ -1,0 +1,304 @@
+"""The allocation simulator: an amount, weights and a horizon in, a distribution of outcomes after inflation out.
+
+Method (every input is known on the as-of date; nothing after it is read):
+
+1. **Expected path** per asset (`hpcast.invest.outlook`): the registry champion's point forecast for
+   the steps it covers, then the asset's historical average daily log return; with no usable champion,
+   the historical average throughout (the drift baseline).
+2. **Joint noise**: daily log returns of the chosen assets on their *common* dates over the last
+   `LOOKBACK_YEARS` years, each centred on its mean, resampled in blocks of `BLOCK` consecutive days. A
+   block is one stretch of calendar shared by all assets, so their correlation (and a month of volatility
+   clustering) carries into the portfolio: two perfectly correlated assets split 50/50 give exactly the
+   band of either one.
+3. **Cash** grows at the Treasury rate known on the as-of date; **real** values divide by projected CPI
+   (`hpcast.invest.inflation`).
+
+The grid is business days from the day after the as-of date to as-of + ``months``; the fan chart keeps
+every fifth day. A fixed seed makes the same request give the same numbers, in the API and on the page.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hpcast.invest.inflation import Inflation, cash_rate, growth, project_inflation
+from hpcast.invest.market import CASH, AsOfRange, Market
+from hpcast.invest.outlook import BASELINE, Outlook, Outlooks
+
+__all__ = ["BLOCK", "LOOKBACK_YEARS", "MAX_AMOUNT", "PATHS", "InputError", "Plan", "Simulation", "plan", "simulate"]
+
+PATHS = 4000
+BLOCK = 20
+LOOKBACK_YEARS = 5
+SEED = 20261121
+MAX_AMOUNT = 1e12
+MAX_MONTHS = 12
+FAN_EVERY = 5
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+_Q_NAMES = ("p5", "p25", "median", "p75", "p95")
+_CASH_OUTLOOK = {"source": "Treasury rate", "version": None, "beats_naive": None,
+                 "skill": "no model needed: it earns the rate known on the as-of date"}
+
+
+class InputError(ValueError):
+    """Inputs that break a rule: ``errors`` lists ``(field, message)``, one per broken rule."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated request: weights are fractions (zero weights dropped), ``as_of`` is a date with data."""
+
+    amount: float
+    weights: dict[str, float]
+    months: int
+    as_of: pd.Timestamp
+    as_of_given: bool
+    window: AsOfRange
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range
+        return math.inf
+
+
+def plan(market: Market, amount: Any, allocation: Any, horizon_months: Any = 6, as_of: Any = None) -> Plan:
+    """Check every input against its rule and report all broken rules at once (`InputError`)."""
+    errors: list[tuple[str, str]] = []
+    value = _number(amount)
+    if value is None or not math.isfinite(value) or not 0 < value <= MAX_AMOUNT:
+        errors.append(("amount", f"amount must be a finite number > 0 and <= {MAX_AMOUNT:g} (got {amount!r})"))
+
+    weights: dict[str, float] = {}
+    known = market.names()
+    if not isinstance(allocation, dict) or not allocation:
+        errors.append(("allocation", "allocation must map one or more assets to percentages, e.g. "
+                                     '{"sp500": 60, "gold": 40}'))
+    else:
+        unknown = [str(k) for k in allocation if k not in known]
+        bad = [f"{k} ({v!r})" for k, v in allocation.items()
+               if (w := _number(v)) is None or not math.isfinite(w) or w < 0]
+        if unknown:
+            errors.append(("allocation", f"allocation has unknown asset(s) {', '.join(unknown)}; "
+                                         f"known: {', '.join(known)}"))
+        elif bad:
+            errors.append(("allocation", f"allocation percentages must be finite numbers >= 0: {', '.join(bad)}"))
+        else:
+            total = sum(float(v) for v in allocation.values())
+            if abs(total - 100.0) > 0.01:
+                errors.append(("allocation", f"allocation must sum to 100 (±0.01); it sums to {total:g}"))
+            else:
+                weights = {k: float(v) / total for k, v in allocation.items() if float(v) > 0}
+
+    months = _number(horizon_months)
+    if months is None or not math.isfinite(months) or months != int(months) or not 1 <= months <= MAX_MONTHS:
+        errors.append(("horizon_months", f"horizon_months must be a whole number of months from 1 to {MAX_MONTHS} "
+                                         f"(got {horizon_months!r})"))
+
+    window, day = None, None
+    given = as_of not in (None, "")
+    if given:
+        try:
+            day = pd.Timestamp(date.fromisoformat(str(as_of)) if not isinstance(as_of, date) else as_of)
+        except ValueError:
+            errors.append(("as_of", f"as_of must be a date written YYYY-MM-DD (got {as_of!r})"))
+    if weights:
+        window = market.as_of_range(list(weights))
+        if window.empty:
+            errors.append(("allocation", window.why))
+        elif day is None and not given:
+            day = window.last
+        elif day is not None and not window.first <= day <= window.last:
+            errors.append(("as_of", f"as_of must be between {window.first.date()} and {window.last.date()} "
+                                    f"for {', '.join(weights)} (got {day.date()}): {window.why}"))
+    if errors:
+        raise InputError(errors)
+    assert window is not None and day is not None and value is not None and months is not None
+    return Plan(value, weights, int(months), day.normalize(), given, window)
+
+
+@dataclass
+class Simulation:
+    """Simulated portfolio values at the fan dates (``paths × points``) and what went into them."""
+
+    plan: Plan
+    dates: pd.DatetimeIndex  # the as-of date, then every fifth business day and the horizon end
+    nominal: np.ndarray  # (paths, points)
+    real: np.ndarray  # (paths, points)
+    deflator: np.ndarray  # (points,)
+    asset_returns: dict[str, np.ndarray]  # simple return at the horizon per path, per asset
+    outlooks: dict[str, Outlook]
+    inflation: Inflation
+    cash: dict[str, Any] | None = None
+    business_days: int = 0
+    common_days: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def horizon_end(self) -> pd.Timestamp:
+        return self.dates[-1]
+
+    def fan(self) -> dict[str, np.ndarray]:
+        """Quantiles of the nominal and real values at each fan date (real ones are nominal / deflator)."""
+        nominal = quantiles(self.nominal)
+        return {"nominal": nominal, "real": nominal / self.deflator}
+
+    def summary(self, fan: np.ndarray, values: np.ndarray) -> dict[str, float]:
+        return {**{n: float(v) for n, v in zip(_Q_NAMES, fan[:, -1], strict=True)}, "mean": float(values[:, -1].mean())}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON answer: headline numbers, the fan chart, the per-asset table and every caveat."""
+        amount = self.plan.amount
+        real_end = self.real[:, -1]
+        assets = []
+        for name, weight in self.plan.weights.items():
+            returns = self.asset_returns[name]
+            q = quantiles(returns[:, None], (0.05, 0.5, 0.95))[:, 0]
+            outlook = self.outlooks.get(name)
+            assets.append({
+                "asset": name, "weight": weight * 100, "start_value": amount * weight,
+                "median_return": float(q[1]), "p5_return": float(q[0]), "p95_return": float(q[2]),
+                "expected_return": float(returns.mean()), "contribution": float(weight * returns.mean()),
+                "median_value": amount * weight * (1 + float(q[1])),
+                **(outlook.to_dict() if outlook else _CASH_OUTLOOK),
+            })
+        bands = self.fan()
+        fan = {kind: {n: [float(v) for v in row] for n, row in zip(_Q_NAMES, bands[kind], strict=True)}
+               for kind in bands}
+        return {
+            "amount": amount, "allocation": {k: v * 100 for k, v in self.plan.weights.items()},
+            "as_of": self.plan.as_of.date().isoformat(), "as_of_was_given": self.plan.as_of_given,
+            "as_of_range": self.plan.window.to_dict(),
+            "horizon": {"months": self.plan.months, "end": self.horizon_end.date().isoformat(),
+                        "business_days": self.business_days},
+            "nominal": self.summary(bands["nominal"], self.nominal), "real": self.summary(bands["real"], self.real),
+            "probability_real_loss": float((real_end < amount).mean()),
+            "expected_real_return": float(real_end.mean() / amount - 1),
+            "inflation": {**self.inflation.to_dict(), "deflator": float(self.deflator[-1])},
+            "cash": self.cash,
+            "fan": {"dates": [d.date().isoformat() for d in self.dates], **fan},
+            "assets": assets, "notes": self.notes,
+            "method": {"paths": int(self.nominal.shape[0]), "block_days": BLOCK, "lookback_years": LOOKBACK_YEARS,
+                       "common_days": self.common_days},
+        }
+
+
+def _grid(as_of: pd.Timestamp, months: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Business days after ``as_of`` through as-of + ``months`` and the step numbers the fan keeps."""
+    end = as_of + pd.DateOffset(months=months)
+    days = pd.bdate_range(as_of + pd.Timedelta(days=1), end)
+    steps = np.unique(np.r_[np.arange(FAN_EVERY, len(days), FAN_EVERY), len(days)])
+    return days, steps
+
+
+def _joint_returns(market: Market, names: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
+    """Daily log returns on the dates every asset traded, over the lookback before (and at) ``as_of``."""
+    start = as_of - pd.DateOffset(years=LOOKBACK_YEARS)
+    closes = pd.concat({n: market.prices[n][start:as_of] for n in names}, axis=1, join="inner")
+    return np.log(closes).diff().dropna()
+
+
+def bootstrap(returns: np.ndarray, steps: np.ndarray, paths: int, block: int, rng: np.random.Generator) -> np.ndarray:
+    """Cumulative sums of block-resampled rows of centred ``returns (n, A)`` at ``steps``: ``(paths, K, A)``.
+
+    Prefix sums make any stretch a difference of two rows, so only the kept steps are computed.
+    """
+    n = returns.shape[0]
+    block = min(block, n)
+    centred = returns - returns.mean(axis=0)
+    prefix = np.vstack([np.zeros((1, returns.shape[1])), np.cumsum(centred, axis=0)])  # (n+1, A)
+    blocks = -(-int(steps[-1]) // block)
+    starts = rng.integers(0, n - block + 1, size=(paths, blocks))  # (paths, blocks)
+    sums = prefix[starts + block] - prefix[starts]  # (paths, blocks, A)
+    before = np.concatenate([np.zeros((paths, 1, returns.shape[1])), np.cumsum(sums, axis=1)], axis=1)
+    k = (steps - 1) // block  # block each kept step falls in
+    into = steps - k * block  # steps taken inside that block (1..block)
+    first = starts[:, k]  # (paths, K)
+    return before[:, k] + prefix[first + into] - prefix[first]
+
+
+def _expected(outlook: Outlook, spot: float, mean: float, days: pd.DatetimeIndex, steps: np.ndarray) -> np.ndarray:
+    """Expected cumulative log return at ``steps``: the model's forecast where it reaches, then drift."""
+    if outlook.forecast is None:
+        return mean * steps
+    forecast = outlook.forecast
+    reach = int(np.searchsorted(days.values, forecast.index[-1].to_datetime64(), side="right"))  # steps it covers
+    out = np.empty(len(steps))
+    for i, step in enumerate(steps):
+        if step <= reach:
+            known = forecast[forecast.index <= days[step - 1]]
+            out[i] = math.log(known.iloc[-1] / spot) if len(known) else 0.0
+        else:
+            out[i] = math.log(forecast.iloc[-1] / spot) + mean * (step - reach)
+    return out
+
+
+def quantiles(values: np.ndarray, qs: tuple[float, ...] = QUANTILES) -> np.ndarray:
+    """``np.quantile(values, qs, axis=0)`` (linear interpolation) from one sort: ``(len(qs), columns)``."""
+    ordered = np.sort(np.ascontiguousarray(values.T), axis=1)  # (columns, n): rows sort faster
+    position = (ordered.shape[1] - 1) * np.asarray(qs)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, ordered.shape[1] - 1)
+    return (ordered[:, low] + (position - low) * (ordered[:, high] - ordered[:, low])).T
+
+
+def _noise(market: Market, names: tuple[str, ...], as_of: pd.Timestamp, steps: np.ndarray, paths: int,
+           seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Joint bootstrap noise ``(paths, K, A)``, mean daily log returns ``(A,)`` and the common days used."""
+    joint = _joint_returns(market, list(names), as_of)
+    if len(joint) < 2 * BLOCK:
+        raise InputError([("as_of", f"{', '.join(names)} share only {len(joint)} trading days in the "
+                                    f"{LOOKBACK_YEARS} years before {as_of.date()}; choose a later date")])
+    noise = bootstrap(joint.to_numpy(), steps, paths, BLOCK, np.random.default_rng(seed))
+    return noise, joint.mean().to_numpy(), len(joint)
+
+
+def simulate(market: Market, outlooks: Outlooks, request: Plan, *, paths: int = PATHS, seed: int = SEED) -> Simulation:
+    """Simulate ``request`` (see the module docstring): portfolio values at the fan dates, nominal and real."""
+    as_of, amount = request.as_of, request.amount
+    days, steps = _grid(as_of, request.months)
+    elapsed = np.r_[0, (days[steps - 1] - as_of).days.to_numpy()]  # calendar days at each fan date
+    inflation = market.memo(("inflation", as_of), lambda: project_inflation(market, as_of))
+    deflator = inflation.deflator(elapsed)
+    nominal = np.zeros((paths, len(steps) + 1))
+    asset_returns: dict[str, np.ndarray] = {}
+    chosen: dict[str, Outlook] = {}
+    notes = [inflation.note] if inflation.note else []
+    names = tuple(n for n in request.weights if n != CASH)
+    common_days = 0
+    if names:
+        key = ("noise", names, as_of, len(days), paths, seed)
+        noise, means, common_days = market.memo(key, lambda: _noise(market, names, as_of, steps, paths, seed))
+        for a, name in enumerate(names):
+            history = market.prices[name][:as_of]
+            chosen[name] = outlooks.get(name, history, as_of)
+            spot = float(history.iloc[-1])
+            growth_path = np.exp(noise[:, :, a] + _expected(chosen[name], spot, means[a], days, steps))
+            nominal[:, 1:] += amount * request.weights[name] * growth_path
+            asset_returns[name] = growth_path[:, -1] - 1
+            if chosen[name].source == BASELINE and chosen[name].skill not in notes:
+                notes.append(chosen[name].skill)
+    cash = None
+    if CASH in request.weights:
+        rate, quoted = cash_rate(market, as_of)
+        cash_growth = growth(rate, elapsed[1:])
+        nominal[:, 1:] += amount * request.weights[CASH] * cash_growth
+        asset_returns[CASH] = np.full(paths, cash_growth[-1] - 1)
+        cash = {"annual_rate": rate, "series": market.rate_symbol, "quoted": quoted.date().isoformat()}
+    nominal[:, 0] = amount
+    dates = pd.DatetimeIndex([as_of, *days[steps - 1]])
+    return Simulation(request, dates, nominal, nominal / deflator, deflator, asset_returns, chosen, inflation,
+                      cash, len(days), common_days, notes)
