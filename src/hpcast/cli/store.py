@@ -62,7 +62,7 @@ def store() -> None:
 
 @store.command("backfill")
 @click.option("--assets", default="sp500,nasdaq,gold,bitcoin,cpi,core_cpi,tbill,treasury_3m", show_default=True,
-              metavar="A,B,..",              help="Assets to load (see `hpcast store show --assets`).")
+              metavar="A,B,..", help="Assets to load (see `hpcast store show --assets`).")
 @click.option("--source", type=click.Choice(["bundled", "yahoo"]), default="bundled", show_default=True,
               help="Bundled files (offline) or Yahoo Finance (online; CPI and rates stay bundled).")
 @click.option("--start", metavar="DATE", help="First date to load [default: the whole history].")
