@@ -99,3 +99,35 @@ def moto_s3():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def investor_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as `hpcast app` expects it: a store with bundled series and one real sp500 champion.
+
+    ``<home>/store`` holds sp500, gold, core_cpi and treasury_3m; ``<home>/data/mlflow.db`` registers a
+    small LSTM trained on sp500 through 2016-12-30 with its real backtest MASE (and naive's) as tags.
+    Point HPCAST_STORE and HPCAST_DATA at those two folders to serve it.
+    """
+    from hpcast.evaluate.backtest import backtest
+    from hpcast.jobs import train_job
+    from hpcast.registry import Registry
+    from hpcast.store import FeatureStore
+    from hpcast.store.ingest import backfill
+
+    home = tmp_path_factory.mktemp("investor")
+    store = FeatureStore(str(home / "store"))
+    backfill(store, ["sp500", "gold", "core_cpi", "treasury_3m"])
+    data = store.dataset("sp500")
+    data = dataclasses.replace(data, frame=data.frame[data.frame["date"] <= "2016-12-30"].reset_index(drop=True))
+    config = RunConfig(window=20, horizon=10, model=ModelConfig(layers=(8,), dropout=(0.0,)),
+                       train=TrainConfig(epochs=2, batch_size=256, seed=1))
+    forecaster = train_job(data, config, home / "run", quiet=True)
+    series = store.dataset("sp500").series()
+    folds = dataclasses.replace(config, backtest=dataclasses.replace(config.backtest, test_size=60, step=10))
+    scores = backtest(series[:"2017-06-30"], "B", folds, models=("naive",), fitted={"lstm": forecaster}).metrics
+    registry = Registry(f"sqlite:///{home / 'data' / 'mlflow.db'}")
+    registry.register(registry.log_training(home / "run", "sp500"), "sp500",
+                      tags={"backtest_mase": f"{scores.loc['lstm', 'mase']:.6f}",
+                            "naive_mase": f"{scores.loc['naive', 'mase']:.6f}"})
+    return home

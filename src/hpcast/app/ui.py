@@ -148,7 +148,7 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
                 horizon_error = gr.Markdown(elem_id="error-horizon_months", elem_classes="field-error")
                 as_of = gr.Textbox(label="As-of date (YYYY-MM-DD)", elem_id="as-of",
                                    placeholder="blank: the latest date every chosen asset has data for")
-                as_of_info = gr.Markdown(elem_id="as-of-range")
+                as_of_info = gr.Markdown(as_of_help(*(defaults.get(n, 0) for n in names)), elem_id="as-of-range")
                 as_of_error = gr.Markdown(elem_id="error-as_of", elem_classes="field-error")
                 button = gr.Button("Simulate", variant="primary", elem_id="run")
             with gr.Column(scale=2):
@@ -164,7 +164,6 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
             field.change(as_of_help, weights, as_of_info)
         outputs = [amount_error, allocation_error, horizon_error, as_of_error, summary, fan, table, skills]
         button.click(run, [amount, *weights, horizon, custom, as_of], outputs, api_visibility="private")
-        page.load(as_of_help, weights, as_of_info)
         page.load(calibration, None, [calibration_text, calibration_figure])
     page.queue(default_concurrency_limit=4)
     return page

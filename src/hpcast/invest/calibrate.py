@@ -78,8 +78,8 @@ def realised_cpi(series: pd.Series, moment: pd.Timestamp) -> float | None:
     """CPI at ``moment``, log-linear between period-start readings (None past the last reading)."""
     if moment < series.index[0] or moment > series.index[-1]:
         return None
-    x = series.index.asi8.astype(np.float64)
-    return float(np.exp(np.interp(float(moment.value), x, np.log(series.to_numpy()))))
+    x = pd.DatetimeIndex(series.index).as_unit("ns").asi8.astype(np.float64)
+    return float(np.exp(np.interp(float(moment.as_unit("ns").value), x, np.log(series.to_numpy()))))
 
 
 def calibrate(market: Market, outlooks: Outlooks, allocation: dict[str, float], *, months: int = 6,

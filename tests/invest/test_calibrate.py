@@ -1,0 +1,45 @@
+"""Calibration: realised real returns computed by hand, coverage read off the PIT values, files the app shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpcast.invest import Advisor, Market, Outlooks, calibrate
+from hpcast.invest.calibrate import load_calibration, realised_cpi, save_calibration
+
+
+def test_realised_cpi_is_log_linear_between_readings() -> None:
+    cpi = pd.Series([100.0, 121.0], index=pd.to_datetime(["2016-01-01", "2016-03-01"]))
+    middle = pd.Timestamp("2016-01-01") + (pd.Timestamp("2016-03-01") - pd.Timestamp("2016-01-01")) / 2
+    assert realised_cpi(cpi, middle) == pytest.approx(110.0)
+    assert realised_cpi(cpi, pd.Timestamp("2016-04-01")) is None
+
+
+def test_calibration_on_bundled_data(investor_home: Path, tmp_path: Path) -> None:
+    from hpcast.store import FeatureStore
+
+    market = Market.from_store(FeatureStore(str(investor_home / "store")))
+    result = calibrate(market, Outlooks(None), {"sp500": 60, "gold": 40}, months=3, every=126, paths=400)
+    assert len(result.dates) >= 30 and result.dates[0] == "2000-01-04"
+    # The first as-of date, by hand: price ratios over the horizon, deflated by realised CPI.
+    day = pd.Timestamp(result.dates[0])
+    end = pd.bdate_range(day + pd.Timedelta(days=1), day + pd.DateOffset(months=3))[-1]
+    growth = sum(w * market.prices[n][:end].iloc[-1] / market.prices[n][:day].iloc[-1]
+                 for n, w in (("sp500", 0.6), ("gold", 0.4)))
+    cpi = market.cpi["core_cpi"]
+    months = cpi.index.as_unit("ns").asi8.astype(float)
+    at = [np.exp(np.interp(float(t.as_unit("ns").value), months, np.log(cpi.to_numpy()))) for t in (day, end)]
+    assert result.realised[0] == pytest.approx(growth / (at[1] / at[0]) - 1, rel=1e-12)
+    inside = np.mean([lo <= r <= hi for r, lo, hi in zip(result.realised, result.p5, result.p95, strict=True)])
+    assert result.inside_90 == inside and 0.5 < inside <= 1
+    coverage = list(result.coverage().values())
+    assert coverage == sorted(coverage) and all(0 <= c <= 1 for c in coverage)
+    json_path, figure = save_calibration(result, tmp_path)
+    assert figure.stat().st_size > 10_000
+    saved, _ = load_calibration(tmp_path)
+    assert saved["inside_90"] == result.inside_90 and "fell inside the predicted 90% band" in saved["headline"]
+    assert Advisor(market, calibration=tmp_path).calibration()["headline"] == saved["headline"]
