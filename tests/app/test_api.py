@@ -87,7 +87,7 @@ def test_bad_input_is_422_naming_the_field_and_the_rule(client: TestClient, chan
 
 def test_nan_and_infinity_are_refused(client: TestClient) -> None:
     for token in ("NaN", "Infinity"):
-        body = '{"amount": %s, "allocation": {"sp500": 100}}' % token
+        body = '{"amount": ' + token + ', "allocation": {"sp500": 100}}'
         response = client.post("/api/v1/simulate", content=body, headers={"content-type": "application/json"})
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "amount"]
     inside = client.post("/api/v1/simulate", json={**GOOD, "allocation": {"sp500": 60, "gold": 40.009}})

@@ -38,7 +38,7 @@ def test_calibration_on_bundled_data(investor_home: Path, tmp_path: Path) -> Non
     assert result.inside_90 == inside and 0.5 < inside <= 1
     coverage = list(result.coverage().values())
     assert coverage == sorted(coverage) and all(0 <= c <= 1 for c in coverage)
-    json_path, figure = save_calibration(result, tmp_path)
+    _, figure = save_calibration(result, tmp_path)
     assert figure.stat().st_size > 10_000
     saved, _ = load_calibration(tmp_path)
     assert saved["inside_90"] == result.inside_90 and "fell inside the predicted 90% band" in saved["headline"]

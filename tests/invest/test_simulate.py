@@ -89,7 +89,7 @@ def test_bootstrap_matches_stitching_blocks_by_hand() -> None:
     centred = returns - returns.mean(axis=0)
     for p in range(6):
         path = np.concatenate([centred[s:s + BLOCK] for s in starts[p]])  # blocks laid end to end
-        np.testing.assert_allclose(fast[p], np.cumsum(path, axis=0)[steps - 1], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(fast[:, p].T, np.cumsum(path, axis=0)[steps - 1], rtol=1e-12, atol=1e-15)
 
 
 def test_quantiles_equal_numpys() -> None:
@@ -136,7 +136,8 @@ def test_the_champion_shifts_the_expected_path_by_its_forecast(advisor: Advisor)
     assert outlook.source == "champion v1" and baseline.outlooks["sp500"].source == BASELINE
     prices = advisor.market.prices["sp500"]
     mean = np.log(prices[as_of - pd.DateOffset(years=5):as_of]).diff().mean()  # drift beyond the model's reach
-    reach = int((pd.bdate_range(as_of + pd.Timedelta(days=1), with_model.horizon_end) <= outlook.forecast.index[-1]).sum())
+    grid = pd.bdate_range(as_of + pd.Timedelta(days=1), with_model.horizon_end)
+    reach = int((grid <= outlook.forecast.index[-1]).sum())  # business days the model's forecast covers
     shift = math.log(outlook.forecast.iloc[-1] / prices[:as_of].iloc[-1]) - mean * reach
     ratio = (1 + with_model.asset_returns["sp500"]) / (1 + baseline.asset_returns["sp500"])
     np.testing.assert_allclose(np.log(ratio), shift, rtol=1e-9)

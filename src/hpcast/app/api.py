@@ -7,8 +7,11 @@ rules that need the data (known assets, dates with data) by the simulator's own 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +20,12 @@ from hpcast import __version__
 from hpcast.invest.advisor import Advisor
 from hpcast.invest.simulate import MAX_AMOUNT, MAX_MONTHS, InputError
 
-__all__ = ["ForecastRequest", "SimulateRequest", "create_api"]
+__all__ = ["SIMULATION_THREADS", "ForecastRequest", "SimulateRequest", "create_api"]
+
+# Simulations run on this many threads, first come first served. Many threads sharing the GIL would
+# time-slice every request (a heavy one then waits on all the others); two keep numpy busy on two cores
+# and make latency close to queue length x service time. Measured in benchmarks/app_latency.py.
+SIMULATION_THREADS = 2
 
 _AS_OF = ("Date of the prices the simulation starts from, YYYY-MM-DD; default: the latest date every chosen "
           "asset has data for (GET /api/v1/assets lists each asset's dates).")
@@ -61,6 +69,13 @@ def create_api(advisor: Advisor) -> FastAPI:
                   description="What an allocation may be worth after a few months, after inflation, with the "
                               "models' backtest skill beside every forecast. Same numbers as the web page.")
 
+    limiter: list[anyio.CapacityLimiter] = []  # made on first use, inside the server's event loop
+
+    async def run(work: Callable[[], Any]) -> Any:
+        if not limiter:
+            limiter.append(anyio.CapacityLimiter(SIMULATION_THREADS))
+        return await anyio.to_thread.run_sync(work, limiter=limiter[0])
+
     @app.exception_handler(InputError)
     async def input_error(_: Request, error: InputError) -> JSONResponse:
         return _unprocessable(error)
@@ -75,15 +90,21 @@ def create_api(advisor: Advisor) -> FastAPI:
         """Every asset that can be allocated to, with its dates and the model behind its forecast."""
         return advisor.assets()
 
-    @app.post("/api/v1/simulate", tags=["invest"])
-    def simulate(body: SimulateRequest) -> dict[str, Any]:
+    # The answers are plain JSON-ready dicts: returning a JSONResponse skips FastAPI's re-encoding walk
+    # over every list (about half of the request time otherwise).
+    @app.post("/api/v1/simulate", tags=["invest"], response_class=JSONResponse)
+    async def simulate(body: SimulateRequest) -> JSONResponse:
         """Distribution of the portfolio's value at the horizon, nominal and after projected inflation."""
-        return advisor.simulate(body.amount, body.allocation, body.horizon_months, body.as_of).to_dict()
+        def work() -> dict[str, Any]:
+            return advisor.simulate(body.amount, body.allocation, body.horizon_months, body.as_of).to_dict()
 
-    @app.post("/api/v1/forecast", tags=["invest"])
-    def forecast(body: ForecastRequest) -> dict[str, Any]:
+        return JSONResponse(await run(work))
+
+    @app.post("/api/v1/forecast", tags=["invest"], response_class=JSONResponse)
+    async def forecast(body: ForecastRequest) -> JSONResponse:
         """One asset's price bands over the horizon, its model's forecast and the model's backtest skill."""
-        return advisor.forecast(body.asset, body.horizon_months, body.as_of)
+        return JSONResponse(await run(functools.partial(advisor.forecast, body.asset, body.horizon_months,
+                                                        body.as_of)))
 
     @app.get("/api/v1/calibration", tags=["invest"], responses={404: {"description": "Not calibrated yet"}})
     def calibration() -> Any:
