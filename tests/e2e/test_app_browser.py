@@ -49,6 +49,9 @@ def server(investor_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = {**os.environ, "HPCAST_DATA": str(investor_home / "data"), "HPCAST_STORE": str(investor_home / "store")}
     env.pop("HPCAST_TRACKING_URI", None)
     log = tmp_path_factory.mktemp("app") / "server.log"
+    calibrated = subprocess.run([sys.executable, "-m", "hpcast", "invest", "calibrate", "--every", "63"], env=env,
+                                cwd=investor_home, capture_output=True, text=True, check=False)
+    assert calibrated.returncode == 0 and "inside the predicted 90% band" in calibrated.stdout, calibrated.stderr
     with open(log, "wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "hpcast", "app", "--port", str(port)], env=env,
                                    cwd=investor_home, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
@@ -92,10 +95,9 @@ def test_the_page_shows_what_the_api_answers(page, server: str, tmp_path: Path) 
     for name, value in (("amount", "25000"), ("alloc-sp500", "50"), ("alloc-gold", "30"), ("alloc-cash", "20"),
                         ("as-of", "2016-12-30")):
         _fill(page, name, value)
-    page.wait_for_function("document.querySelector('#as-of-range').innerText.includes('2017-03-29')")
-    assert "cash" in page.inner_text("#as-of-range") or "treasury" in page.inner_text("#as-of-range")
     page.click("#run")
     page.wait_for_function("document.querySelector('#summary').innerText.includes('2016-12-30')", timeout=30_000)
+    assert "to 2017-03-29" in page.inner_text("#as-of-range")  # cash's rate series ends there
     shown = {key: page.locator(f"#{key}").text_content() for key in ("real-median", "real-p5", "real-p95",
                                                                        "nominal-median", "loss-probability")}
     status, answer = _post(f"{server}/api/v1/simulate", {"amount": 25000, "allocation": {"sp500": 50, "gold": 30,
@@ -108,6 +110,8 @@ def test_the_page_shows_what_the_api_answers(page, server: str, tmp_path: Path) 
     exact = float(page.locator("#real-median").get_attribute("data-value"))
     assert exact == answer["real"]["median"]
     assert "champion v1" in page.inner_text("#assets-table") and "random walk" in page.inner_text("#skills")
+    assert "inside the predicted 90% band" in page.inner_text("#calibration")
+    page.wait_for_selector("#calibration-figure img", timeout=15_000)
     page.wait_for_selector("#fan img, #fan canvas, #fan svg", timeout=15_000)
     page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
     assert (tmp_path / "app.png").stat().st_size > 50_000

@@ -43,3 +43,29 @@ def test_calibration_on_bundled_data(investor_home: Path, tmp_path: Path) -> Non
     saved, _ = load_calibration(tmp_path)
     assert saved["inside_90"] == result.inside_90 and "fell inside the predicted 90% band" in saved["headline"]
     assert Advisor(market, calibration=tmp_path).calibration()["headline"] == saved["headline"]
+
+
+def test_invest_commands_print_the_same_answer_as_the_api(investor_home: Path, monkeypatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from hpcast.cli import cli
+
+    monkeypatch.setenv("HPCAST_STORE", str(investor_home / "store"))
+    monkeypatch.setenv("HPCAST_DATA", str(investor_home / "data"))
+    monkeypatch.delenv("HPCAST_TRACKING_URI", raising=False)
+    runner = CliRunner()
+    done = runner.invoke(cli, ["invest", "simulate", "--alloc", "sp500=60", "--alloc", "gold=40", "--as-of",
+                               "2017-12-29", "--json"])
+    assert done.exit_code == 0, done.output
+    answer = json.loads(done.stdout)  # stderr may carry library warnings
+    assert answer["as_of"] == "2017-12-29" and answer["assets"][0]["source"] == "champion v1"
+    text = runner.invoke(cli, ["invest", "simulate", "--alloc", "sp500=60", "--alloc", "gold=40", "--as-of",
+                               "2017-12-29"])
+    assert f"{answer['real']['median']:,.2f}" in text.output and "random walk" in text.output
+    bad = runner.invoke(cli, ["invest", "simulate", "--alloc", "sp500=60", "--alloc", "gold=30", "--months", "13"])
+    assert bad.exit_code == 1
+    assert "allocation: allocation must sum to 100" in bad.output and "horizon_months: " in bad.output
+    typo = runner.invoke(cli, ["invest", "simulate", "--alloc", "sp500:60"])
+    assert typo.exit_code == 2 and "must be ASSET=PERCENT" in typo.output

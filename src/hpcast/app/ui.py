@@ -113,10 +113,11 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
             found: dict[str, str] = {}
             for name, message in error.errors:
                 found[name] = f"{found[name]}; {message}" if name in found else message
-            return [*_errors(found), "", None, None, ""]
+            return [*_errors(found), as_of_help(*weights), "", None, None, ""]
         from hpcast.viz.invest import portfolio_fan
 
-        return [*_errors({}), summary_html(answer), portfolio_fan(answer), asset_table(answer), skill_notes(answer)]
+        return [*_errors({}), as_of_help(*weights), summary_html(answer), portfolio_fan(answer), asset_table(answer),
+                skill_notes(answer)]
 
     def calibration() -> tuple[str, Any]:
         found = advisor.calibration()
@@ -153,16 +154,17 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
                 button = gr.Button("Simulate", variant="primary", elem_id="run")
             with gr.Column(scale=2):
                 summary = gr.HTML(elem_id="summary")
-                fan = gr.Plot(label="Portfolio value over the horizon", elem_id="fan")
+                fan = gr.Plot(label="Portfolio value over the horizon", show_label=False, elem_id="fan")
                 table = gr.Dataframe(label="Per asset", elem_id="assets-table", interactive=False)
                 skills = gr.Markdown(elem_id="skills")
                 calibration_text = gr.Markdown(elem_id="calibration")
                 calibration_figure = gr.Image(label="Calibration", elem_id="calibration-figure", interactive=False)
 
         horizon.change(lambda c: gr.update(visible=c == CUSTOM), horizon, custom)
-        for field in weights:
-            field.change(as_of_help, weights, as_of_info)
-        outputs = [amount_error, allocation_error, horizon_error, as_of_error, summary, fan, table, skills]
+        for field in weights:  # one queue, one at a time: the answer for the latest weights lands last
+            field.change(as_of_help, weights, as_of_info, concurrency_limit=1, concurrency_id="as-of-help",
+                         api_visibility="private")
+        outputs = [amount_error, allocation_error, horizon_error, as_of_error, as_of_info, summary, fan, table, skills]
         button.click(run, [amount, *weights, horizon, custom, as_of], outputs, api_visibility="private")
         page.load(calibration, None, [calibration_text, calibration_figure])
     page.queue(default_concurrency_limit=4)
