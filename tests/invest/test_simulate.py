@@ -149,3 +149,14 @@ def test_a_champion_is_not_used_before_its_training_data_ends(advisor: Advisor) 
     assert early.outlooks["sp500"].source == BASELINE
     assert "trained on data through 2016-12-30, after the as-of date" in early.outlooks["sp500"].skill
     assert "no registered model for gold" in early.outlooks["gold"].skill
+
+
+def test_weekend_trading_folds_into_mondays_move() -> None:
+    """An asset that trades every day is simulated on the business-day grid: its weekend moves count."""
+    days = pd.date_range("2010-01-01", "2016-12-30", freq="D")
+    rng = np.random.default_rng(4)
+    daily = pd.Series(100 * np.exp(np.cumsum(rng.normal(0.0005, 0.02, len(days)))), index=days)
+    weekdays_only = daily[daily.index.day_of_week < 5]
+    every_day = _run(_market(btc=daily), {"btc": 100}).to_dict()
+    business_days = _run(_market(btc=weekdays_only), {"btc": 100}).to_dict()
+    assert every_day["real"] == business_days["real"]

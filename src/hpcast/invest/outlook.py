@@ -101,6 +101,15 @@ class Outlooks:
             return _baseline(asset, f"no registered model for {asset} (train one: "
                                     f"`hpcast train --dataset {asset} --register {asset}`)")
         skill, beats = skill_words(asset, version, tags)
+        try:
+            return self._forecast(asset, version, skill, beats, history, as_of)
+        except Exception as error:  # a broken artifact must not take the page down: say so, use the baseline
+            log.warning("the %s champion v%s could not forecast: %s", asset, version, error)
+            return _baseline(asset, f"the {asset} champion (v{version}) could not forecast "
+                                    f"({type(error).__name__}: {str(error)[:120]})")
+
+    def _forecast(self, asset: str, version: int, skill: str, beats: bool | None, history: pd.Series,
+                  as_of: pd.Timestamp) -> Outlook:
         model = self._model(asset, version)
         trained_end = pd.Timestamp(model.data_info["end"])
         if trained_end > as_of:

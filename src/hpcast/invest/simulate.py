@@ -88,7 +88,7 @@ def plan(market: Market, amount: Any, allocation: Any, horizon_months: Any = 6, 
         errors.append(("allocation", "allocation must map one or more assets to percentages, e.g. "
                                      '{"sp500": 60, "gold": 40}'))
     else:
-        unknown = [str(k) for k in allocation if k not in known]
+        unknown = [repr(str(k)[:40]) for k in allocation if k not in known][:5]  # echo a little, not everything
         bad = [f"{k} ({v!r})" for k, v in allocation.items()
                if (w := _number(v)) is None or not math.isfinite(w) or w < 0]
         if unknown:
@@ -205,10 +205,13 @@ def _grid(as_of: pd.Timestamp, months: int) -> tuple[pd.DatetimeIndex, np.ndarra
 
 
 def _joint_returns(market: Market, names: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
-    """Daily log returns on the dates every asset traded, over the lookback before (and at) ``as_of``."""
+    """Log returns between consecutive business days on which every asset traded, over the lookback.
+
+    The grid counts business days, so a weekend's move (bitcoin trades every day) folds into Monday's.
+    """
     start = as_of - pd.DateOffset(years=LOOKBACK_YEARS)
     closes = pd.concat({n: market.prices[n][start:as_of] for n in names}, axis=1, join="inner")
-    return np.log(closes).diff().dropna()
+    return np.log(closes[closes.index.day_of_week < 5]).diff().dropna()
 
 
 def bootstrap(returns: np.ndarray, steps: np.ndarray, paths: int, block: int, rng: np.random.Generator) -> np.ndarray:
