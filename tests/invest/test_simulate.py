@@ -160,3 +160,11 @@ def test_weekend_trading_folds_into_mondays_move() -> None:
     every_day = _run(_market(btc=daily), {"btc": 100}).to_dict()
     business_days = _run(_market(btc=weekdays_only), {"btc": 100}).to_dict()
     assert every_day["real"] == business_days["real"]
+
+
+def test_an_empty_store_is_filled_from_bundled_data_when_the_app_opens(tmp_path: Path) -> None:
+    opened = Advisor.open(str(tmp_path / "store"), registry=False, backfill_if_empty=True)
+    assert opened.market.names() == ["sp500", "nasdaq", "gold", "bitcoin", CASH]
+    assert opened.market.rate_symbol == "treasury_3m" and set(opened.market.cpi) == {"cpi", "core_cpi"}
+    answer = opened.simulate(10000, {"sp500": 60, "gold": 40}).to_dict()
+    assert answer["as_of"] == "2018-12-31" and answer["inflation"]["series"] == "core_cpi"
