@@ -204,14 +204,34 @@ def _grid(as_of: pd.Timestamp, months: int) -> tuple[pd.DatetimeIndex, np.ndarra
     return days, steps
 
 
-def _joint_returns(market: Market, names: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
-    """Log returns between consecutive business days on which every asset traded, over the lookback.
+def _business_log_closes(market: Market, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (int64 ns) and log closes of ``name`` on business days only, computed once per market."""
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        series = market.prices[name]
+        weekdays = series[series.index.day_of_week < 5]
+        return weekdays.index.as_unit("ns").asi8, np.log(weekdays.to_numpy(dtype=np.float64))
+
+    return market.memo(("business_log_closes", name), compute)
+
+
+def _joint_returns(market: Market, names: list[str], as_of: pd.Timestamp) -> np.ndarray:
+    """Log returns ``(n, A)`` between consecutive business days on which every asset traded, over the lookback.
 
     The grid counts business days, so a weekend's move (bitcoin trades every day) folds into Monday's.
+    Plain arrays and sorted-date intersections: this runs on every simulation that misses the memo.
     """
-    start = as_of - pd.DateOffset(years=LOOKBACK_YEARS)
-    closes = pd.concat({n: market.prices[n][start:as_of] for n in names}, axis=1, join="inner")
-    return np.log(closes[closes.index.day_of_week < 5]).diff().dropna()
+    first = (as_of - pd.DateOffset(years=LOOKBACK_YEARS)).as_unit("ns").value
+    last = as_of.as_unit("ns").value
+    spans = []
+    for name in names:
+        dates, logs = _business_log_closes(market, name)
+        lo, hi = np.searchsorted(dates, first), np.searchsorted(dates, last, side="right")  # first..as_of
+        spans.append((dates[lo:hi], logs[lo:hi]))
+    common = spans[0][0]
+    for dates, _ in spans[1:]:
+        common = np.intersect1d(common, dates, assume_unique=True)
+    closes = np.column_stack([logs[np.searchsorted(dates, common)] for dates, logs in spans])  # (n+1, A)
+    return np.diff(closes, axis=0)
 
 
 def bootstrap(returns: np.ndarray, steps: np.ndarray, paths: int, block: int, rng: np.random.Generator) -> np.ndarray:
@@ -272,8 +292,8 @@ def _noise(market: Market, names: tuple[str, ...], as_of: pd.Timestamp, steps: n
     if len(joint) < 2 * BLOCK:
         raise InputError([("as_of", f"{', '.join(names)} share only {len(joint)} trading days in the "
                                     f"{LOOKBACK_YEARS} years before {as_of.date()}; choose a later date")])
-    noise = bootstrap(joint.to_numpy(), steps, paths, BLOCK, np.random.default_rng(seed))
-    return noise, joint.mean().to_numpy(), len(joint)
+    noise = bootstrap(joint, steps, paths, BLOCK, np.random.default_rng(seed))
+    return noise, joint.mean(axis=0), len(joint)
 
 
 def simulate(market: Market, outlooks: Outlooks, request: Plan, *, paths: int = PATHS, seed: int = SEED) -> Simulation:
