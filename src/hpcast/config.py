@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["BacktestConfig", "ConfigError", "ModelConfig", "RunConfig", "TrainConfig", "default_horizon",
-           "default_window", "from_dict", "load_toml", "to_dict"]
+__all__ = ["BacktestConfig", "ConfigError", "ModelConfig", "RunConfig", "SpectroConfig", "TrainConfig",
+           "default_horizon", "default_window", "from_dict", "load_toml", "to_dict"]
 
 Target = Literal["log_return", "level"]
 Loss = Literal["mse", "mae", "huber"]
 Init = Literal["keras", "torch"]
 Kernels = Literal["auto", "torch", "triton"]
 Device = Literal["auto", "cpu", "cuda"]
+Architecture = Literal["lstm", "spectro-cnn"]
+Taper = Literal["hann", "hamming", "blackman", "rect"]
+SPECTRO_WINDOW = 256  # returns per spectrogram sample unless --window says otherwise
 
 # Sensible per-frequency defaults: one trading month ahead for daily data, a year for monthly data, ...
 _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 3}
@@ -63,6 +66,26 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class SpectroConfig:
+    """The spectrogram model: STFT settings (the window is `RunConfig.window`) and the CNN's shape."""
+
+    n_fft: int = 64
+    hop: int = 8
+    taper: Taper = "hann"
+    channels: tuple[int, ...] = (16, 32)
+    lstm_hidden: int = 0  # > 0: an LSTM over the frames after the convolutions
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.n_fft < 8 or self.hop < 1:
+            raise ConfigError(f"n_fft ({self.n_fft}) must be >= 8 and hop ({self.hop}) >= 1")
+        if len(self.channels) != 2 or any(c < 1 for c in self.channels):
+            raise ConfigError(f"channels ({list(self.channels)}) must be two sizes >= 1")
+        if self.lstm_hidden < 0 or not 0 <= self.dropout < 1:
+            raise ConfigError(f"lstm_hidden ({self.lstm_hidden}) must be >= 0 and dropout ({self.dropout}) in [0, 1)")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Adam on a time-ordered split; early stopping on validation loss; seeded."""
 
@@ -76,6 +99,11 @@ class TrainConfig:
     seed: int = 0
     kernels: Kernels = "auto"  # Triton LSTM layers and MSE on CUDA tensors ("auto"), never, or always
     device: Device = "auto"  # "auto": the GPU when torch sees one, else the CPU
+    # DataLoader settings, used when samples are read from disk (the spectrogram model's datasets)
+    loader_workers: int = 0
+    pin_memory: bool = False
+    prefetch: int = 2  # batches each worker reads ahead
+    persistent_workers: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -87,6 +115,9 @@ class TrainConfig:
             raise ConfigError(f"val_fraction ({self.val_fraction}) must be in (0, 1)")
         if self.patience < 1:
             raise ConfigError(f"patience ({self.patience}) must be >= 1")
+        if self.loader_workers < 0 or self.prefetch < 1:
+            raise ConfigError(f"loader_workers ({self.loader_workers}) must be >= 0 and prefetch "
+                              f"({self.prefetch}) >= 1")
 
 
 @dataclass(frozen=True)
@@ -111,7 +142,9 @@ class RunConfig:
     horizon: int | None = None
     target: Target = "log_return"
     interval_levels: tuple[float, ...] = (0.8, 0.95)
+    architecture: Architecture = "lstm"
     model: ModelConfig = field(default_factory=ModelConfig)
+    spectro: SpectroConfig = field(default_factory=SpectroConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
 
@@ -125,6 +158,13 @@ class RunConfig:
 
     def resolved(self, freq: str) -> RunConfig:
         """Fill frequency-dependent defaults so the saved config says exactly what ran."""
+        if self.architecture == "spectro-cnn":
+            if self.horizon not in (None, 1):
+                raise ConfigError(f"horizon ({self.horizon}) must be 1 for spectro-cnn: it predicts the next step")
+            resolved = dataclasses.replace(self, window=self.window or SPECTRO_WINDOW, horizon=1)
+            if self.spectro.n_fft > resolved.window:
+                raise ConfigError(f"n_fft ({self.spectro.n_fft}) must be <= window ({resolved.window})")
+            return resolved
         return dataclasses.replace(self, window=self.window or default_window(freq),
                                    horizon=self.horizon or default_horizon(freq))
 
@@ -163,6 +203,8 @@ def _coerce(kind: Any, value: Any, key: str) -> Any:
     if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is bool and isinstance(value, bool):
         return value
     raise ConfigError(f"{key} ({value!r}) must be of type {getattr(kind, '__name__', kind)}")
 

@@ -67,8 +67,9 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(result.history) == result.best_epoch + 2
     best = min(r.val_loss for r in result.history)
     assert result.best_val_loss == best
+    from hpcast.train.batches import TensorBatches
     from hpcast.train.trainer import _evaluate, loss_function
-    restored = float(_evaluate(net, *val_xy, loss_function("mse"), 256))
+    restored = float(_evaluate(net, TensorBatches(*val_xy), loss_function("mse"), 256))
     assert restored == pytest.approx(best, rel=1e-6)
 
 

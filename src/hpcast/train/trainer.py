@@ -1,8 +1,9 @@
 """The training loop: tensors in, a trained module and its history out. It knows neither prices nor files
 (except its own checkpoint folder).
 
-Fast by construction: the whole dataset stays in tensors (window views, gathered per batch), the loss is
+Fast by construction: a dataset that fits stays in tensors (window views, gathered per batch), the loss is
 accumulated on the device and read once per epoch (no per-step host syncs), and there is no DataLoader.
+Datasets on disk come through `hpcast.train.batches.LoaderBatches` (DataLoader workers, pinned memory).
 Deterministic on CPU: the same seed gives bit-identical weights; resuming from a checkpoint continues
 exactly where the interrupted run was (weights, Adam moments, both RNG streams, early-stopping state).
 
@@ -22,6 +23,7 @@ from torch import nn
 
 from hpcast.config import TrainConfig
 from hpcast.kernels.dispatch import mse_loss
+from hpcast.train.batches import Batches, as_batches
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from hpcast.train.distributed import Distributed
 
@@ -80,21 +82,19 @@ def _profiler(folder: str | Path, rank: int) -> Any:
     return profiler
 
 
-def _evaluate(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn: nn.Module,
-              batch_size: int) -> torch.Tensor:
+def _evaluate(model: nn.Module, data: Batches, loss_fn: nn.Module, batch_size: int) -> torch.Tensor:
     model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=X.device)
+    total = torch.zeros((), dtype=torch.float64, device=data.device)
     with torch.no_grad():
-        for start in range(0, X.shape[0], batch_size):
-            xb, yb = X[start:start + batch_size], Y[start:start + batch_size]  # (B, T, F), (B, h)
+        for xb, yb in data.in_order(batch_size):  # (B, T, F), (B, h)
             total += loss_fn(model(xb), yb).double() * xb.shape[0]
-    return total / X.shape[0]
+    return total / len(data)
 
 
 def train(
     model: nn.Module,
-    train_xy: tuple[torch.Tensor, torch.Tensor],
-    val_xy: tuple[torch.Tensor, torch.Tensor],
+    train_xy: tuple[torch.Tensor, torch.Tensor] | Batches,
+    val_xy: tuple[torch.Tensor, torch.Tensor] | Batches,
     config: TrainConfig,
     *,
     checkpoint_dir: str | Path | None = None,
@@ -107,8 +107,9 @@ def train(
 
     Args:
         model: maps ``X (B, T, F)`` to ``(B, h)``.
-        train_xy: ``X (N, T, F)``, ``Y (N, h)``; may be strided views (gathered per batch).
-        val_xy: the later, time-ordered validation windows.
+        train_xy: ``X (N, T, F)``, ``Y (N, h)``; may be strided views (gathered per batch). Or any
+            `Batches` source, e.g. a `LoaderBatches` over files on disk.
+        val_xy: the later, time-ordered validation windows (tensors or a `Batches` source).
         config: epochs, batch size, lr, loss, patience, clipping, seed.
         checkpoint_dir: write ``last.safetensors`` there after every epoch (atomically).
         resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
@@ -122,11 +123,10 @@ def train(
     Example:
         >>> result = train(net, (X_tr, Y_tr), (X_va, Y_va), TrainConfig(epochs=3))  # doctest: +SKIP
     """
-    X_train, Y_train = train_xy
-    X_val, Y_val = val_xy
-    if X_train.shape[0] < 1 or X_val.shape[0] < 1:
-        raise ValueError(f"need at least one training and one validation window, got {X_train.shape[0]} "
-                         f"and {X_val.shape[0]}; use a longer series or a smaller window/horizon")
+    train_data, val_data = as_batches(train_xy), as_batches(val_xy)
+    if len(train_data) < 1 or len(val_data) < 1:
+        raise ValueError(f"need at least one training and one validation window, got {len(train_data)} "
+                         f"and {len(val_data)}; use a longer series or a smaller window/horizon")
     loss_fn = loss_function(config.loss, config.kernels)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all parameters
     shuffle = torch.Generator().manual_seed(config.seed)  # the same order on every worker
@@ -147,8 +147,7 @@ def train(
         if dist is not None:
             torch.manual_seed(config.seed + rank + 7919 * first_epoch)  # the saved RNG state is rank 0's
 
-    n = X_train.shape[0]
-    workers = dist.world_size if dist is not None else 1
+    n = len(train_data)
     samples_seen = 0
     progress = progress if main else None
     if progress is not None:
@@ -158,18 +157,16 @@ def train(
         started = time.perf_counter()
         data_seconds = compute_seconds = step_sync = 0.0
         model.train()
-        running = torch.zeros((), dtype=torch.float64, device=X_train.device)  # summed on the device: no sync
+        running = torch.zeros((), dtype=torch.float64, device=train_data.device)  # summed on the device
         order = torch.randperm(n, generator=shuffle)
         seen = 0  # windows this worker trained on in this epoch
-        for start in range(0, n, config.batch_size):
-            index = order[start:start + config.batch_size]
-            if index.shape[0] < workers:
-                continue  # a last batch too small to give every worker a window (the same on all workers)
+        batches = train_data.batches(order, config.batch_size, dist)
+        while True:
             tick = time.perf_counter()
-            scale = 1.0
-            if dist is not None:
-                index, scale = dist.shard(index)
-            xb, yb = X_train[index], Y_train[index]  # gathers (B, T, F), (B, h) from the views
+            batch = next(batches, None)  # gathers from the views, or waits on the DataLoader
+            if batch is None:
+                break
+            xb, yb, scale = batch  # (B, T, F), (B, h)
             tock = time.perf_counter()
             loss = loss_fn(net(xb), yb)
             optimizer.zero_grad(set_to_none=True)
@@ -181,8 +178,8 @@ def train(
             if dist is not None:
                 step_sync += dist.after_step(model)
             data_seconds, compute_seconds = data_seconds + tock - tick, compute_seconds + done - tock
-            running += loss.detach().double() * index.shape[0]
-            seen += index.shape[0]
+            running += loss.detach().double() * xb.shape[0]
+            seen += xb.shape[0]
             if profiler is not None:
                 profiler.step()
         sync_seconds = 0.0
@@ -190,7 +187,7 @@ def train(
             samples_seen += seen
             sync_seconds = dist.end_of_epoch(model, epoch, samples_seen)
             running, seen = dist.all_reduce_sum(torch.stack([running, running.new_tensor(float(seen))]))
-        val_loss = float(_evaluate(model, X_val, Y_val, loss_fn, max(config.batch_size, 256)))
+        val_loss = float(_evaluate(model, val_data, loss_fn, max(config.batch_size, 256)))
         record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
                              sync_seconds + step_sync, data_seconds, compute_seconds, int(seen))
         result.history.append(record)

@@ -1,0 +1,118 @@
+"""Where the trainer's batches come from: tensors already in memory, or a Dataset read through a DataLoader.
+
+`TensorBatches` gathers each batch from window views on the training device: no copies, no workers, the
+fast path for anything that fits in memory. `LoaderBatches` reads samples from any map-style Dataset (the
+memory-mapped spectrogram files) with DataLoader workers, pinned memory and read-ahead. Both follow the
+order the trainer draws from its seeded generator, so the same seed gives the same batches whatever the
+number of workers; the trainer times how long it waits for each batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from hpcast.config import TrainConfig
+
+__all__ = ["Batches", "LoaderBatches", "TensorBatches", "as_batches"]
+
+Batch = tuple[torch.Tensor, torch.Tensor, float]  # inputs, targets, loss scale (multi-worker shards)
+
+
+class Batches:
+    """The interface the trainer uses: a sample count, the device, and batches in a given order."""
+
+    device: torch.device
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def batches(self, order: torch.Tensor, batch_size: int, dist: Any = None) -> Iterator[Batch]:
+        raise NotImplementedError
+
+    def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every sample once, in stored order (validation)."""
+        for inputs, targets, _ in self.batches(torch.arange(len(self)), batch_size):
+            yield inputs, targets
+
+
+class TensorBatches(Batches):
+    """``X (N, ...)`` and ``Y (N, ...)`` tensors (possibly strided views), gathered per batch."""
+
+    def __init__(self, X: torch.Tensor, Y: torch.Tensor) -> None:
+        self.X, self.Y = X, Y
+        self.device = X.device
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def batches(self, order: torch.Tensor, batch_size: int, dist: Any = None) -> Iterator[Batch]:
+        workers = dist.world_size if dist is not None else 1
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            if index.shape[0] < workers:
+                continue  # a last batch too small to give every worker a window (the same on all workers)
+            scale = 1.0
+            if dist is not None:
+                index, scale = dist.shard(index)
+            yield self.X[index], self.Y[index], scale
+
+    def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, len(self), batch_size):
+            yield self.X[start:start + batch_size], self.Y[start:start + batch_size]
+
+
+class _OrderedBatches:
+    """A batch sampler that serves whatever order the trainer set for the current epoch."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.order: list[int] = []
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for start in range(0, len(self.order), self.batch_size):
+            yield self.order[start:start + self.batch_size]
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch_size)
+
+
+class LoaderBatches(Batches):
+    """A map-style ``dataset`` of ``(input, target)`` samples read by a DataLoader with ``config``'s settings."""
+
+    def __init__(self, dataset: Dataset, config: TrainConfig, device: torch.device | str = "cpu") -> None:
+        self.dataset = dataset
+        self.device = torch.device(device)
+        self.config = config
+        self._loaders: dict[int, tuple[DataLoader, _OrderedBatches]] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def _loader(self, batch_size: int) -> tuple[DataLoader, _OrderedBatches]:
+        if batch_size not in self._loaders:  # one per batch size, so persistent workers really persist
+            sampler = _OrderedBatches(batch_size)
+            options: dict[str, Any] = {"num_workers": self.config.loader_workers,
+                                       "pin_memory": self.config.pin_memory and self.device.type == "cuda"}
+            if self.config.loader_workers > 0:
+                options.update(prefetch_factor=self.config.prefetch,
+                               persistent_workers=self.config.persistent_workers)
+            self._loaders[batch_size] = (DataLoader(self.dataset, batch_sampler=sampler, **options), sampler)
+        return self._loaders[batch_size]
+
+    def batches(self, order: torch.Tensor, batch_size: int, dist: Any = None) -> Iterator[Batch]:
+        if dist is not None:
+            raise ValueError("samples read from disk train in one process (several workers need in-memory data)")
+        loader, sampler = self._loader(batch_size)
+        sampler.order = order.tolist()
+        asynchronous = self.config.pin_memory and self.device.type == "cuda"  # pinned pages copy asynchronously
+        for inputs, targets in loader:
+            yield (inputs.to(self.device, non_blocking=asynchronous),
+                   targets.to(self.device, non_blocking=asynchronous), 1.0)
+
+
+def as_batches(data: Batches | tuple[torch.Tensor, torch.Tensor]) -> Batches:
+    return data if isinstance(data, Batches) else TensorBatches(*data)
