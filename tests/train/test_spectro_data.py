@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
+from hpcast.config import TrainConfig
 from hpcast.features.spectrogram import SpectrogramConfig
+from hpcast.train.batches import LoaderBatches
 from hpcast.train.spectro_data import (
     SpectrogramDataset,
     build_spectrograms,
     in_memory_spectrograms,
     load_index,
-    make_loader,
     normaliser,
+    target_scale,
 )
 
 CONFIG = SpectrogramConfig(window=64, n_fft=16, hop=4)
@@ -38,12 +40,17 @@ def panel() -> dict[str, pd.Series]:
 def test_memory_mapped_samples_equal_the_in_memory_ones(tmp_path: Path, panel: dict, split: str) -> None:
     index = build_spectrograms(tmp_path, panel, CONFIG, CUTOFF)
     dataset = SpectrogramDataset(tmp_path, split)
-    X, y = in_memory_spectrograms(panel, CONFIG, CUTOFF, normaliser(index), split)
+    X, y, (norm, scale) = in_memory_spectrograms(panel, CONFIG, CUTOFF, split, normaliser(index), target_scale(index))
     assert len(dataset) == len(y) > 0
     mapped = torch.stack([dataset[i][0] for i in range(len(dataset))])
     targets = torch.stack([dataset[i][1] for i in range(len(dataset))])
-    torch.testing.assert_close(mapped, X.to(torch.float32), rtol=1e-6, atol=1e-6)
-    assert torch.equal(targets, y)
+    torch.testing.assert_close(mapped, X, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(targets, y, rtol=1e-6, atol=1e-6)
+    # Fitted in memory on the training samples, the statistics agree with the index's sums.
+    _, _, (fitted, fitted_scale) = in_memory_spectrograms(panel, CONFIG, CUTOFF, "train")
+    np.testing.assert_allclose(fitted.mean, norm.mean, rtol=1e-9)
+    np.testing.assert_allclose(fitted.std, norm.std, rtol=1e-6)
+    np.testing.assert_allclose(fitted_scale, scale, rtol=1e-9)
     assert mapped.shape[1:] == (CONFIG.frequencies, CONFIG.frames)
 
 
@@ -80,9 +87,12 @@ def test_same_seed_same_batches_with_0_and_2_workers(tmp_path: Path, panel: dict
     dataset = SpectrogramDataset(tmp_path, "all")
 
     def batches(workers: int, epoch: int) -> list[torch.Tensor]:
-        loader = make_loader(dataset, batch_size=64, seed=3, epoch=epoch, workers=workers, prefetch=2)
-        return [targets for _, targets in loader]
+        """What the trainer gets in an epoch: its seeded permutation, read through a DataLoader."""
+        shuffle = torch.Generator().manual_seed(3)
+        orders = [torch.randperm(len(dataset), generator=shuffle) for _ in range(epoch + 1)]
+        source = LoaderBatches(dataset, TrainConfig(loader_workers=workers, prefetch=2))
+        return [targets for _, targets, _ in source.batches(orders[-1], 64)]
 
     serial, parallel = batches(0, 0), batches(2, 0)
     assert len(serial) == len(parallel) and all(torch.equal(a, b) for a, b in zip(serial, parallel, strict=True))
-    assert not torch.equal(serial[0], batches(0, 1)[0])  # a new epoch reshuffles
+    assert not torch.equal(serial[0], batches(0, 1)[0])  # the next epoch reshuffles

@@ -4,7 +4,7 @@ Layout under ``root`` (built by `build_spectrograms`):
 
 - ``index.json``: the spectrogram config, the training cutoff, and per symbol its sample count, first and
   last date, training-sample count, a fingerprint of the prices it came from, and its per-frequency
-  sums over training samples (so the normaliser is combined, never recomputed from every file).
+  and target sums over training samples (so the normalisers are combined, never recomputed from every file).
 - ``<symbol>.spec.npy`` ``(n, F, T)`` float32 log-magnitude spectrograms (not normalised),
   ``<symbol>.target.npy`` ``(n,)`` float32 next-day log return, ``<symbol>.dates.npy`` ``(n,)`` int64 ns.
 
@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from hpcast._io import atomic_write_json
 from hpcast.features.spectrogram import SpectrogramConfig, SpectrogramNormaliser, log_spectrogram, return_windows
 
 __all__ = ["INDEX", "SpectrogramDataset", "build_spectrograms", "dataset_bytes", "in_memory_spectrograms",
-           "load_index", "make_loader", "normaliser"]
+           "load_index", "normaliser", "target_scale"]
 
 INDEX = "index.json"
 CHUNK = 4096  # windows transformed at a time: bounded memory whatever the series length
@@ -91,6 +91,7 @@ def _write_symbol(root: Path, symbol: str, prices: pd.Series, config: Spectrogra
 def _training_sums(root: Path, symbol: str, cutoff: pd.Timestamp) -> dict[str, Any]:
     dates = np.load(root / f"{symbol}.dates.npy", mmap_mode="r")
     spec = np.load(root / f"{symbol}.spec.npy", mmap_mode="r")
+    target = np.asarray(np.load(root / f"{symbol}.target.npy", mmap_mode="r"), dtype=np.float64)
     n_train = int(np.searchsorted(dates, cutoff.as_unit("ns").value, side="right"))
     total = np.zeros(spec.shape[1])
     squares = np.zeros(spec.shape[1])
@@ -98,7 +99,8 @@ def _training_sums(root: Path, symbol: str, cutoff: pd.Timestamp) -> dict[str, A
         block = np.asarray(spec[first:min(first + CHUNK, n_train)], dtype=np.float64)
         total += block.sum(axis=(0, 2))
         squares += (block**2).sum(axis=(0, 2))
-    return {"train": n_train, "sum": total.tolist(), "sumsq": squares.tolist(), "frames": int(spec.shape[2])}
+    return {"train": n_train, "sum": total.tolist(), "sumsq": squares.tolist(), "frames": int(spec.shape[2]),
+            "target_sum": float(target[:n_train].sum()), "target_sumsq": float((target[:n_train] ** 2).sum())}
 
 
 def build_spectrograms(root: str | Path, prices: dict[str, pd.Series], config: SpectrogramConfig,
@@ -154,8 +156,22 @@ def normaliser(index: dict[str, Any]) -> SpectrogramNormaliser:
     return SpectrogramNormaliser(mean, np.where(std > 0, std, 1.0))
 
 
+def target_scale(index: dict[str, Any]) -> tuple[float, float]:
+    """Mean and standard deviation of the training targets (next-day log returns) over every symbol."""
+    count = sum(e["train"] for e in index["symbols"].values())
+    if count < 2:
+        raise ValueError(f"need at least two training samples on or before the cutoff {index['cutoff']}")
+    mean = sum(e["target_sum"] for e in index["symbols"].values()) / count
+    squares = sum(e["target_sumsq"] for e in index["symbols"].values()) / count
+    std = float(np.sqrt(max(squares - mean**2, 0.0) * count / (count - 1)))
+    return mean, std if std > 0 else 1.0
+
+
 class SpectrogramDataset(Dataset):
     """Samples of the memory-mapped dataset at ``root`` (``split``: train, val or all), normalised on read.
+
+    Inputs are scaled per frequency and targets to zero mean and unit spread, both with training-span
+    statistics from the index.
 
     Files are opened lazily in each process (DataLoader workers open their own maps), and only the
     requested rows are read, so memory stays bounded however large the files are.
@@ -182,6 +198,7 @@ class SpectrogramDataset(Dataset):
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._mean = torch.as_tensor(self.norm.mean, dtype=torch.float32)[:, None]
         self._std = torch.as_tensor(self.norm.std, dtype=torch.float32)[:, None]
+        self.target_mean, self.target_std = target_scale(self.index)
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -202,34 +219,36 @@ class SpectrogramDataset(Dataset):
         symbol, first, _ = self.ranges[which]
         row = first + item - int(self.offsets[which])
         spec, target = self._files(symbol)
-        return (torch.from_numpy(np.array(spec[row])) - self._mean) / self._std, torch.tensor(float(target[row]))
+        scaled = (float(target[row]) - self.target_mean) / self.target_std
+        return (torch.from_numpy(np.array(spec[row])) - self._mean) / self._std, torch.tensor([scaled],
+                                                                                             dtype=torch.float32)
 
 
 def in_memory_spectrograms(prices: dict[str, pd.Series], config: SpectrogramConfig, cutoff: str | pd.Timestamp,
-                           norm: SpectrogramNormaliser, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """The same samples as `SpectrogramDataset`, computed straight from the prices into tensors (symbols sorted)."""
-    cutoff = pd.Timestamp(cutoff)
-    specs, targets = [], []
-    for symbol in sorted(prices):
-        for dates, spec, target in _samples(prices[symbol], config):
-            keep = {"train": dates <= cutoff, "val": dates > cutoff, "all": np.ones(len(dates), bool)}[split]
-            specs.append(norm.transform(torch.from_numpy(spec[keep])))
-            targets.append(torch.from_numpy(target[keep]))
-    return torch.cat(specs), torch.cat(targets)
+                           split: str = "train", norm: SpectrogramNormaliser | None = None,
+                           scale: tuple[float, float] | None = None) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """The same samples as `SpectrogramDataset`, computed straight from the prices into tensors (symbols sorted).
 
-
-def make_loader(dataset: Dataset, *, batch_size: int = 256, shuffle: bool = True, seed: int = 0, epoch: int = 0,
-                workers: int = 0, pin_memory: bool = False, prefetch: int = 2, persistent: bool = False) -> DataLoader:
-    """A DataLoader whose sample order depends only on ``seed`` and ``epoch``, not on the number of workers.
-
-    The order is drawn in the main process from a generator seeded with ``seed`` and ``epoch``; workers
-    only read the rows they are handed. ``prefetch`` batches per worker are read ahead.
+    Returns normalised inputs ``(N, F, T)``, scaled targets ``(N, 1)``, and ``(normaliser, (mean, std))``:
+    fitted on this call's training samples unless given (pass the training call's to scale validation).
     """
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    options: dict[str, Any] = {"num_workers": workers, "pin_memory": pin_memory}
-    if workers > 0:
-        options.update(prefetch_factor=prefetch, persistent_workers=persistent)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, **options)
+    cutoff = pd.Timestamp(cutoff)
+    chunks = [chunk for symbol in sorted(prices) for chunk in _samples(prices[symbol], config)]
+    masks = {"train": [dates <= cutoff for dates, _, _ in chunks], "val": [dates > cutoff for dates, _, _ in chunks],
+             "all": [np.ones(len(dates), bool) for dates, _, _ in chunks]}
+    if norm is None or scale is None:
+        train_spec = np.concatenate([spec[m] for (_, spec, _), m in zip(chunks, masks["train"], strict=True)])
+        train_target = np.concatenate([t[m] for (_, _, t), m in zip(chunks, masks["train"], strict=True)])
+        if len(train_target) < 2:
+            raise ValueError(f"need at least two training samples on or before the cutoff {cutoff.date()}")
+        norm = norm or SpectrogramNormaliser.fit(train_spec)
+        wide = train_target.astype(np.float64)
+        scale = scale or (float(wide.mean()), float(wide.std(ddof=1)))
+    spec = np.concatenate([s[m] for (_, s, _), m in zip(chunks, masks[split], strict=True)])
+    target = np.concatenate([t[m] for (_, _, t), m in zip(chunks, masks[split], strict=True)]).astype(np.float64)
+    inputs = norm.transform(torch.from_numpy(spec).double()).float()
+    targets = torch.from_numpy((target - scale[0]) / scale[1]).float()[:, None]
+    return inputs, targets, (norm, scale)
 
 
 def dataset_bytes(root: str | Path) -> int:
