@@ -24,7 +24,6 @@ Kernels = Literal["auto", "torch", "triton"]
 Device = Literal["auto", "cpu", "cuda"]
 Architecture = Literal["lstm", "spectro-cnn"]
 Taper = Literal["hann", "hamming", "blackman", "rect"]
-SPECTRO_WINDOW = 256  # returns per spectrogram sample unless --window says otherwise
 
 # Sensible per-frequency defaults: one trading month ahead for daily data, a year for monthly data, ...
 _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 3}
@@ -67,8 +66,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SpectroConfig:
-    """The spectrogram model: STFT settings (the window is `RunConfig.window`) and the CNN's shape."""
+    """The spectrogram model: STFT settings (``window`` returns per sample) and the CNN's shape."""
 
+    window: int = 256
     n_fft: int = 64
     hop: int = 8
     taper: Taper = "hann"
@@ -77,8 +77,9 @@ class SpectroConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.n_fft < 8 or self.hop < 1:
-            raise ConfigError(f"n_fft ({self.n_fft}) must be >= 8 and hop ({self.hop}) >= 1")
+        if not 8 <= self.n_fft <= self.window or self.hop < 1:
+            raise ConfigError(f"n_fft ({self.n_fft}) must be in [8, window ({self.window})] and hop ({self.hop}) "
+                              ">= 1")
         if len(self.channels) != 2 or any(c < 1 for c in self.channels):
             raise ConfigError(f"channels ({list(self.channels)}) must be two sizes >= 1")
         if self.lstm_hidden < 0 or not 0 <= self.dropout < 1:
@@ -158,13 +159,10 @@ class RunConfig:
 
     def resolved(self, freq: str) -> RunConfig:
         """Fill frequency-dependent defaults so the saved config says exactly what ran."""
+        if self.architecture == "spectro-cnn" and self.horizon not in (None, 1):
+            raise ConfigError(f"horizon ({self.horizon}) must be 1 for spectro-cnn: it predicts the next step")
         if self.architecture == "spectro-cnn":
-            if self.horizon not in (None, 1):
-                raise ConfigError(f"horizon ({self.horizon}) must be 1 for spectro-cnn: it predicts the next step")
-            resolved = dataclasses.replace(self, window=self.window or SPECTRO_WINDOW, horizon=1)
-            if self.spectro.n_fft > resolved.window:
-                raise ConfigError(f"n_fft ({self.spectro.n_fft}) must be <= window ({resolved.window})")
-            return resolved
+            return dataclasses.replace(self, window=self.window or default_window(freq), horizon=1)
         return dataclasses.replace(self, window=self.window or default_window(freq),
                                    horizon=self.horizon or default_horizon(freq))
 

@@ -66,7 +66,8 @@ def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, confi
 
 def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
               resume: bool = False, quiet: bool = False, dist: Any = None, profile: bool = False) -> Any:
-    """Fit the LSTM on the whole series; write ``model/``, ``loss_curve.png`` and training metrics.
+    """Fit the configured network (LSTM or spectro-cnn) on the whole series; write ``model/``,
+    ``loss_curve.png`` and training metrics.
 
     Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there. Under torchrun
     (``dist``), every worker trains and only rank 0 writes. ``profile`` writes torch.profiler traces to
@@ -74,17 +75,19 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
     """
     from hpcast.train.forecaster import LSTMForecaster
     from hpcast.train.progress import EpochProgress
+    from hpcast.train.spectro import SpectroForecaster
     from hpcast.viz.plots import loss_curve
 
     series = data.series(column)
+    estimator = SpectroForecaster if config.architecture == "spectro-cnn" else LSTMForecaster
     main = dist is None or dist.is_main
     if main:
         _record_run(folder, "train", data, series, config)
         if dist is not None:
             _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
-    forecaster = LSTMForecaster(config).fit(series, data.freq, progress=None if quiet else EpochProgress(),
-                                            checkpoint_dir=folder / "checkpoint", resume=resume, dist=dist,
-                                            profile_dir=folder / "profile" if profile else None)
+    forecaster = estimator(config).fit(series, data.freq, progress=None if quiet else EpochProgress(),
+                                       checkpoint_dir=folder / "checkpoint", resume=resume, dist=dist,
+                                       profile_dir=folder / "profile" if profile else None)
     if not main:
         return forecaster
     result = forecaster.result
@@ -97,6 +100,40 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
     forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
     _merge_json(folder / "metrics.json", {"training": training})
     loss_curve(result.history, folder / "loss_curve.png", title=f"{data.name}: training loss")
+    write_report(folder)
+    return forecaster
+
+
+def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet: bool = False,
+                           profile: bool = False) -> Any:
+    """Fit spectro-cnn on every symbol of the spectrogram dataset at ``root`` (read through DataLoader workers)."""
+    import torch
+
+    from hpcast.train.progress import EpochProgress
+    from hpcast.train.spectro import SpectroForecaster
+    from hpcast.train.spectro_data import load_index
+    from hpcast.viz.plots import loss_curve
+
+    index = load_index(root)
+    forecaster = SpectroForecaster(config).fit_dataset(root, progress=None if quiet else EpochProgress(),
+                                                       checkpoint_dir=folder / "checkpoint",
+                                                       profile_dir=folder / "profile" if profile else None)
+    _merge_json(folder / "manifest.json", {
+        "command": "train", "created": datetime.now().isoformat(timespec="seconds"), "hpcast_version": __version__,
+        "torch_version": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+        "config": to_dict(forecaster.config), "seed": config.train.seed,
+        "data": {"name": f"spectrograms of {len(index['symbols'])} symbols", "source": str(root),
+                 "column": "next log_return",
+                 "freq": forecaster.freq, "rows": forecaster.data_info["train_windows"]
+                 + forecaster.data_info["val_windows"], "start": forecaster.data_info["start"],
+                 "end": forecaster.data_info["end"], "fingerprint": "-" * 16, "notes": []}})
+    result = forecaster.result
+    forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
+    _merge_json(folder / "metrics.json", {"training": {
+        "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early, "seconds_per_epoch": result.seconds_per_epoch,
+        "epochs": [vars(r) for r in result.history]}})
+    loss_curve(result.history, folder / "loss_curve.png", title="spectro-cnn: training loss")
     write_report(folder)
     return forecaster
 

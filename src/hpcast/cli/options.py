@@ -87,6 +87,35 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
 
+def spectro_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Settings of the spectrogram model (used when spectro-cnn trains)."""
+    options = [
+        click.option("--spectro-window", type=int, help="spectro-cnn: returns per spectrogram [default: 256]."),
+        click.option("--n-fft", type=int, help="spectro-cnn: FFT size per frame [default: 64]."),
+        click.option("--hop", type=int, help="spectro-cnn: returns between frames [default: 8]."),
+        click.option("--taper", type=click.Choice(["hann", "hamming", "blackman", "rect"]),
+                     help="spectro-cnn: window function per frame [default: hann]."),
+        click.option("--channels", metavar="C1,C2", help="spectro-cnn: channels of the two convolutions "
+                                                         "[default: 16,32]."),
+        click.option("--lstm-hidden", type=int, help="spectro-cnn: an LSTM of this size over the frames "
+                                                     "(0: mean over frames) [default: 0]."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def loader_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """DataLoader settings, for samples read from a spectrogram dataset on disk."""
+    options = [
+        click.option("--loader-workers", type=int, help="Processes reading samples from disk [default: 0]."),
+        click.option("--pin-memory/--no-pin-memory", default=None,
+                     help="Page-locked batches for faster copies to a GPU [default: off]."),
+        click.option("--prefetch", type=int, help="Batches each loader worker reads ahead [default: 2]."),
+        click.option("--persistent-workers/--no-persistent-workers", default=None,
+                     help="Keep loader workers alive between epochs [default: off]."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
 def saved_config(model_dir: str) -> RunConfig:
     """The resolved config stored in a saved model (a run folder or its ``model/``)."""
     from hpcast.train.artifacts import read_artifact
@@ -114,9 +143,18 @@ def run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) -> 
         base["model"]["dropout"] = list(dropout)
     if (init := kwargs.pop("init")) is not None:
         base["model"]["init"] = init
-    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels", "device"):
-        if (value := kwargs.pop(key)) is not None:
+    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels", "device",
+                "loader_workers", "pin_memory", "prefetch", "persistent_workers"):
+        if (value := kwargs.pop(key, None)) is not None:
             base["train"][key] = value
+    if (architecture := kwargs.pop("architecture", None)) is not None:
+        base["architecture"] = architecture
+    for flag, key in (("spectro_window", "window"), ("n_fft", "n_fft"), ("hop", "hop"), ("taper", "taper"),
+                      ("lstm_hidden", "lstm_hidden")):
+        if (value := kwargs.pop(flag, None)) is not None:
+            base["spectro"][key] = value
+    if (channels := ints(kwargs.pop("channels", None))) is not None:
+        base["spectro"]["channels"] = list(channels)
     for key in ("test_size", "step"):
         if key in kwargs and (value := kwargs.pop(key)) is not None:
             base["backtest"][key] = value

@@ -14,6 +14,7 @@ from hpcast.cli.options import (
     load_dataset,
     run_config,
     saved_config,
+    spectro_options,
     train_options,
     user_errors,
 )
@@ -68,8 +69,10 @@ def _print_backtest(result: Any) -> None:
 @click.option("--test-size", type=int, help="Points at the end covered by folds [default: 3 horizons "
                                             "daily, 2 otherwise].")
 @click.option("--step", type=int, help="Points between fold origins [default: the horizon].")
+@spectro_options
 @click.option("--models", default="lstm,naive,seasonal_naive,drift,arima", show_default=True,
-              help="Comma-separated models to compare.")
+              help="Comma-separated models to compare: lstm, spectro-cnn (needs --horizon 1), naive, "
+                   "seasonal_naive, drift, arima.")
 @click.option("--model", "model_dir", metavar="DIR",
               help="Backtest the configuration of a trained run (refitted on every fold).")
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-backtest].")
@@ -86,6 +89,7 @@ def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, *
     Example:
         hpcast backtest --dataset air_passengers --test-size 24
         hpcast backtest --dataset air_passengers --test-size 24 --model runs/air
+        hpcast backtest --dataset sp500 --horizon 1 --test-size 60 --models spectro-cnn,lstm,naive
     """
     from hpcast.jobs import backtest_job, new_run_folder
 
@@ -114,7 +118,7 @@ def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: b
         hpcast forecast --dataset sp500 --model runs/my-train --out runs/my-forecast
     """
     from hpcast.jobs import forecast_job, new_run_folder, train_job
-    from hpcast.train.forecaster import LSTMForecaster
+    from hpcast.train.spectro import load_forecaster
 
     dataset, column = load_dataset(kwargs)
     if model_dir:
@@ -124,7 +128,7 @@ def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: b
             raise click.UsageError(f"{', '.join(given)} only apply when training; a saved model (--model) "
                                    "keeps its own settings")
         path = Path(model_dir)
-        forecaster = LSTMForecaster.load(path / "model" if (path / "model").is_dir() else path)
+        forecaster = load_forecaster(path / "model" if (path / "model").is_dir() else path)
         if forecaster.freq != dataset.freq:
             raise ConfigError(f"model was trained on {forecaster.freq!r} data, this series is {dataset.freq!r}")
         folder = new_run_folder("forecast", out)

@@ -12,7 +12,9 @@ from hpcast.cli.options import (
     console,
     data_options,
     load_dataset,
+    loader_options,
     run_config,
+    spectro_options,
     train_options,
     user_errors,
 )
@@ -37,6 +39,12 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
 @cli.command()
 @data_options
 @train_options
+@click.option("--model", "architecture", type=click.Choice(["lstm", "spectro-cnn"]),
+              help="Network: the LSTM over windows, or the CNN over return spectrograms [default: lstm].")
+@spectro_options
+@click.option("--spectrograms", metavar="DIR", help="spectro-cnn: train on every symbol of a spectrogram dataset "
+                                                    "(`hpcast features spectrogram --out DIR`) instead of one series.")
+@loader_options
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-train].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last checkpoint.")
 @click.option("--workers", type=int, default=1, show_default=True,
@@ -60,8 +68,8 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
 @user_errors
 def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int | None,
           sync_url: str | None, sync_timeout: float, max_restarts: int, profile: bool, register: str | None,
-          quiet: bool, **kwargs: Any) -> None:
-    """Train the LSTM on a series and save the model (safetensors + manifest).
+          quiet: bool, spectrograms: str | None, **kwargs: Any) -> None:
+    """Train the LSTM (or, with --model spectro-cnn, the spectrogram CNN) and save the model.
 
     The last --val-fraction of windows validates (early stopping); the scaler is fitted on the training
     span only. Prints seconds per epoch; per-epoch timings go to metrics.json. With --workers N it runs
@@ -75,12 +83,30 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
         hpcast train --dataset sp500 --workers 2 --strategy ddp --out runs/ddp
         hpcast train --dataset sp500 --workers 2 --strategy store-avg --sync-url s3://bucket/hpcast
         hpcast train --dataset gold --register gold
+        hpcast train --dataset sp500 --model spectro-cnn --n-fft 64 --hop 8 --epochs 20
+        hpcast train --model spectro-cnn --spectrograms runs/spec --loader-workers 2 --profile
     """
     import os
 
     from hpcast.jobs import new_run_folder, train_job
     from hpcast.train.distributed import Distributed, in_worker
 
+    if spectrograms:
+        from hpcast.jobs import new_run_folder, train_spectrograms_job
+
+        given = [k for k in ("dataset", "csv_path", "ticker") if kwargs.get(k)]
+        if given or workers > 1 or resume:
+            raise click.UsageError("--spectrograms trains from the dataset on disk: no data flags, --workers or "
+                                   "--resume with it")
+        for key in ("dataset", "csv_path", "date_col", "value_col", "ticker", "start", "end"):
+            kwargs.pop(key)
+        config = run_config({**kwargs, "architecture": "spectro-cnn"})
+        folder = new_run_folder("train", out)
+        forecaster = train_spectrograms_job(Path(spectrograms), config, folder, quiet=quiet, profile=profile)
+        _print_training(forecaster, folder, profile)
+        if register:
+            _register(folder, register)
+        return
     dataset, column = load_dataset(kwargs)
     config = run_config(kwargs)
     if resume and out is None:

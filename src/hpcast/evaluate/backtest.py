@@ -7,6 +7,7 @@ seen. Metrics pool all folds' points; MASE scales each fold by its own history.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from hpcast.models.baselines import BASELINES
 __all__ = ["BacktestResult", "backtest", "fold_origins", "score"]
 
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
+NETWORKS = ("lstm", "spectro-cnn")  # refitted on each fold's history like the baselines
 
 
 def fold_origins(n_points: int, test_size: int, horizon: int, step: int) -> list[int]:
@@ -61,6 +63,20 @@ def score(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _network(name: str, config: RunConfig) -> Any:
+    """A fresh estimator for ``name`` (torch is imported only when a network runs)."""
+    if name == "spectro-cnn":
+        from hpcast.train.spectro import SpectroForecaster
+
+        if config.horizon != 1:
+            raise ValueError(f"horizon ({config.horizon}) must be 1 to backtest spectro-cnn (it forecasts the "
+                             "next step): pass --horizon 1, and every model is compared one step ahead")
+        return SpectroForecaster(config)
+    from hpcast.train.forecaster import LSTMForecaster
+
+    return LSTMForecaster(dataclasses.replace(config, architecture="lstm"))
+
+
 def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[str, ...] = DEFAULT_MODELS,
              fitted: dict[str, Any] | None = None, progress: Any = None) -> BacktestResult:
     """Run every model in ``models`` on the same walk-forward folds of ``series``.
@@ -75,9 +91,9 @@ def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[s
         >>> result = backtest(load_bundled("air_passengers").series(), "MS", RunConfig())  # doctest: +SKIP
         >>> result.metrics.loc[["lstm", "seasonal_naive"], "mase"]  # doctest: +SKIP
     """
-    unknown = [m for m in models if m != "lstm" and m not in BASELINES]
+    unknown = [m for m in models if m not in NETWORKS and m not in BASELINES]
     if unknown:
-        raise ValueError(f"models ({unknown}) must be among {['lstm', *BASELINES]}")
+        raise ValueError(f"models ({unknown}) must be among {[*NETWORKS, *BASELINES]}")
     config = config.resolved(freq)
     h = config.horizon
     assert h is not None
@@ -95,10 +111,8 @@ def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[s
                   "step": np.arange(1, h + 1), "actual": actual, "last": history[-1],
                   "scale": mase_scale(history, season)}
         for model in models:
-            if model == "lstm":
-                from hpcast.train.forecaster import LSTMForecaster  # torch: only when the LSTM runs
-
-                forecast = LSTMForecaster(config).fit(series.iloc[:origin], freq).predict()
+            if model in NETWORKS:
+                forecast = _network(model, config).fit(series.iloc[:origin], freq).predict()
                 rows.append(pd.DataFrame({**common, "model": model, **{
                     c: forecast[c].to_numpy() for c in forecast.columns if c != "date"}}))
             else:

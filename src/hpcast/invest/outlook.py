@@ -116,9 +116,8 @@ class Outlooks:
             return _baseline(asset, f"the {asset} champion (v{version}) was trained on data through "
                                     f"{trained_end.date()}, after the as-of date, so its forecast would "
                                     "have seen the answer")
-        window = model.config.window + (1 if model.config.target == "log_return" else 0)
-        if len(history) < window:
-            return _baseline(asset, f"the {asset} champion needs {window} prices before the as-of date")
+        if len(history) < model.min_history:
+            return _baseline(asset, f"the {asset} champion needs {model.min_history} prices before the as-of date")
         key = (asset, version, as_of)
         forecast = self._forecasts.get(key)
         if forecast is None:

@@ -199,9 +199,9 @@ class Registry:
     def load(self, asset: str, *, alias: str | None = CHAMPION, version: int | None = None,
              history: Any = None) -> Any:
         """The forecaster behind an alias (or version), rebuilt from safetensors + manifest (no pickle)."""
-        from hpcast.train.forecaster import LSTMForecaster
+        from hpcast.train.spectro import load_forecaster
 
-        return LSTMForecaster.load(self.download(asset, alias=alias, version=version), history=history)
+        return load_forecaster(self.download(asset, alias=alias, version=version), history=history)
 
     def versions(self, asset: str) -> list[Version]:
         """Every version of ``hpcast-<asset>``, newest first, with aliases and its run's metrics."""

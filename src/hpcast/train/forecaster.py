@@ -177,6 +177,12 @@ class LSTMForecaster:
                               for level in self.config.interval_levels}}
 
     # -- forecasting -----------------------------------------------------------------------------------
+    @property
+    def min_history(self) -> int:
+        """Points `predict` needs before its first forecast."""
+        assert self.config.window is not None
+        return self.config.window + (1 if self.config.target == "log_return" else 0)
+
     def predict(self, history: pd.Series | None = None, horizon: int | None = None) -> pd.DataFrame:
         """Forecast from the end of ``history`` (default: the fitted series): date, forecast, bands."""
         if self.net is None or self.freq is None:

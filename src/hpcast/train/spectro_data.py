@@ -57,7 +57,7 @@ def _samples(prices: pd.Series, config: SpectrogramConfig, start: int = 0):
     count = len(targets)  # the last window has no next return
     for first in range(start, count, CHUNK):
         last = min(first + CHUNK, count)
-        spec = log_spectrogram(torch.from_numpy(np.ascontiguousarray(windows[first:last])), config)
+        spec = log_spectrogram(torch.from_numpy(windows[first:last].copy()), config)  # a writable copy
         yield dates[first:last], spec.to(torch.float32).numpy(), targets[first:last].astype(np.float32)
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from hpcast.features.transforms import moving_average
 
-__all__ = ["backtest_plot", "forecast_fan", "loss_curve", "price_with_moving_averages"]
+__all__ = ["backtest_plot", "forecast_fan", "loss_curve", "price_with_moving_averages", "spectrogram_plot"]
 
 _COLORS = {"lstm": "#d62728", "naive": "#7f7f7f", "seasonal_naive": "#9467bd", "drift": "#8c564b",
            "arima": "#2ca02c"}
@@ -99,3 +99,37 @@ def loss_curve(history: Sequence[Any], path: str | Path, title: str = "Training 
     ax.legend()
     fig.autofmt_xdate = lambda *a, **k: None  # epochs are not dates
     return _save(fig, path)
+
+
+def spectrogram_plot(prices: pd.Series, config: Any, path: Path, samples: int = 3) -> Path:
+    """A few spectrograms (evenly spaced sample dates), each under the prices of the window it came from."""
+    import matplotlib.dates
+    import numpy as np
+    import torch
+
+    from hpcast.features.spectrogram import log_spectrogram, return_windows
+
+    dates, windows = return_windows(prices, config.window)
+    picks = np.linspace(0, len(dates) - 1, samples).round().astype(int)
+    fig, axes = _figure("", "")[0], None
+    fig.clf()
+    axes = fig.subplots(2, samples, gridspec_kw={"height_ratios": [1, 1.3]}, squeeze=False)
+    for column, pick in enumerate(picks):
+        end = prices.index.get_loc(dates[pick])
+        span = prices.iloc[end - config.window:end + 1]
+        axes[0, column].plot(span.index, span.to_numpy(), linewidth=1)
+        axes[0, column].set_title(f"window ending {dates[pick].date()}", fontsize=9)
+        axes[0, column].tick_params(labelsize=7)
+        axes[0, column].xaxis.set_major_locator(matplotlib.dates.AutoDateLocator(maxticks=4))
+        spectrum = log_spectrogram(torch.from_numpy(windows[pick].copy()), config).numpy()
+        image = axes[1, column].imshow(spectrum, origin="lower", aspect="auto", cmap="magma")
+        axes[1, column].set_xlabel(f"frame (hop {config.hop})", fontsize=8)
+        axes[1, column].set_ylabel("frequency bin" if column == 0 else "", fontsize=8)
+        fig.colorbar(image, ax=axes[1, column], fraction=0.05, label="log |STFT|" if column == samples - 1 else None)
+    fig.suptitle(f"{prices.name or 'series'}: log-return spectrograms (window {config.window}, n_fft {config.n_fft})")
+    fig.tight_layout()
+    fig.savefig(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path

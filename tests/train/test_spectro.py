@@ -1,0 +1,73 @@
+"""spectro-cnn as an estimator: fit, forecast, artifacts, no lookahead, and the DataLoader path."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hpcast.config import RunConfig, SpectroConfig, TrainConfig
+from hpcast.features.spectrogram import SpectrogramConfig
+from hpcast.train.spectro import SpectroForecaster, load_forecaster
+from hpcast.train.spectro_data import build_spectrograms
+
+SPECTRO = SpectroConfig(window=32, n_fft=16, hop=4, channels=(4, 8))
+
+
+def _config(**train: object) -> RunConfig:
+    settings = {"epochs": 2, "batch_size": 64, "seed": 5, **train}
+    return RunConfig(architecture="spectro-cnn", spectro=SPECTRO, train=TrainConfig(**settings))  # type: ignore[arg-type]
+
+
+def _prices(seed: int, periods: int = 400) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    return pd.Series(100 * np.exp(np.cumsum(rng.normal(0, 0.01, periods))),
+                     index=pd.bdate_range("2016-01-01", periods=periods), name="close")
+
+
+def test_fit_forecast_and_reload_give_the_same_numbers(tmp_path: Path) -> None:
+    series = _prices(1)
+    forecaster = SpectroForecaster(_config()).fit(series, "B")
+    frame = forecaster.predict()
+    assert list(frame.columns) == ["date", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert len(frame) == 1 and frame["date"].iloc[0] == series.index[-1] + pd.offsets.BDay(1)
+    row = frame.iloc[0]
+    assert row["lower_95"] < row["lower_80"] < row["forecast"] < row["upper_80"] < row["upper_95"]
+    forecaster.save(tmp_path / "model")
+    again = load_forecaster(tmp_path / "model", history=series)
+    assert isinstance(again, SpectroForecaster)
+    pd.testing.assert_frame_equal(again.predict(), frame)
+    with pytest.raises(ValueError, match="horizon"):
+        forecaster.predict(horizon=2)
+
+
+def test_scalers_are_fitted_on_the_training_samples_only() -> None:
+    series = _prices(2)
+    first = SpectroForecaster(_config(epochs=1)).fit(series, "B")
+    changed = series.copy()
+    cutoff = pd.Timestamp(first.data_info["scaler_fitted_through"])
+    later = changed.index > cutoff + pd.offsets.BDay(1)  # returns after the last training target
+    changed[later] *= np.exp(np.random.default_rng(3).normal(0, 0.2, int(later.sum())))
+    second = SpectroForecaster(_config(epochs=1)).fit(changed, "B")
+    np.testing.assert_array_equal(first.normaliser.mean, second.normaliser.mean)
+    assert first.target == second.target
+
+
+def test_training_from_disk_does_not_depend_on_the_number_of_loader_workers(tmp_path: Path) -> None:
+    panel = {"aaa": _prices(3), "bbb": _prices(4, 300)}
+    build_spectrograms(tmp_path, panel, SpectrogramConfig(32, 16, 4), "2017-01-31")
+    weights = []
+    for workers in (0, 2):
+        model = SpectroForecaster(_config(loader_workers=workers)).fit_dataset(tmp_path)
+        assert model.data_info["symbols"] == ["aaa", "bbb"] and model.result is not None
+        assert all(r.data_seconds > 0 for r in model.result.history)  # time waiting on the loader is measured
+        weights.append(model.net.state_dict())
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
+    other = dataclasses.replace(_config(epochs=1), spectro=dataclasses.replace(SPECTRO, window=64, hop=8))
+    adopted = SpectroForecaster(other).fit_dataset(tmp_path)  # the dataset's STFT settings win
+    assert (adopted.config.spectro.window, adopted.config.spectro.hop) == (32, 4)
