@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -173,8 +174,10 @@ class SpectrogramDataset(Dataset):
     Inputs are scaled per frequency and targets to zero mean and unit spread, both with training-span
     statistics from the index.
 
-    Files are opened lazily in each process (DataLoader workers open their own maps), and only the
-    requested rows are read, so memory stays bounded however large the files are.
+    Files are opened lazily in each process (DataLoader workers open their own), and a sample is one
+    ``pread`` of exactly its bytes from the ``.npy`` file. Reading through ``np.memmap`` instead would map
+    the kernel's read-around pages into every reader (measured: a 1.8 GB resident set per loader worker
+    after 51k random samples of an 8 GB dataset); explicit reads keep memory bounded by the batches.
     """
 
     def __init__(self, root: str | Path, split: str = "train", symbols: list[str] | None = None) -> None:
@@ -195,7 +198,7 @@ class SpectrogramDataset(Dataset):
             if stop > first:
                 self.ranges.append((symbol, first, stop))
         self.offsets = np.cumsum([0] + [stop - first for _, first, stop in self.ranges])
-        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._files_open: dict[str, tuple[int, int, tuple[int, ...], np.ndarray]] = {}  # fd, offset, row, targets
         self._mean = torch.as_tensor(self.norm.mean, dtype=torch.float32)[:, None]
         self._std = torch.as_tensor(self.norm.std, dtype=torch.float32)[:, None]
         self.target_mean, self.target_std = target_scale(self.index)
@@ -204,13 +207,25 @@ class SpectrogramDataset(Dataset):
         return int(self.offsets[-1])
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_maps": {}}  # workers map the files themselves
+        return {**self.__dict__, "_files_open": {}}  # each process opens the files itself
 
-    def _files(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
-        if symbol not in self._maps:
-            self._maps[symbol] = (np.load(self.root / f"{symbol}.spec.npy", mmap_mode="r"),
-                                  np.load(self.root / f"{symbol}.target.npy", mmap_mode="r"))
-        return self._maps[symbol]
+    def __del__(self) -> None:
+        for fd, *_ in getattr(self, "_files_open", {}).values():
+            os.close(fd)
+
+    def _files(self, symbol: str) -> tuple[int, int, tuple[int, ...], np.ndarray]:
+        if symbol not in self._files_open:
+            path = self.root / f"{symbol}.spec.npy"
+            with open(path, "rb") as handle:  # where the array's bytes start, after the .npy header
+                major, _ = np.lib.format.read_magic(handle)
+                header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = header(handle)
+                if fortran or dtype != np.float32:
+                    raise ValueError(f"{path}: expected C-ordered float32, got {dtype} (fortran={fortran})")
+                offset = handle.tell()
+            targets = np.load(self.root / f"{symbol}.target.npy")  # small: 4 bytes per sample
+            self._files_open[symbol] = (os.open(path, os.O_RDONLY), offset, tuple(shape[1:]), targets)
+        return self._files_open[symbol]
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= item < len(self):
@@ -218,10 +233,12 @@ class SpectrogramDataset(Dataset):
         which = int(np.searchsorted(self.offsets, item, side="right")) - 1
         symbol, first, _ = self.ranges[which]
         row = first + item - int(self.offsets[which])
-        spec, target = self._files(symbol)
-        scaled = (float(target[row]) - self.target_mean) / self.target_std
-        return (torch.from_numpy(np.array(spec[row])) - self._mean) / self._std, torch.tensor([scaled],
-                                                                                             dtype=torch.float32)
+        fd, offset, shape, targets = self._files(symbol)
+        size = shape[0] * shape[1] * 4  # one float32 (F, T) row
+        raw = os.pread(fd, size, offset + row * size)
+        spec = torch.frombuffer(bytearray(raw), dtype=torch.float32).reshape(shape)
+        scaled = (float(targets[row]) - self.target_mean) / self.target_std
+        return (spec - self._mean) / self._std, torch.tensor([scaled], dtype=torch.float32)
 
 
 def in_memory_spectrograms(prices: dict[str, pd.Series], config: SpectrogramConfig, cutoff: str | pd.Timestamp,
