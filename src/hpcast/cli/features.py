@@ -9,6 +9,7 @@ import click
 
 from hpcast.cli import cli
 from hpcast.cli.options import console, data_options, load_dataset, user_errors
+from hpcast.cli.store import store_option
 
 
 @cli.group()
@@ -23,8 +24,11 @@ def features() -> None:
 
 @features.command("spectrogram")
 @data_options
-@click.option("--symbols", metavar="A,B,..", help="Several bundled price series in one dataset "
-                                                  "(instead of --dataset/--csv/--ticker).")
+@click.option("--symbols", metavar="A,B,..", help="Several price series in one dataset: bundled ones, or with "
+                                                  "--from-store the feature store's (instead of --dataset/--csv/"
+                                                  "--ticker).")
+@click.option("--from-store", is_flag=True, help="Read --symbols from the feature store (--store / HPCAST_STORE).")
+@store_option
 @click.option("--window", type=int, default=256, show_default=True, help="Returns per spectrogram.")
 @click.option("--n-fft", type=int, default=64, show_default=True, help="FFT size per frame.")
 @click.option("--hop", type=int, default=8, show_default=True, help="Returns between frames.")
@@ -35,8 +39,8 @@ def features() -> None:
 @click.option("--out", metavar="DIR", help="Dataset folder; run it again with more symbols or newer prices "
                                            "to add to it [default: runs/<timestamp>-spectrogram].")
 @user_errors
-def features_spectrogram(symbols: str | None, window: int, n_fft: int, hop: int, taper: str, cutoff: str | None,
-                         out: str | None, **kwargs: Any) -> None:
+def features_spectrogram(symbols: str | None, from_store: bool, store_url: str | None, window: int, n_fft: int,
+                         hop: int, taper: str, cutoff: str | None, out: str | None, **kwargs: Any) -> None:
     """Log-magnitude STFT of every window of returns, memory-mapped per symbol, with a JSON index.
 
     Each sample sees only the returns up to its date; its target is the next day's log return. Adding
@@ -47,6 +51,7 @@ def features_spectrogram(symbols: str | None, window: int, n_fft: int, hop: int,
     Example:
         hpcast features spectrogram --dataset sp500 --window 256 --n-fft 64 --hop 8 --out runs/spec
         hpcast features spectrogram --symbols sp500,nasdaq,aapl,msft,goog --out runs/spec
+        hpcast features spectrogram --symbols sp500,gold --from-store --out runs/spec-store
     """
     import numpy as np
     import pandas as pd
@@ -61,8 +66,17 @@ def features_spectrogram(symbols: str | None, window: int, n_fft: int, hop: int,
     if symbols:
         if any(kwargs.get(k) for k in ("dataset", "csv_path", "ticker")):
             raise click.UsageError("give --symbols or one of --dataset/--csv/--ticker, not both")
-        prices = {name.strip(): load_bundled(name.strip()).series() for name in symbols.split(",") if name.strip()}
+        names = [name.strip() for name in symbols.split(",") if name.strip()]
+        if from_store:
+            from hpcast.store import FeatureStore
+
+            store = FeatureStore(store_url)
+            prices = {name: store.dataset(name).series() for name in names}
+        else:
+            prices = {name: load_bundled(name).series() for name in names}
     else:
+        if from_store:
+            raise click.UsageError("--from-store reads --symbols: name them")
         dataset, column = load_dataset(kwargs)
         prices = {dataset.name: dataset.series(column)}
     folder = Path(out) if out else new_run_folder("spectrogram")

@@ -263,7 +263,7 @@ def in_memory_spectrograms(prices: dict[str, pd.Series], config: SpectrogramConf
         scale = scale or (float(wide.mean()), float(wide.std(ddof=1)))
     spec = np.concatenate([s[m] for (_, s, _), m in zip(chunks, masks[split], strict=True)])
     target = np.concatenate([t[m] for (_, _, t), m in zip(chunks, masks[split], strict=True)]).astype(np.float64)
-    inputs = norm.transform(torch.from_numpy(spec).double()).float()
+    inputs = norm.transform(torch.from_numpy(spec))  # float32 arithmetic, as the dataset does on read
     targets = torch.from_numpy((target - scale[0]) / scale[1]).float()[:, None]
     return inputs, targets, (norm, scale)
 
