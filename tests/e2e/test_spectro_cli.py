@@ -49,3 +49,15 @@ def test_spectrograms_train_and_backtest_from_the_command_line(tmp_path: Path, m
     assert all(np.isfinite(m["mase"]) for m in metrics.values())
     wrong = runner.invoke(cli, ["backtest", "--dataset", "msft", "--models", "spectro-cnn,naive", "--quiet"])
     assert wrong.exit_code == 1 and "must be 1 to backtest spectro-cnn" in wrong.output
+
+
+def test_spectrograms_of_symbols_in_the_feature_store(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HPCAST_STORE", str(tmp_path / "store"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["store", "backfill", "--assets", "msft,gold", "--end", "2010-12-31"]).exit_code == 0
+    built = runner.invoke(cli, ["features", "spectrogram", "--symbols", "msft,gold", "--from-store", "--window", "64",
+                                *SMALL, "--out", "spec"])
+    assert built.exit_code == 0, built.output
+    index = json.loads((tmp_path / "spec" / "index.json").read_text())
+    assert index["symbols"]["msft"]["last"] <= "2010-12-31" and index["symbols"]["gold"]["samples"] > 7000
