@@ -91,10 +91,7 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
     if not main:
         return forecaster
     result = forecaster.result
-    training = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-                "epochs_run": len(result.history), "stopped_early": result.stopped_early,
-                "seconds_per_epoch": result.seconds_per_epoch,
-                "epochs": [vars(r) for r in result.history]}
+    training = result.summary("epochs")
     if dist is not None and dist.rounds:  # store-avg: which workers each round averaged, and who was skipped
         training["sync_rounds"] = [vars(report) for report in dist.rounds]
     forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
@@ -129,10 +126,7 @@ def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet
                  "end": forecaster.data_info["end"], "fingerprint": "-" * 16, "notes": []}})
     result = forecaster.result
     forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
-    _merge_json(folder / "metrics.json", {"training": {
-        "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs_run": len(result.history),
-        "stopped_early": result.stopped_early, "seconds_per_epoch": result.seconds_per_epoch,
-        "epochs": [vars(r) for r in result.history]}})
+    _merge_json(folder / "metrics.json", {"training": result.summary("epochs")})
     loss_curve(result.history, folder / "loss_curve.png", title="spectro-cnn: training loss")
     write_report(folder)
     return forecaster

@@ -222,10 +222,7 @@ class LSTMForecaster:
             "feature_schema": {"inputs": [self.config.target], "target": self.config.target,
                                "window": self.config.window, "scaler": self.scaler.kind},
             "scaler": self.scaler.to_dict(), "calibration": self.calibration, "data": self.data_info,
-            "training": {"best_epoch": self.result.best_epoch, "best_val_loss": self.result.best_val_loss,
-                         "epochs_run": len(self.result.history), "stopped_early": self.result.stopped_early,
-                         "seconds_per_epoch": self.result.seconds_per_epoch,
-                         "history": [vars(r) for r in self.result.history]},
+            "training": self.result.summary(),
             "metrics": metrics or {},
         }
 

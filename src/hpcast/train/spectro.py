@@ -181,10 +181,7 @@ class SpectroForecaster:
                                "window": spec.window, "n_fft": spec.n_fft, "hop": spec.hop, "taper": spec.taper},
             "normaliser": self.normaliser.to_dict(), "target_scale": list(self.target),
             "calibration": self.calibration, "data": self.data_info,
-            "training": {"best_epoch": self.result.best_epoch, "best_val_loss": self.result.best_val_loss,
-                         "epochs_run": len(self.result.history), "stopped_early": self.result.stopped_early,
-                         "seconds_per_epoch": self.result.seconds_per_epoch,
-                         "history": [vars(r) for r in self.result.history]},
+            "training": self.result.summary(),
             "metrics": metrics or {},
         }
 

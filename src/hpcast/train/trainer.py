@@ -53,6 +53,12 @@ class TrainResult:
     def seconds_per_epoch(self) -> float:
         return sum(r.seconds for r in self.history) / max(len(self.history), 1)
 
+    def summary(self, history_key: str = "history") -> dict[str, Any]:
+        """JSON-ready outcome with every epoch's record under ``history_key`` (manifests and metrics files)."""
+        return {"best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss, "epochs_run": len(self.history),
+                "stopped_early": self.stopped_early, "seconds_per_epoch": self.seconds_per_epoch,
+                history_key: [vars(r) for r in self.history]}
+
 
 class _DispatchedMSE(nn.Module):
     def __init__(self, kernels: str) -> None:
