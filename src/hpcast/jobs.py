@@ -47,21 +47,25 @@ def _merge_json(path: Path, updates: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, config: RunConfig) -> None:
+def _record(folder: Path, kind: str, config: RunConfig, data: dict[str, Any]) -> None:
+    """The run folder's manifest: what ran, with which versions, config and data."""
     import torch
-
-    from hpcast.train.artifacts import fingerprint
 
     _merge_json(folder / "manifest.json", {
         "command": kind, "created": datetime.now().isoformat(timespec="seconds"),
         "hpcast_version": __version__, "torch_version": torch.__version__,
         "python": platform.python_version(), "threads": torch.get_num_threads(),
-        "config": to_dict(config.resolved(data.freq)), "seed": config.train.seed,
-        "data": {"name": data.name, "source": data.source, "column": series.name, "freq": data.freq,
-                 "rows": len(series), "start": series.index[0].date().isoformat(),
-                 "end": series.index[-1].date().isoformat(), "fingerprint": fingerprint(series),
-                 "notes": list(data.notes)},
+        "config": to_dict(config), "seed": config.train.seed, "data": data,
     })
+
+
+def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, config: RunConfig) -> None:
+    from hpcast.train.artifacts import fingerprint
+
+    _record(folder, kind, config.resolved(data.freq), {
+        "name": data.name, "source": data.source, "column": series.name, "freq": data.freq, "rows": len(series),
+        "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat(),
+        "fingerprint": fingerprint(series), "notes": list(data.notes)})
 
 
 def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
@@ -104,8 +108,6 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
 def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet: bool = False,
                            profile: bool = False) -> Any:
     """Fit spectro-cnn on every symbol of the spectrogram dataset at ``root`` (read through DataLoader workers)."""
-    import torch
-
     from hpcast.train.progress import EpochProgress
     from hpcast.train.spectro import SpectroForecaster
     from hpcast.train.spectro_data import load_index
@@ -115,15 +117,11 @@ def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet
     forecaster = SpectroForecaster(config).fit_dataset(root, progress=None if quiet else EpochProgress(),
                                                        checkpoint_dir=folder / "checkpoint",
                                                        profile_dir=folder / "profile" if profile else None)
-    _merge_json(folder / "manifest.json", {
-        "command": "train", "created": datetime.now().isoformat(timespec="seconds"), "hpcast_version": __version__,
-        "torch_version": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
-        "config": to_dict(forecaster.config), "seed": config.train.seed,
-        "data": {"name": f"spectrograms of {len(index['symbols'])} symbols", "source": str(root),
-                 "column": "next log_return",
-                 "freq": forecaster.freq, "rows": forecaster.data_info["train_windows"]
-                 + forecaster.data_info["val_windows"], "start": forecaster.data_info["start"],
-                 "end": forecaster.data_info["end"], "fingerprint": "-" * 16, "notes": []}})
+    info = forecaster.data_info
+    _record(folder, "train", forecaster.config, {
+        "name": f"spectrograms of {len(index['symbols'])} symbols", "source": str(root), "column": "next log_return",
+        "freq": forecaster.freq, "rows": info["train_windows"] + info["val_windows"], "start": info["start"],
+        "end": info["end"], "fingerprint": "-" * 16, "notes": []})
     result = forecaster.result
     forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
     _merge_json(folder / "metrics.json", {"training": result.summary("epochs")})

@@ -234,7 +234,12 @@ class LSTMForecaster:
     @classmethod
     def load(cls, folder: str | Path, history: pd.Series | None = None) -> LSTMForecaster:
         """Rebuild from an artifact folder (no pickle); ``history`` is what `predict` continues from."""
-        weights, manifest = read_artifact(folder)
+        return cls.from_artifact(*read_artifact(folder), history)
+
+    @classmethod
+    def from_artifact(cls, weights: dict[str, torch.Tensor], manifest: dict[str, Any],
+                      history: pd.Series | None = None) -> LSTMForecaster:
+        """Rebuild from weights and a manifest already read (and checked) by `read_artifact`."""
         forecaster = cls(from_dict(RunConfig, manifest["config"]))
         forecaster.freq = manifest["freq"]
         forecaster.scaler = Scaler.from_dict(manifest["scaler"])

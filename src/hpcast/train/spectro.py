@@ -215,7 +215,6 @@ def load_forecaster(folder: str | Path, history: pd.Series | None = None) -> Any
     """Whichever forecaster a model folder holds (its manifest names the network), rebuilt without pickle."""
     from hpcast.train.forecaster import LSTMForecaster
 
-    weights, manifest = read_artifact(folder)
-    if manifest["model"]["class"] == "SpectroCNN":
-        return SpectroForecaster.from_artifact(weights, manifest, history)
-    return LSTMForecaster.load(folder, history)
+    weights, manifest = read_artifact(folder)  # read and hashed once, whichever network it holds
+    estimator = SpectroForecaster if manifest["model"]["class"] == "SpectroCNN" else LSTMForecaster
+    return estimator.from_artifact(weights, manifest, history)
