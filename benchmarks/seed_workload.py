@@ -4,7 +4,10 @@ Workload (the seed study): bundled S&P 500 adjusted closes, min-max scaled price
 next-day target, LSTM 50-60-80-120 with dropout .2/.3/.4/.5, batch 32, Adam 1e-3.
 
 Both loops train the same model (same init, same windows, same split) and validate every epoch; only the
-loop differs. Epochs alternate between the two loops, so drift of a shared machine hits both alike. The
+loop differs: hpcast runs with every lever of its recipe off (one target per window, float32, constant lr),
+so this is the same-math check (issue #8: within 5% of the plain loop, or faster). The recipe's own gain
+is measured as time to accuracy by ``benchmarks/peers.py``. Epochs alternate between the two loops, so
+drift of a shared machine hits both alike. The
 "usual" loop materialises every window into a TensorDataset, iterates a shuffling DataLoader and calls
 ``loss.item()`` every step. hpcast keeps strided window views, gathers each batch by index, syncs once
 per epoch and updates with fused Adam.
@@ -87,7 +90,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     config = RunConfig(window=WINDOW, horizon=1, target="level", model=ModelConfig(LAYERS, DROPOUT),
-                       train=TrainConfig(epochs=args.epochs, batch_size=BATCH, patience=10**6, seed=0))
+                       train=TrainConfig(epochs=args.epochs, batch_size=BATCH, lr=1e-3, patience=10**6, seed=0,
+                                         targets="last", precision="fp32", schedule="constant"))  # levers off
     series = load_bundled("sp500").series()
     prepared = prepare(series, config)
     n_train = prepared.n_train
@@ -109,13 +113,14 @@ def main() -> None:
     print(f"seed workload: {len(series)} closes, {n_train} training windows of {WINDOW}, batch {BATCH}, "
           f"LSTM {'-'.join(map(str, LAYERS))}, {args.threads} threads, {args.epochs} epochs each (median)")
     print(f"{'loop':<34}{'s/epoch':>9}{'GFLOP/s':>9}{'vs usual':>10}")
-    for name, seconds in (("usual (DataLoader, .item()/step)", plain_median), ("hpcast trainer", ours_median)):
+    rows = (("usual (DataLoader, .item()/step)", plain_median), ("hpcast trainer, levers off", ours_median))
+    for name, seconds in rows:
         print(f"{name:<34}{seconds:>9.2f}{flops / seconds / 1e9:>9.2f}{plain_median / seconds:>9.2f}×")
     print(f"{'floor at best measured GEMM rate':<34}{flops / rate:>9.2f}{rate / 1e9:>9.2f}"
           f"{plain_median / (flops / rate):>9.2f}×")
     print(f"FLOPs per epoch (gate matmuls, fwd+bwd): {flops / 1e9:.1f} GFLOP; "
           f"hpcast is {ours_median / (flops / rate):.1f}× the floor")
-    verdict = "not slower than" if ours_median <= plain_median * 1.02 else "SLOWER than"
+    verdict = "within 5% of or faster than" if ours_median <= plain_median * 1.05 else "MORE THAN 5% SLOWER than"
     print(f"hpcast trainer is {verdict} the usual loop ({plain_median / ours_median:.2f}× its speed; per-pair "
           f"ratios {', '.join(f'{r:.2f}' for r in ratios)})")
 

@@ -24,6 +24,9 @@ Kernels = Literal["auto", "torch", "triton"]
 Device = Literal["auto", "cpu", "cuda"]
 Architecture = Literal["lstm", "spectro-cnn"]
 Taper = Literal["hann", "hamming", "blackman", "rect"]
+Targets = Literal["all", "last"]
+Precision = Literal["auto", "bf16", "fp32"]
+Schedule = Literal["one-cycle", "constant"]
 
 # Sensible per-frequency defaults: one trading month ahead for daily data, a year for monthly data, ...
 _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 3}
@@ -88,7 +91,13 @@ class SpectroConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Adam on a time-ordered split; early stopping on validation loss; seeded."""
+    """Adam on a time-ordered split; early stopping on validation loss; seeded.
+
+    The recipe (README "Training engine"): three levers that reach a given validation loss sooner without
+    changing what the model computes at prediction time, each with an off switch:
+    ``targets="last"`` (one target per window, every window), ``precision="fp32"``, ``schedule="constant"``.
+    Validation is always the last step of every validation window, in float32, whatever the recipe.
+    """
 
     epochs: int = 100
     batch_size: int = 64
@@ -105,6 +114,14 @@ class TrainConfig:
     pin_memory: bool = False
     prefetch: int = 2  # batches each worker reads ahead
     persistent_workers: bool = False
+    # The recipe. "all": the LSTM predicts at every step of a window and the loss counts every step after
+    # the first `warmup` fraction of it; windows start every `stride` steps (0: window // 10), since
+    # neighbouring windows would repeat the same targets. "last": only the window's end, every window.
+    targets: Targets = "all"
+    warmup: float = 0.2
+    stride: int = 0
+    precision: Precision = "auto"  # "auto": bf16 autocast where the hardware computes bf16 natively
+    schedule: Schedule = "one-cycle"  # lr warms up to `lr` and anneals towards 0 by the last epoch
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -116,6 +133,8 @@ class TrainConfig:
             raise ConfigError(f"val_fraction ({self.val_fraction}) must be in (0, 1)")
         if self.patience < 1:
             raise ConfigError(f"patience ({self.patience}) must be >= 1")
+        if not 0 <= self.warmup < 1 or self.stride < 0:
+            raise ConfigError(f"warmup ({self.warmup}) must be in [0, 1) and stride ({self.stride}) >= 0")
         if self.loader_workers < 0 or self.prefetch < 1:
             raise ConfigError(f"loader_workers ({self.loader_workers}) must be >= 0 and prefetch "
                               f"({self.prefetch}) >= 1")

@@ -99,6 +99,7 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
     if dist is not None and dist.rounds:  # store-avg: which workers each round averaged, and who was skipped
         training["sync_rounds"] = [vars(report) for report in dist.rounds]
     forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
+    _merge_json(folder / "manifest.json", {"recipe": result.recipe})  # the levers as they ran here
     _merge_json(folder / "metrics.json", {"training": training})
     loss_curve(result.history, folder / "loss_curve.png", title=f"{data.name}: training loss")
     write_report(folder)
@@ -124,6 +125,7 @@ def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet
         "end": info["end"], "fingerprint": "-" * 16, "notes": []})
     result = forecaster.result
     forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
+    _merge_json(folder / "manifest.json", {"recipe": result.recipe})
     _merge_json(folder / "metrics.json", {"training": result.summary("epochs")})
     loss_curve(result.history, folder / "loss_curve.png", title="spectro-cnn: training loss")
     write_report(folder)

@@ -59,12 +59,17 @@ def test_backtest_shows_the_lstm_beside_seasonal_naive_and_arima(tmp_path):
 
 
 def test_seed_configuration_reports_seconds_per_epoch(tmp_path):
+    """The seed study reproduced: its model, one target per window, float32, a constant lr (levers off)."""
     output = _run("train", "--dataset", "sp500", "--window", "100", "--layers", "50,60,80,120", "--dropout",
-                  "0.2,0.3,0.4,0.5", "--batch-size", "32", "--epochs", "1", "--target", "level", "--quiet",
+                  "0.2,0.3,0.4,0.5", "--batch-size", "32", "--epochs", "1", "--target", "level", "--lr", "0.001",
+                  "--targets", "last", "--precision", "fp32", "--schedule", "constant", "--quiet",
                   "--out", str(tmp_path / "seed"))
     assert "s/epoch" in output
     manifest = json.loads((tmp_path / "seed" / "model" / "manifest.json").read_text())
     assert manifest["config"]["model"]["layers"] == [50, 60, 80, 120]
+    recipe = {"targets": "last", "warmup_steps": 0, "precision": "fp32", "schedule": "constant", "stride": 1}
+    assert manifest["training"]["recipe"] == recipe
+    assert json.loads((tmp_path / "seed" / "manifest.json").read_text())["recipe"] == recipe  # the run's manifest
 
 
 def test_resume_and_forecast_from_a_saved_model(tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hpcast.features.windows import sliding_windows, supervised_windows
+from hpcast.features.windows import every_step_targets, sliding_windows, supervised_windows
 
 
 def test_windows_are_views_with_the_right_values():
@@ -25,3 +25,17 @@ def test_supervised_pairs_match_a_plain_loop():
 def test_too_short_series_is_explained():
     with pytest.raises(ValueError, match=r"too short for window \(5\) \+ horizon \(3\); need at least 8"):
         supervised_windows(torch.zeros(7, 1), torch.zeros(7), 5, 3)
+
+
+def test_every_step_targets_are_the_values_after_each_step():
+    target = torch.arange(12.0)  # N = 12, T = 4, h = 2: B = 7 windows
+    Y_all = every_step_targets(target, 4, 2)
+    assert Y_all.shape == (7, 4, 2)
+    assert Y_all.untyped_storage().data_ptr() == target.untyped_storage().data_ptr()  # a view
+    for b in range(7):
+        for t in range(4):  # step t of window b has seen target[b .. b+t]
+            assert Y_all[b, t].tolist() == [b + t + 1.0, b + t + 2.0]
+    _, Y = supervised_windows(target[:, None], target, 4, 2)
+    assert torch.equal(Y_all[:, -1], Y)  # the last step is the single-target pair: nothing later is reached
+    with pytest.raises(ValueError, match="too short"):
+        every_step_targets(torch.arange(5.0), 4, 2)

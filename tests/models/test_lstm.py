@@ -74,3 +74,14 @@ def test_shape_errors_say_expected_and_actual():
     net = LSTMNet(ModelConfig(layers=(4,), dropout=(0.0,)), input_size=2, horizon=1)
     with pytest.raises(ValueError, match=r"x must have shape \(B, T, 2\), got \(3, 5, 1\)"):
         net(torch.zeros(3, 5, 1))
+
+
+def test_every_step_output_is_the_head_at_each_step_and_causal():
+    torch.manual_seed(0)
+    net = LSTMNet(ModelConfig(layers=(6, 5), dropout=(0.3, 0.3)), input_size=1, horizon=3).eval()
+    x = torch.randn(4, 9, 1)
+    steps = net(x, every_step=True)  # (B, T, h)
+    assert steps.shape == (4, 9, 3)
+    assert torch.allclose(steps[:, -1], net(x), atol=1e-6)  # the last step is the ordinary forecast
+    for t in (0, 4):  # step t depends on x[:, :t+1] only: a prefix gives the same outputs
+        assert torch.allclose(steps[:, t], net(x[:, :t + 1]), atol=1e-6)

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from hpcast.train.forecaster import LSTMForecaster, _conformal_quantile
 
@@ -52,3 +53,35 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device 'cuda' was asked for, but torch sees no CUDA GPU"):
             training_device("cuda")
+
+
+def test_every_step_training_windows_reach_no_target_the_single_target_set_does_not(price_series, tiny_config):
+    from hpcast.train.forecaster import prepare
+
+    prepared = prepare(price_series, tiny_config.resolved("B"))  # window 8, horizon 3
+    X, Y_all = prepared.every_step_xy(stride=3)
+    starts = list(range(0, prepared.n_train, 3))
+    if starts[-1] != prepared.n_train - 1:
+        starts.append(prepared.n_train - 1)  # the last training window always trains
+    assert X.shape == (len(starts), 8, 1) and Y_all.shape == (len(starts), 8, 3)
+    z = prepared.scaled
+    for row, b in enumerate(starts):
+        assert torch.equal(X[row, :, 0], z[b:b + 8])
+        assert torch.equal(Y_all[row, -1], prepared.Y[b])  # the end of the window: the single-target pair
+        assert torch.equal(Y_all[row, 0], z[b + 1:b + 4])  # step 0 predicts the 3 values after it
+    last_target = prepared.n_train - 1 + 8 + 3 - 1  # the last value any single-target training window sees
+    assert torch.equal(Y_all[-1, -1, -1], z[last_target])
+    assert prepared.recipe_train_xy("last", 3)[1] == 1
+    assert prepared.recipe_train_xy("all", 0)[1] == 1  # window 8: window // 10 rounds up to 1
+
+
+def test_the_recipe_is_recorded_and_each_lever_turns_off(price_series, tiny):
+    on = LSTMForecaster(tiny(stride=2)).fit(price_series, "B")
+    assert on.result.recipe == {"targets": "all", "warmup_steps": 1, "precision": on.result.recipe["precision"],
+                                "schedule": "one-cycle", "stride": 2}
+    assert on.manifest()["training"]["recipe"] == on.result.recipe
+    off = LSTMForecaster(tiny(targets="last", precision="fp32", schedule="constant")).fit(price_series, "B")
+    assert off.result.recipe == {"targets": "last", "warmup_steps": 0, "precision": "fp32", "schedule": "constant",
+                                 "stride": 1}
+    assert off.result.history[-1].samples == off.data_info["train_windows"]  # every window, once per epoch
+    assert on.result.history[-1].samples < off.result.history[-1].samples

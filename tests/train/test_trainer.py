@@ -49,8 +49,19 @@ def test_resume_continues_exactly_where_the_interrupted_run_was(tmp_path):
     straight = _net()
     expected = train(straight, train_xy, val_xy, config)
 
-    interrupted = _net()
-    train(interrupted, train_xy, val_xy, dataclasses.replace(config, epochs=3), checkpoint_dir=tmp_path)
+    class KilledError(Exception):
+        pass
+
+    class KillAfterThreeEpochs:  # the process dies after epoch 3 (its checkpoint is already written)
+        def start(self, total, done):
+            pass
+
+        def advance(self, record, best):
+            if record.epoch == 3:
+                raise KilledError
+
+    with pytest.raises(KilledError):
+        train(_net(), train_xy, val_xy, config, checkpoint_dir=tmp_path, progress=KillAfterThreeEpochs())
     resumed = _net(seed=123)  # fresh process: different initial weights, all restored from the checkpoint
     result = train(resumed, train_xy, val_xy, config, checkpoint_dir=tmp_path, resume=True)
 
@@ -85,3 +96,104 @@ def test_alternative_losses_train(loss):
     train_xy, val_xy = _problem()
     result = train(_net(), train_xy, val_xy, TrainConfig(epochs=2, loss=loss))
     assert len(result.history) == 2
+
+
+# -- the recipe's levers -----------------------------------------------------------------------------------
+LEVERS_OFF = {"precision": "fp32", "schedule": "constant"}
+
+
+def test_with_every_lever_off_the_trainer_is_the_plain_loop_bit_for_bit():
+    """Same math as the textbook loop (seeded shuffle, MSE, clipping, fused Adam): identical weights."""
+    train_xy, val_xy = _problem()
+    config = TrainConfig(epochs=3, batch_size=16, seed=2, **LEVERS_OFF)
+    ours = _net()
+    result = train(ours, train_xy, val_xy, config)
+    assert result.recipe == {"targets": "last", "warmup_steps": 0, "precision": "fp32", "schedule": "constant"}
+
+    plain = _net()
+    optimizer = torch.optim.Adam(plain.parameters(), lr=config.lr, fused=True)
+    shuffle = torch.Generator().manual_seed(2)
+    torch.manual_seed(2)
+    X, Y = train_xy
+    for _ in range(3):
+        plain.train()
+        order = torch.randperm(len(X), generator=shuffle)
+        for start in range(0, len(X), 16):
+            index = order[start:start + 16]
+            loss = torch.nn.functional.mse_loss(plain(X[index]), Y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(plain.parameters(), 1.0)
+            optimizer.step()
+    assert result.best_epoch == 3  # this problem keeps improving: the restored weights are the last ones
+    for name, tensor in plain.state_dict().items():
+        assert torch.equal(tensor, ours.state_dict()[name]), name
+
+
+def test_one_cycle_follows_torch_one_cycle_lr():
+    from hpcast.train.trainer import one_cycle
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=0.01)
+    reference = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01, total_steps=57)
+    for step in range(57):
+        lr, beta1 = one_cycle(step, 57, 0.01)
+        assert lr == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-9, abs=1e-15), step
+        assert beta1 == pytest.approx(optimizer.param_groups[0]["betas"][0], rel=1e-9), step
+        optimizer.step()
+        if step < 56:
+            reference.step()
+
+
+def test_one_cycle_sets_the_learning_rate_of_each_epoch():
+    train_xy, val_xy = _problem()  # 72 windows, batch 16: 5 steps per epoch
+    result = train(_net(), train_xy, val_xy, TrainConfig(epochs=4, batch_size=16, lr=0.01, precision="fp32"))
+    from hpcast.train.trainer import one_cycle
+
+    assert [r.lr for r in result.history] == pytest.approx([one_cycle(5 * e - 1, 20, 0.01)[0] for e in (1, 2, 3, 4)])
+    assert result.history[-1].lr < 1e-6  # annealed
+
+
+def test_every_step_training_ignores_the_warm_up_steps_targets():
+    from hpcast.features.windows import every_step_targets
+
+    g = torch.Generator().manual_seed(5)
+    wave = torch.sin(0.3 * torch.arange(120.0)) + 0.05 * torch.randn(120, generator=g)
+    X = wave.unfold(0, 10, 1)[:100, :, None]  # (100, 10, 1)
+    Y_all = every_step_targets(wave, 10, 2)[:100].clone()  # (100, 10, 2)
+    val = (X[80:], Y_all[80:, -1])
+    config = TrainConfig(epochs=2, batch_size=16, warmup=0.3, seed=1, **LEVERS_OFF)  # 3 warm-up steps
+
+    def weights(targets):
+        net = _net()
+        result = train(net, (X[:70], targets[:70]), val, config)
+        assert result.recipe["targets"] == "all" and result.recipe["warmup_steps"] == 3
+        return net.state_dict()
+
+    base = weights(Y_all)
+    noisy_warmup, noisy_later = Y_all.clone(), Y_all.clone()
+    noisy_warmup[:, :3] += 5.0
+    noisy_later[:, 3:] += 5.0
+    assert all(torch.equal(v, weights(noisy_warmup)[k]) for k, v in base.items())  # not in the loss
+    assert not torch.equal(base["head.weight"], weights(noisy_later)["head.weight"])
+
+
+def test_bf16_autocast_trains_close_to_fp32_and_validates_in_fp32():
+    from hpcast.train.trainer import bf16_native
+
+    train_xy, val_xy = _problem()
+    config = TrainConfig(epochs=8, batch_size=16, lr=0.01, seed=0, schedule="constant")
+    fp32_net, bf16_net = _net(), _net()
+    fp32 = train(fp32_net, train_xy, val_xy, dataclasses.replace(config, precision="fp32"))
+    bf16 = train(bf16_net, train_xy, val_xy, dataclasses.replace(config, precision="bf16"))
+    auto = train(_net(), train_xy, val_xy, dataclasses.replace(config, epochs=1))
+    assert bf16.recipe["precision"] == "bf16" and fp32.recipe["precision"] == "fp32"
+    assert auto.recipe["precision"] == ("bf16" if bf16_native(torch.device("cpu")) else "fp32")
+    assert not torch.equal(fp32_net.head.weight, bf16_net.head.weight)  # autocast really ran in bf16
+    assert bf16.best_val_loss == pytest.approx(fp32.best_val_loss, rel=0.5)  # and learned as well
+    assert bf16_net.head.weight.dtype == torch.float32  # weights stay fp32
+    from hpcast.train.batches import TensorBatches
+    from hpcast.train.trainer import _evaluate, loss_function
+
+    manual = torch.nn.functional.mse_loss(bf16_net(val_xy[0]), val_xy[1]).item()  # plain fp32 forward
+    assert float(_evaluate(bf16_net, TensorBatches(*val_xy), loss_function("mse"), 256)) == pytest.approx(manual)

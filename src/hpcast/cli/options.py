@@ -74,7 +74,7 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--init", type=click.Choice(["keras", "torch"]), help="Weight init [default: keras]."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping usually ends sooner) [default: 100]."),
         click.option("--batch-size", type=int, help="Windows per step [default: 64]."),
-        click.option("--lr", type=float, help="Adam learning rate [default: 0.003]."),
+        click.option("--lr", type=float, help="Adam learning rate, the peak under one-cycle [default: 0.003]."),
         click.option("--loss", type=click.Choice(["mse", "mae", "huber"]), help="Training loss [default: mse]."),
         click.option("--patience", type=int, help="Early-stopping patience in epochs [default: 10]."),
         click.option("--val-fraction", type=float, help="Last share of windows for validation [default: 0.2]."),
@@ -83,6 +83,20 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Triton LSTM/MSE kernels: on CUDA (auto), never, or always [default: auto]."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
                      help="Where training runs: the GPU if there is one (auto) [default: auto]."),
+        # The training recipe (README "Training engine"); each lever has its off switch.
+        click.option("--targets", type=click.Choice(["all", "last"]),
+                     help="Recipe: a target at every step of a window after a warm-up (all), or only at its end, "
+                          "for every window, as the seed study trained (last) [default: all]."),
+        click.option("--warmup", type=float, help="Recipe, --targets all: share of a window's first steps "
+                                                  "left out of the loss [default: 0.2]."),
+        click.option("--stride", type=int, help="Recipe, --targets all: steps between training windows "
+                                                "(0: window/10) [default: 0]."),
+        click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]),
+                     help="Recipe: bf16 autocast where the CPU/GPU computes bf16 natively (auto), or "
+                          "always, or never [default: auto]."),
+        click.option("--schedule", type=click.Choice(["one-cycle", "constant"]),
+                     help="Recipe: lr rises to --lr then anneals (one-cycle), or stays at --lr "
+                          "[default: one-cycle]."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -144,7 +158,8 @@ def run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) -> 
     if (init := kwargs.pop("init")) is not None:
         base["model"]["init"] = init
     for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels", "device",
-                "loader_workers", "pin_memory", "prefetch", "persistent_workers"):
+                "loader_workers", "pin_memory", "prefetch", "persistent_workers", "targets", "warmup", "stride",
+                "precision", "schedule"):
         if (value := kwargs.pop(key, None)) is not None:
             base["train"][key] = value
     if (architecture := kwargs.pop("architecture", None)) is not None:

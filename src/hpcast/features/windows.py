@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["sliding_windows", "supervised_windows"]
+__all__ = ["every_step_targets", "sliding_windows", "supervised_windows"]
 
 
 def sliding_windows(x: torch.Tensor, length: int) -> torch.Tensor:
@@ -41,3 +41,20 @@ def supervised_windows(inputs: torch.Tensor, target: torch.Tensor, window: int,
     X = sliding_windows(inputs, window)[:count]  # (B, T, F)
     Y = target[window:].unfold(0, horizon, 1)[:count]  # (B, h)
     return X, Y
+
+
+def every_step_targets(target: torch.Tensor, window: int, horizon: int) -> torch.Tensor:
+    """The next ``horizon`` values after every step of every window, a view ``(B, T, h)``.
+
+    Entry ``[b, t]`` holds ``target[b+t+1 .. b+t+h]``: what step t of window b (which has seen rows
+    ``b .. b+t``) should predict. Its last step, ``[b, T-1]``, is `supervised_windows`'s ``Y[b]``, so no
+    window reaches a value later than its single-target twin does.
+    """
+    if target.ndim != 1:
+        raise ValueError(f"target must be 1-D (N,), got shape {tuple(target.shape)}")
+    count = target.shape[0] - window - horizon + 1
+    if count < 1:
+        raise ValueError(f"series of {target.shape[0]} points is too short for window ({window}) + "
+                         f"horizon ({horizon}); need at least {window + horizon}")
+    ahead = target[1:].unfold(0, horizon, 1)  # (N - h, h): row j holds target[j+1 .. j+h]
+    return ahead.unfold(0, window, 1).transpose(1, 2)[:count]  # (B, T, h)

@@ -79,10 +79,12 @@ class LSTMNet(nn.Module):
             for lstm in self.lstms:
                 init_keras_(lstm)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, every_step: bool = False) -> torch.Tensor:
+        """``(B, T, F) -> (B, h)`` from the last step; ``every_step``: ``(B, T, h)``, the head at each step
+        (multi-target training; step t has seen ``x[:, :t+1]`` only)."""
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"x must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")
         for lstm, dropout in zip(self.lstms, self.dropouts, strict=True):
             x, _ = lstm(x)  # (B, T, H_l)
             x = dropout(x)
-        return self.head(x[:, -1, :])  # (B, H_last) -> (B, h)
+        return self.head(x if every_step else x[:, -1, :])  # (B, T, h) or (B, h)

@@ -26,6 +26,8 @@ class Batches:
     """The interface the trainer uses: a sample count, the device, and batches in a given order."""
 
     device: torch.device
+    window: int = 0  # T, the steps of a sample's input (0: not a sequence)
+    target_ndim: int = 2  # 3: a target per step, ``(N, T, h)``
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -43,8 +45,12 @@ class TensorBatches(Batches):
     """``X (N, ...)`` and ``Y (N, ...)`` tensors (possibly strided views), gathered per batch."""
 
     def __init__(self, X: torch.Tensor, Y: torch.Tensor) -> None:
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"X ({tuple(X.shape)}) and Y ({tuple(Y.shape)}) must hold the same number of samples")
         self.X, self.Y = X, Y
         self.device = X.device
+        self.window = int(X.shape[1]) if X.ndim == 3 else 0
+        self.target_ndim = Y.ndim
 
     def __len__(self) -> int:
         return int(self.X.shape[0])

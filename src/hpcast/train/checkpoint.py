@@ -1,7 +1,8 @@
 """Per-epoch training checkpoints: one safetensors file holding everything needed to resume exactly.
 
 Tensors: model weights (``model.*``), best weights so far (``best.*``), Adam moments (``optim.<i>.*``) and
-both RNG states (``rng.*``); the loop's counters and history ride in the file's JSON metadata. One file
+both RNG states (``rng.*``); the loop's counters, history, and the optimizer's hyperparameters (which a
+learning-rate schedule moves) ride in the file's JSON metadata. One file
 means one atomic rename: a crash leaves the previous epoch's checkpoint intact. Never pickled.
 """
 
@@ -37,6 +38,7 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim
             tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().clone().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.shuffle"] = shuffle.get_state()
+    meta = {**meta, "param_groups": optimizer.state_dict()["param_groups"]}  # lr and betas a schedule moved
     atomic_write_bytes(folder / CHECKPOINT_FILE, save(tensors, metadata={"meta": json.dumps(meta)}))
 
 
@@ -55,7 +57,8 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim
         if key.startswith("optim."):
             _, index, name = key.split(".", 2)
             state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+    groups = meta.get("param_groups", optimizer.state_dict()["param_groups"])
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
     torch.set_rng_state(tensors["rng.torch"])
     shuffle.set_state(tensors["rng.shuffle"])
     device = next(model.parameters()).device

@@ -28,7 +28,7 @@ from hpcast import __version__
 from hpcast.config import RunConfig, from_dict, to_dict
 from hpcast.features.scalers import Scaler, fit_scaler
 from hpcast.features.targets import SCALER_FOR_TARGET, decode, encode
-from hpcast.features.windows import supervised_windows
+from hpcast.features.windows import every_step_targets, supervised_windows
 from hpcast.kernels.dispatch import resolve
 from hpcast.models.lstm import LSTMNet
 from hpcast.train.artifacts import fingerprint, read_artifact, write_artifact
@@ -64,9 +64,10 @@ def _conformal_quantile(residuals: np.ndarray, level: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Prepared:
-    """Model-ready tensors for one series. ``X (B, T, 1)`` and ``Y (B, h)`` are views of one scaled series."""
+    """Model-ready tensors for one series. ``X (B, T, 1)`` and ``Y (B, h)`` are views of ``scaled (N',)``."""
 
     scaler: Scaler
+    scaled: torch.Tensor
     X: torch.Tensor
     Y: torch.Tensor
     n_train: int
@@ -80,6 +81,22 @@ class Prepared:
     @property
     def val_xy(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.X[self.first_val:], self.Y[self.first_val:]
+
+    def every_step_xy(self, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training windows every ``stride`` steps (and the last one) with a target per step: ``X (M, T, 1)``,
+        ``Y (M, T, h)``. The targets are exactly those the single-target training windows reach."""
+        T, h = self.X.shape[1], self.Y.shape[1]
+        starts = torch.arange(0, self.n_train, stride)
+        if int(starts[-1]) != self.n_train - 1:
+            starts = torch.cat([starts, torch.tensor([self.n_train - 1])])
+        return self.X[starts], every_step_targets(self.scaled, T, h)[starts]
+
+    def recipe_train_xy(self, targets: str, stride: int) -> tuple[tuple[torch.Tensor, torch.Tensor], int]:
+        """The training set the recipe asks for, and the window stride used (``stride`` 0: window // 10)."""
+        if targets == "last":
+            return self.train_xy, 1
+        stride = stride or max(1, self.X.shape[1] // 10)
+        return self.every_step_xy(stride), stride
 
 
 def prepare(series: pd.Series, config: RunConfig) -> Prepared:
@@ -101,7 +118,7 @@ def prepare(series: pd.Series, config: RunConfig) -> Prepared:
     scaler = fit_scaler(SCALER_FOR_TARGET[config.target], z[:cutoff])
     scaled = torch.from_numpy(scaler.transform(z).astype(np.float32))  # (N',)
     X, Y = supervised_windows(scaled[:, None], scaled, T, h)  # (B, T, 1), (B, h)
-    return Prepared(scaler, X, Y, int(n_train), int(first_val), cutoff - 1 + offset)
+    return Prepared(scaler, scaled, X, Y, int(n_train), int(first_val), cutoff - 1 + offset)
 
 
 class LSTMForecaster:
@@ -135,7 +152,8 @@ class LSTMForecaster:
         device = training_device(config.train.device)
         if dist is not None and device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per worker
-        train_xy = tuple(t.to(device) for t in prepared.train_xy)  # the whole dataset stays on the device
+        chosen, stride = prepared.recipe_train_xy(config.train.targets, config.train.stride)
+        train_xy = tuple(t.to(device) for t in chosen)  # the whole dataset stays on the device
         val_xy = tuple(t.to(device) for t in prepared.val_xy)
         if config.train.kernels == "triton":
             resolve("triton", train_xy[0])  # fail before training when Triton cannot run here
@@ -145,6 +163,7 @@ class LSTMForecaster:
         self.result = train(self.net, train_xy, val_xy, config.train,
                             checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, dist=dist,
                             profile_dir=profile_dir)
+        self.result.recipe["stride"] = stride
         self.freq, self.history = freq, series
         self.calibration = self._calibrate(series.to_numpy(dtype=np.float64), prepared.val_xy[0],
                                            prepared.first_val)

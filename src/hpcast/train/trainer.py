@@ -4,6 +4,10 @@
 Fast by construction: a dataset that fits stays in tensors (window views, gathered per batch), the loss is
 accumulated on the device and read once per epoch (no per-step host syncs), and there is no DataLoader.
 Datasets on disk come through `hpcast.train.batches.LoaderBatches` (DataLoader workers, pinned memory).
+
+The recipe (`TrainConfig`): targets ``(N, T, h)``, one per step of each window, train the model's
+``every_step`` output after a warm-up; bf16 autocast where the hardware has it; a one-cycle learning rate.
+Validation is always the plain last-step output in float32, so its loss means the same under any recipe.
 Deterministic on CPU: the same seed gives bit-identical weights; resuming from a checkpoint continues
 exactly where the interrupted run was (weights, Adam moments, both RNG streams, early-stopping state).
 
@@ -13,6 +17,7 @@ Legend: B batch, T window, F features, h horizon, N windows.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +32,7 @@ from hpcast.train.batches import Batches, as_batches
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from hpcast.train.distributed import Distributed
 
-__all__ = ["EpochRecord", "TrainResult", "loss_function", "train"]
+__all__ = ["EpochRecord", "TrainResult", "bf16_native", "loss_function", "resolve_recipe", "train"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class EpochRecord:
     data_seconds: float = 0.0  # gathering batches from the window views
     compute_seconds: float = 0.0  # forward, backward (with DDP's all-reduce inside), clipping, optimizer
     samples: int = 0  # training windows processed by all workers together
+    lr: float = 0.0  # learning rate at the end of the epoch
 
 
 @dataclass
@@ -48,6 +54,7 @@ class TrainResult:
     best_epoch: int = 0
     best_val_loss: float = float("inf")
     stopped_early: bool = False
+    recipe: dict[str, Any] = field(default_factory=dict)  # what the levers resolved to (see `resolve_recipe`)
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -57,7 +64,7 @@ class TrainResult:
         """JSON-ready outcome with every epoch's record under ``history_key`` (manifests and metrics files)."""
         return {"best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss, "epochs_run": len(self.history),
                 "stopped_early": self.stopped_early, "seconds_per_epoch": self.seconds_per_epoch,
-                history_key: [vars(r) for r in self.history]}
+                "recipe": self.recipe, history_key: [vars(r) for r in self.history]}
 
 
 class _DispatchedMSE(nn.Module):
@@ -77,6 +84,41 @@ def loss_function(name: str, kernels: str = "torch") -> nn.Module:
     return _DispatchedMSE(kernels) if name == "mse" and kernels != "torch" else losses[name]()
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products in hardware (else autocast would emulate them)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def resolve_recipe(config: TrainConfig, device: torch.device, every_step: bool, window: int) -> dict[str, Any]:
+    """The levers as they will run: ``targets``, ``warmup_steps``, ``precision``, ``schedule``."""
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16" if bf16_native(device) else "fp32"
+    return {"targets": "all" if every_step else "last",
+            "warmup_steps": min(int(config.warmup * window), window - 1) if every_step else 0,
+            "precision": precision, "schedule": config.schedule}
+
+
+def one_cycle(step: int, total: int, peak: float) -> tuple[float, float]:
+    """Learning rate and Adam's beta1 at ``step`` (0-based) of ``total`` under the one-cycle policy.
+
+    The rate climbs from ``peak``/25 to ``peak`` over the first 30% of the steps, then falls to
+    ``peak``/2.5e5; beta1 moves the other way between 0.95 and 0.85; both along half cosines (the defaults
+    of Smith's policy as `torch.optim.lr_scheduler.OneCycleLR` has them). A pure function of the step, so
+    a resumed or extended run needs no saved schedule state.
+    """
+    rise = 0.3 * total - 1
+    if step <= rise:
+        start, end, b_start, b_end, t = peak / 25, peak, 0.95, 0.85, step / max(rise, 1e-12)
+    else:
+        start, end, b_start, b_end = peak, peak / 25 / 1e4, 0.85, 0.95
+        t = min((step - rise) / max(total - 1 - rise, 1e-12), 1.0)
+    cosine = (1 + math.cos(math.pi * t)) / 2  # 1 -> 0
+    return end + (start - end) * cosine, b_end + (b_start - b_end) * cosine
+
+
 def _profiler(folder: str | Path, rank: int) -> Any:
     """A started torch.profiler recording steps 3-8 (after warm-up) into ``folder`` as a Chrome trace."""
     from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
@@ -89,6 +131,7 @@ def _profiler(folder: str | Path, rank: int) -> Any:
 
 
 def _evaluate(model: nn.Module, data: Batches, loss_fn: nn.Module, batch_size: int) -> torch.Tensor:
+    """Mean loss of the last-step output over every sample, in float32 (no autocast)."""
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=data.device)
     with torch.no_grad():
@@ -114,9 +157,11 @@ def train(
     Args:
         model: maps ``X (B, T, F)`` to ``(B, h)``.
         train_xy: ``X (N, T, F)``, ``Y (N, h)``; may be strided views (gathered per batch). Or any
-            `Batches` source, e.g. a `LoaderBatches` over files on disk.
+            `Batches` source, e.g. a `LoaderBatches` over files on disk. ``Y (N, T, h)`` (see
+            `hpcast.features.windows.every_step_targets`) trains every step after the warm-up; the model
+            must then accept ``every_step=True``.
         val_xy: the later, time-ordered validation windows (tensors or a `Batches` source).
-        config: epochs, batch size, lr, loss, patience, clipping, seed.
+        config: epochs, batch size, lr, loss, patience, clipping, seed, and the recipe's levers.
         checkpoint_dir: write ``last.safetensors`` there after every epoch (atomically).
         resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
         progress: an object with ``start(total, done)``, ``advance(record, best_val_loss)`` and ``finish()``
@@ -135,11 +180,15 @@ def train(
                          f"and {len(val_data)}; use a longer series or a smaller window/horizon")
     loss_fn = loss_function(config.loss, config.kernels)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all parameters
+    every_step = train_data.target_ndim == 3
+    result = TrainResult(recipe=resolve_recipe(config, train_data.device, every_step, train_data.window))
+    warm, autocast = result.recipe["warmup_steps"], result.recipe["precision"] == "bf16"
+    steps_per_epoch = -(-len(train_data) // config.batch_size)
+    cycle = config.schedule == "one-cycle"
     shuffle = torch.Generator().manual_seed(config.seed)  # the same order on every worker
     rank, main = (dist.rank, dist.is_main) if dist is not None else (0, True)
     torch.manual_seed(config.seed + rank)  # dropout masks, different on each worker
     net = dist.wrap(model) if dist is not None else model
-    result = TrainResult()
     best_state = copy.deepcopy(model.state_dict())
     bad_epochs, first_epoch = 0, 1
     if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
@@ -167,6 +216,7 @@ def train(
         order = torch.randperm(n, generator=shuffle)
         seen = 0  # windows this worker trained on in this epoch
         batches = train_data.batches(order, config.batch_size, dist)
+        step = (epoch - 1) * steps_per_epoch
         while True:
             tick = time.perf_counter()
             batch = next(batches, None)  # gathers from the views, or waits on the DataLoader
@@ -174,7 +224,15 @@ def train(
                 break
             xb, yb, scale = batch  # (B, T, F), (B, h)
             tock = time.perf_counter()
-            loss = loss_fn(net(xb), yb)
+            with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=autocast):
+                pred = net(xb, every_step=True)[:, warm:] if every_step else net(xb)
+            target = yb[:, warm:] if every_step else yb
+            loss = loss_fn(pred.to(target.dtype), target)  # autocast leaves pred in bf16
+            if cycle:
+                for group in optimizer.param_groups:
+                    group["lr"], beta1 = one_cycle(step, config.epochs * steps_per_epoch, config.lr)
+                    group["betas"] = (beta1, group["betas"][1])
+                step += 1
             optimizer.zero_grad(set_to_none=True)
             (loss * scale if scale != 1.0 else loss).backward()
             if config.clip_norm > 0:
@@ -195,7 +253,8 @@ def train(
             running, seen = dist.all_reduce_sum(torch.stack([running, running.new_tensor(float(seen))]))
         val_loss = float(_evaluate(model, val_data, loss_fn, max(config.batch_size, 256)))
         record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
-                             sync_seconds + step_sync, data_seconds, compute_seconds, int(seen))
+                             sync_seconds + step_sync, data_seconds, compute_seconds, int(seen),
+                             optimizer.param_groups[0]["lr"])
         result.history.append(record)
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
