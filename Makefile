@@ -9,7 +9,7 @@ LOCK   := requirements.lock
 # torch first and pinned: an unpinned resolve would pull a second, multi-GB CUDA build (COMPONENTS.md).
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint docs bench lock clean
+.PHONY: demo test lint docs bench bench-peers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/seed_workload.py
 	$(BIN)/python benchmarks/scratch_lstm.py
 	$(BIN)/python benchmarks/kernels.py
+
+# Time to accuracy against Keras, Darts and NeuralForecast (about 30 minutes on 2 cores): installs the
+# `bench` extra from both locks (torch stays the pinned one), then runs benchmarks/peers.py.
+bench-peers: $(VENV)/.installed
+	$(PIP) install -q -c $(LOCK) -c requirements-bench.lock -e '.[bench]'
+	$(BIN)/python benchmarks/peers.py --plot docs/images/peers.png
 
 # Regenerate the lock from the current dev environment (after changing dependencies in pyproject.toml).
 lock: $(VENV)/.installed-dev
