@@ -11,7 +11,7 @@ everywhere, otherwise each framework's documented defaults; 20 epochs (NeuralFor
 
 - reference: the usual loop (one target per window, every window, constant lr, float32), 20 epochs.
 - hpcast: `LSTMForecaster.fit` with the default recipe (a target at every step after a warm-up, windows
-  every 10 steps, bf16 autocast where the CPU has it, one-cycle lr peaking at ``--hpcast-lr``), for
+  every 10 steps, bf16 only on a GPU (auto), one-cycle lr peaking at ``--hpcast-lr``), for
   ``--hpcast-epochs`` epochs. Its clock includes its own per-epoch validation pass; the others' does not.
 
 Every run is a fresh process. The training clock pauses while a weights snapshot is taken every

@@ -120,7 +120,7 @@ class TrainConfig:
     targets: Targets = "all"
     warmup: float = 0.2
     stride: int = 0
-    precision: Precision = "auto"  # "auto": bf16 autocast where the hardware computes bf16 natively
+    precision: Precision = "auto"  # "auto": bf16 autocast on GPUs with native bf16, float32 on CPUs
     schedule: Schedule = "one-cycle"  # lr warms up to `lr` and anneals towards 0 by the last epoch
 
     def __post_init__(self) -> None:

@@ -188,7 +188,8 @@ def test_bf16_autocast_trains_close_to_fp32_and_validates_in_fp32():
     bf16 = train(bf16_net, train_xy, val_xy, dataclasses.replace(config, precision="bf16"))
     auto = train(_net(), train_xy, val_xy, dataclasses.replace(config, epochs=1))
     assert bf16.recipe["precision"] == "bf16" and fp32.recipe["precision"] == "fp32"
-    assert auto.recipe["precision"] == ("bf16" if bf16_native(torch.device("cpu")) else "fp32")
+    assert auto.recipe["precision"] == "fp32"  # on a CPU, even one with native bf16: it measured slower
+    assert isinstance(bf16_native(torch.device("cpu")), bool)
     assert not torch.equal(fp32_net.head.weight, bf16_net.head.weight)  # autocast really ran in bf16
     assert bf16.best_val_loss == pytest.approx(fp32.best_val_loss, rel=0.5)  # and learned as well
     assert bf16_net.head.weight.dtype == torch.float32  # weights stay fp32

@@ -6,7 +6,7 @@ accumulated on the device and read once per epoch (no per-step host syncs), and 
 Datasets on disk come through `hpcast.train.batches.LoaderBatches` (DataLoader workers, pinned memory).
 
 The recipe (`TrainConfig`): targets ``(N, T, h)``, one per step of each window, train the model's
-``every_step`` output after a warm-up; bf16 autocast where the hardware has it; a one-cycle learning rate.
+``every_step`` output after a warm-up; bf16 autocast on GPUs that have it; a one-cycle learning rate.
 Validation is always the plain last-step output in float32, so its loss means the same under any recipe.
 Deterministic on CPU: the same seed gives bit-identical weights; resuming from a checkpoint continues
 exactly where the interrupted run was (weights, Adam moments, both RNG streams, early-stopping state).
@@ -94,8 +94,8 @@ def bf16_native(device: torch.device) -> bool:
 def resolve_recipe(config: TrainConfig, device: torch.device, every_step: bool, window: int) -> dict[str, Any]:
     """The levers as they will run: ``targets``, ``warmup_steps``, ``precision``, ``schedule``."""
     precision = config.precision
-    if precision == "auto":
-        precision = "bf16" if bf16_native(device) else "fp32"
+    if precision == "auto":  # on CPUs bf16 measured 6% slower per step even with AVX-512 BF16 (README)
+        precision = "bf16" if device.type == "cuda" and bf16_native(device) else "fp32"
     return {"targets": "all" if every_step else "last",
             "warmup_steps": min(int(config.warmup * window), window - 1) if every_step else 0,
             "precision": precision, "schedule": config.schedule}
