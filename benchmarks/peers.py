@@ -200,10 +200,10 @@ def run_keras(data: Workload, seed: int, args: argparse.Namespace) -> dict[str, 
 
     model.fit(X, Y, batch_size=BATCH, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[Marks()])
     seconds = clock.stop()
-    curve = []
+    val_X, curve = data.val_inputs[:, :, None], []
     for mark, weights in clock.snapshots:
         model.set_weights(weights)
-        curve.append((mark, data.loss(model.predict(data.val_inputs[:, :, None], batch_size=1024, verbose=0))))
+        curve.append((mark, data.loss(model.predict(val_X, batch_size=1024, verbose=0))))
     return {"curve": curve, "seconds": seconds, "epochs": args.epochs}
 
 

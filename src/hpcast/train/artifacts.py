@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from safetensors.torch import load, save
 
 from hpcast._io import atomic_write_bytes, atomic_write_json
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ArtifactError", "fingerprint", "read_artifact", "write_artifact"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ArtifactError", "SavedModel", "fingerprint", "read_artifact", "write_artifact"]
 
 FORMAT, FORMAT_VERSION = "hpcast-model", 1
 WEIGHTS, MANIFEST = "weights.safetensors", "manifest.json"
@@ -61,3 +61,27 @@ def read_artifact(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
         raise ArtifactError(f"{folder}: {WEIGHTS} does not match the SHA-256 recorded in {MANIFEST}")
     return load(blob), manifest
+
+
+class SavedModel:
+    """``save``/``load`` for an estimator that has ``net``, ``manifest(metrics)`` and ``from_artifact``."""
+
+    net: torch.nn.Module | None
+
+    def manifest(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_artifact(cls, weights: dict[str, torch.Tensor], manifest: dict[str, Any],
+                      history: pd.Series | None = None) -> Self:
+        raise NotImplementedError
+
+    def save(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
+        """Write ``weights.safetensors`` + ``manifest.json`` into ``folder``."""
+        assert self.net is not None
+        return write_artifact(folder, self.net.state_dict(), self.manifest(metrics))
+
+    @classmethod
+    def load(cls, folder: str | Path, history: pd.Series | None = None) -> Self:
+        """Rebuild from an artifact folder (no pickle); ``history`` is what `predict` continues from."""
+        return cls.from_artifact(*read_artifact(folder), history)

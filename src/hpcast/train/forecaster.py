@@ -31,7 +31,7 @@ from hpcast.features.targets import SCALER_FOR_TARGET, decode, encode
 from hpcast.features.windows import every_step_targets, supervised_windows
 from hpcast.kernels.dispatch import resolve
 from hpcast.models.lstm import LSTMNet
-from hpcast.train.artifacts import fingerprint, read_artifact, write_artifact
+from hpcast.train.artifacts import SavedModel, fingerprint
 from hpcast.train.trainer import TrainResult, train
 
 __all__ = ["LSTMForecaster", "Prepared", "interval_columns", "prepare", "training_device"]
@@ -121,7 +121,7 @@ def prepare(series: pd.Series, config: RunConfig) -> Prepared:
     return Prepared(scaler, scaled, X, Y, int(n_train), int(first_val), cutoff - 1 + offset)
 
 
-class LSTMForecaster:
+class LSTMForecaster(SavedModel):
     """Fit an LSTM on one series and forecast ``horizon`` steps with prediction intervals.
 
     Example:
@@ -244,16 +244,6 @@ class LSTMForecaster:
             "training": self.result.summary(),
             "metrics": metrics or {},
         }
-
-    def save(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``weights.safetensors`` + ``manifest.json`` into ``folder``."""
-        assert self.net is not None
-        return write_artifact(folder, self.net.state_dict(), self.manifest(metrics))
-
-    @classmethod
-    def load(cls, folder: str | Path, history: pd.Series | None = None) -> LSTMForecaster:
-        """Rebuild from an artifact folder (no pickle); ``history`` is what `predict` continues from."""
-        return cls.from_artifact(*read_artifact(folder), history)
 
     @classmethod
     def from_artifact(cls, weights: dict[str, torch.Tensor], manifest: dict[str, Any],

@@ -27,7 +27,7 @@ from hpcast import __version__
 from hpcast.config import RunConfig, from_dict, to_dict
 from hpcast.features.spectrogram import SpectrogramConfig, SpectrogramNormaliser, log_spectrogram
 from hpcast.models.spectro_cnn import SpectroCNN
-from hpcast.train.artifacts import fingerprint, read_artifact, write_artifact
+from hpcast.train.artifacts import SavedModel, fingerprint, read_artifact
 from hpcast.train.batches import Batches, LoaderBatches, TensorBatches
 from hpcast.train.forecaster import _conformal_quantile, interval_columns, training_device
 from hpcast.train.trainer import TrainResult, train
@@ -40,7 +40,7 @@ def spectrogram_config(config: RunConfig) -> SpectrogramConfig:
     return SpectrogramConfig(s.window, s.n_fft, s.hop, s.taper)
 
 
-class SpectroForecaster:
+class SpectroForecaster(SavedModel):
     """Fit the spectrogram CNN and forecast the next step with prediction intervals."""
 
     def __init__(self, config: RunConfig | None = None) -> None:
@@ -184,16 +184,6 @@ class SpectroForecaster:
             "training": self.result.summary(),
             "metrics": metrics or {},
         }
-
-    def save(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
-        assert self.net is not None
-        return write_artifact(folder, self.net.state_dict(), self.manifest(metrics))
-
-    @classmethod
-    def load(cls, folder: str | Path, history: pd.Series | None = None) -> SpectroForecaster:
-        """Rebuild from an artifact folder (no pickle); ``history`` is what `predict` continues from."""
-        weights, manifest = read_artifact(folder)
-        return cls.from_artifact(weights, manifest, history)
 
     @classmethod
     def from_artifact(cls, weights: dict[str, torch.Tensor], manifest: dict[str, Any],
