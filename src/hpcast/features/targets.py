@@ -17,13 +17,13 @@ SCALER_FOR_TARGET: dict[str, ScalerKind] = {"log_return": "standard", "level": "
 
 
 def encode(values: np.ndarray, target: str) -> np.ndarray:
-    """Series values ``(N,)`` -> model space ``(N',)``; log_return drops the first point (N' = N - 1)."""
+    """Series values ``(..., N)`` -> model space ``(..., N')``; log_return drops the first point (N' = N - 1)."""
     values = np.asarray(values, dtype=np.float64)
     if target == "log_return":
         if (values <= 0).any():
             raise ValueError("target 'log_return' needs positive values; this series has values <= 0 "
                              "(use --target level)")
-        return np.diff(np.log(values))
+        return np.diff(np.log(values), axis=-1)
     if target == "level":
         return values.copy()
     raise ValueError(f"target ({target!r}) must be one of {sorted(SCALER_FOR_TARGET)}")

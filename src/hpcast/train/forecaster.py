@@ -165,33 +165,23 @@ class LSTMForecaster(SavedModel):
                             profile_dir=profile_dir)
         self.result.recipe["stride"] = stride
         self.freq, self.history = freq, series
-        self.calibration = self._calibrate(series.to_numpy(dtype=np.float64), prepared.val_xy[0],
-                                           prepared.first_val)
+        self.calibration = self._calibrate(series.to_numpy(dtype=np.float64), prepared.first_val,
+                                           len(prepared.val_xy[0]))
         self.data_info = {"fingerprint": fingerprint(series), "rows": len(series), "column": series.name,
                           "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat(),
                           "train_windows": prepared.n_train, "val_windows": len(prepared.val_xy[0]),
                           "scaler_fitted_through": series.index[prepared.cutoff_position].date().isoformat()}
         return self
 
-    def _paths(self, X: torch.Tensor, last_values: np.ndarray) -> np.ndarray:
-        """Network output for windows ``X (B, T, 1)`` as value paths ``(B, h)``."""
-        assert self.net is not None and self.scaler is not None
-        self.net.eval()
-        device = next(self.net.parameters()).device
-        with torch.no_grad():
-            scaled = self.net(X.to(device)).double().cpu().numpy()  # (B, h)
-        return decode(self.scaler.inverse(scaled), last_values, self.config.target)  # one feature: broadcasts
-
-    def _calibrate(self, values: np.ndarray, X_val: torch.Tensor, first_val: int) -> dict[str, Any]:
-        T, h = self.config.window, self.config.horizon
-        offset = 1 if self.config.target == "log_return" else 0
-        starts = np.arange(first_val, first_val + X_val.shape[0])
-        last = values[starts + T - 1 + offset]  # value just before each window's first target
-        actual = values[(starts + T + offset)[:, None] + np.arange(h)]  # (B, h)
-        predicted = self._paths(X_val, last)
+    def _calibrate(self, values: np.ndarray, first_val: int, n_val: int) -> dict[str, Any]:
+        h = self.config.horizon
+        starts = first_val + np.arange(n_val)
+        windows = values[starts[:, None] + np.arange(self.min_history)]  # what each validation window saw
+        actual = values[(starts + self.min_history)[:, None] + np.arange(h)]  # (B, h)
+        predicted = self.forecast_paths(windows)
         log_space = self.config.target == "log_return"
         residuals = np.abs(np.log(actual) - np.log(predicted)) if log_space else np.abs(actual - predicted)
-        return {"space": "log" if log_space else "linear", "windows": int(X_val.shape[0]),
+        return {"space": "log" if log_space else "linear", "windows": int(n_val),
                 "quantiles": {f"{level:g}": _conformal_quantile(residuals, level).tolist()
                               for level in self.config.interval_levels}}
 
@@ -202,24 +192,38 @@ class LSTMForecaster(SavedModel):
         assert self.config.window is not None
         return self.config.window + (1 if self.config.target == "log_return" else 0)
 
+    def forecast_paths(self, windows: np.ndarray) -> np.ndarray:
+        """Point forecasts ``(B, h)`` for ``B`` windows of raw values ``(B, min_history)``, in one batch.
+
+        `predict` is this for the end of one history, plus dates and bands; calibration and benchmarks
+        score many windows at once through it.
+        """
+        if self.net is None or self.scaler is None:
+            raise RuntimeError("call fit() or load() before forecast_paths()")
+        windows = np.asarray(windows, dtype=np.float64)
+        if windows.ndim != 2 or windows.shape[1] != self.min_history:
+            raise ValueError(f"windows must have shape (B, {self.min_history}), got {windows.shape}")
+        z = self.scaler.transform(encode(windows, self.config.target))  # (B, T)
+        X = torch.from_numpy(z.astype(np.float32))[:, :, None]  # (B, T, 1)
+        self.net.eval()
+        with torch.no_grad():
+            scaled = self.net(X.to(next(self.net.parameters()).device)).double().cpu().numpy()  # (B, h)
+        return decode(self.scaler.inverse(scaled), windows[:, -1], self.config.target)
+
     def predict(self, history: pd.Series | None = None, horizon: int | None = None) -> pd.DataFrame:
         """Forecast from the end of ``history`` (default: the fitted series): date, forecast, bands."""
         if self.net is None or self.freq is None:
             raise RuntimeError("call fit() or load() before predict()")
         history = self.history if history is None else history
         assert history is not None
-        T, h = self.config.window, self.config.horizon
+        h, need = self.config.horizon, self.min_history
         horizon = horizon or h
         if not 1 <= horizon <= h:
             raise ValueError(f"horizon ({horizon}) must be in [1, {h}] (the model was trained for {h} steps)")
-        offset = 1 if self.config.target == "log_return" else 0
         values = history.to_numpy(dtype=np.float64)
-        if len(values) < T + offset:
-            raise ValueError(f"history has {len(values)} points; the model needs the last {T + offset}")
-        assert self.scaler is not None
-        z = self.scaler.transform(encode(values[-(T + offset):], self.config.target))  # (T,)
-        X = torch.from_numpy(z.astype(np.float32))[None, :, None]  # (1, T, 1)
-        path = self._paths(X, np.array([values[-1]]))[0, :horizon]
+        if len(values) < need:
+            raise ValueError(f"history has {len(values)} points; the model needs the last {need}")
+        path = self.forecast_paths(values[None, -need:])[0, :horizon]
         dates = pd.date_range(history.index[-1], periods=horizon + 1, freq=self.freq)[1:]
         frame = pd.DataFrame({"date": dates, "forecast": path})
         for level, quantiles in self.calibration["quantiles"].items():
