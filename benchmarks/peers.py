@@ -5,9 +5,9 @@ Workload (the seed study): bundled S&P 500 adjusted closes as min-max scaled pri
 the training span only), windows of 100, the next close as target, the last 20% of windows validate.
 Model size: the seed's four LSTM layers 50-60-80-120 (dropout .2/.3/.4/.5) where a framework allows
 per-layer sizes (plain PyTorch, hpcast, Keras); Darts and NeuralForecast stack equal layers, so they get
-4 x 80 units (about the same ~180k weights) with dropout .35. Batch 32, Adam 1e-3 and the MSE loss
-everywhere, otherwise each framework's documented defaults; 20 epochs (NeuralForecast counts steps of
-128 windows: the same number of windows).
+4 x 80 units (about the same ~180k weights) with dropout .35. Batch 32, Adam 1e-3 (hpcast: one-cycle
+to ``--hpcast-lr``) and the MSE loss everywhere, otherwise each framework's documented defaults; 20 epochs
+(NeuralForecast counts steps of 128 windows: the same number of windows).
 
 - reference: the usual loop (one target per window, every window, constant lr, float32), 20 epochs.
 - hpcast: `LSTMForecaster.fit` with its defaults: the log-return target (the network predicts the next
@@ -25,7 +25,8 @@ Every run is a fresh process. The training clock pauses while a weights snapshot
 after training on the validation windows, each framework predicting through its own public API. A
 system's curve is the median over its seeds at each mark. T is the reference's median final validation
 loss; "to T" is the first mark after which the median curve stays at or below T. The naive last-value
-forecast is scored on the same windows: on price levels it beats every LSTM here, and the table says so.
+forecast is scored on the same windows: every LSTM on price levels stays far above it, only targets relative
+to the last value come near it, and the summary says which (if any) end below it.
 
 Run: ``python benchmarks/peers.py [--seeds 3] [--peer-seeds 1] [--plot docs/images/peers.png]``
 (peers: ``make bench-peers`` installs them; a framework that is not installed is skipped with a note).
@@ -382,7 +383,9 @@ def plot(results: dict[str, Any], target: float, naive: float, path: Path) -> No
     fig, ax = plt.subplots(figsize=(9, 5))
     for system, entry in results.items():
         curve = entry["median_curve"]
-        ax.plot([t for t, _ in curve], [v for _, v in curve], marker=".", label=f"{system} ({entry['seeds']} seeds)")
+        ours = system in OURS  # drawn thicker and on top: hpcast's curve lies on the naive line
+        ax.plot([t for t, _ in curve], [v for _, v in curve], marker=".", linewidth=2.2 if ours else 1.2,
+                zorder=3 if ours else 2, label=f"{system} ({entry['seeds']} seeds)")
     ax.axhline(target, color="black", linestyle="--", linewidth=1, label=f"T = reference's final ({target:.2e})")
     ax.axhline(naive, color="grey", linestyle=":", linewidth=1, label=f"naive last value ({naive:.2e})")
     ax.set(yscale="log", xlabel="seconds of training (this machine)", ylabel="validation MSE (scaled price level)",
