@@ -18,7 +18,9 @@ import pandas as pd
 import torch
 from safetensors.torch import load, save
 
+from hpcast import __version__
 from hpcast._io import atomic_write_bytes, atomic_write_json
+from hpcast.config import RunConfig, from_dict, to_dict
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ArtifactError", "SavedModel", "fingerprint", "read_artifact", "write_artifact"]
 
@@ -64,17 +66,48 @@ def read_artifact(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
 
 class SavedModel:
-    """``save``/``load`` for an estimator that has ``net``, ``manifest(metrics)`` and ``from_artifact``."""
+    """The artifact side of an estimator: one manifest layout and one rebuild for every network.
 
+    A subclass fills in only what is its own: `_own_manifest` (the ``model`` entry naming the network, the
+    feature schema and its fitted transforms) and `_restore` (those transforms back, and an unloaded network).
+    """
+
+    config: RunConfig
+    freq: str | None
+    calibration: dict[str, Any]
+    data_info: dict[str, Any]
+    history: pd.Series | None
     net: torch.nn.Module | None
+    result: Any  # hpcast.train.trainer.TrainResult once fitted
+
+    def __init__(self, config: RunConfig | None = None) -> None:
+        raise NotImplementedError
+
+    def _own_manifest(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _restore(self, manifest: dict[str, Any]) -> torch.nn.Module:
+        raise NotImplementedError
 
     def manifest(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-        raise NotImplementedError
+        """What `write_artifact` stores beside the weights (see the module docstring)."""
+        assert self.net is not None and self.result is not None, "call fit() before manifest()"
+        return {"hpcast_version": __version__, "torch_version": torch.__version__, **self._own_manifest(),
+                "config": to_dict(self.config), "freq": self.freq, "seed": self.config.train.seed,
+                "calibration": self.calibration, "data": self.data_info, "training": self.result.summary(),
+                "metrics": metrics or {}}
 
     @classmethod
     def from_artifact(cls, weights: dict[str, torch.Tensor], manifest: dict[str, Any],
                       history: pd.Series | None = None) -> Self:
-        raise NotImplementedError
+        """Rebuild from weights and a manifest already read (and checked) by `read_artifact`."""
+        estimator = cls(from_dict(RunConfig, manifest["config"]))
+        estimator.freq, estimator.calibration = manifest["freq"], manifest["calibration"]
+        estimator.data_info, estimator.history = manifest["data"], history
+        net = estimator.net = estimator._restore(manifest)
+        net.load_state_dict(weights)
+        net.eval()
+        return estimator
 
     def save(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
         """Write ``weights.safetensors`` + ``manifest.json`` into ``folder``."""

@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hpcast import __version__
-from hpcast.config import RunConfig, from_dict, to_dict
+from hpcast.config import RunConfig
 from hpcast.features.scalers import Scaler, fit_scaler
 from hpcast.features.targets import SCALER_FOR_TARGET, decode, encode
 from hpcast.features.windows import every_step_targets, supervised_windows
@@ -236,31 +235,14 @@ class LSTMForecaster(SavedModel):
         return frame
 
     # -- artifacts -------------------------------------------------------------------------------------
-    def manifest(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert self.net is not None and self.scaler is not None and self.result is not None
-        return {
-            "hpcast_version": __version__, "torch_version": torch.__version__,
-            "model": {"class": "LSTMNet", "input_size": 1, "horizon": self.config.horizon},
-            "config": to_dict(self.config), "freq": self.freq, "seed": self.config.train.seed,
-            "feature_schema": {"inputs": [self.config.target], "target": self.config.target,
-                               "window": self.config.window, "scaler": self.scaler.kind},
-            "scaler": self.scaler.to_dict(), "calibration": self.calibration, "data": self.data_info,
-            "training": self.result.summary(),
-            "metrics": metrics or {},
-        }
+    def _own_manifest(self) -> dict[str, Any]:
+        assert self.scaler is not None
+        return {"model": {"class": "LSTMNet", "input_size": 1, "horizon": self.config.horizon},
+                "feature_schema": {"inputs": [self.config.target], "target": self.config.target,
+                                   "window": self.config.window, "scaler": self.scaler.kind},
+                "scaler": self.scaler.to_dict()}
 
-    @classmethod
-    def from_artifact(cls, weights: dict[str, torch.Tensor], manifest: dict[str, Any],
-                      history: pd.Series | None = None) -> LSTMForecaster:
-        """Rebuild from weights and a manifest already read (and checked) by `read_artifact`."""
-        forecaster = cls(from_dict(RunConfig, manifest["config"]))
-        forecaster.freq = manifest["freq"]
-        forecaster.scaler = Scaler.from_dict(manifest["scaler"])
-        forecaster.calibration = manifest["calibration"]
-        forecaster.data_info = manifest["data"]
-        forecaster.net = LSTMNet(forecaster.config.model, input_size=manifest["model"]["input_size"],
-                                 horizon=manifest["model"]["horizon"], kernels="auto")  # whatever runs here
-        forecaster.net.load_state_dict(weights)
-        forecaster.net.eval()
-        forecaster.history = history
-        return forecaster
+    def _restore(self, manifest: dict[str, Any]) -> LSTMNet:
+        self.scaler = Scaler.from_dict(manifest["scaler"])
+        return LSTMNet(self.config.model, input_size=manifest["model"]["input_size"],
+                       horizon=manifest["model"]["horizon"], kernels="auto")  # whatever runs here

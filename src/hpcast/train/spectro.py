@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hpcast import __version__
-from hpcast.config import RunConfig, from_dict, to_dict
+from hpcast.config import RunConfig
 from hpcast.features.spectrogram import SpectrogramConfig, SpectrogramNormaliser, log_spectrogram
 from hpcast.models.spectro_cnn import SpectroCNN
 from hpcast.train.artifacts import SavedModel, fingerprint, read_artifact
@@ -170,35 +169,18 @@ class SpectroForecaster(SavedModel):
         return frame
 
     # -- artifacts -------------------------------------------------------------------------------------
-    def manifest(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert self.net is not None and self.normaliser is not None and self.result is not None
+    def _own_manifest(self) -> dict[str, Any]:
+        assert self.normaliser is not None
         spec = spectrogram_config(self.config)
-        return {
-            "hpcast_version": __version__, "torch_version": torch.__version__,
-            "model": {"class": "SpectroCNN", "frequencies": spec.frequencies, "frames": spec.frames, "horizon": 1},
-            "config": to_dict(self.config), "freq": self.freq, "seed": self.config.train.seed,
-            "feature_schema": {"inputs": ["log_return spectrogram"], "target": "next log_return",
-                               "window": spec.window, "n_fft": spec.n_fft, "hop": spec.hop, "taper": spec.taper},
-            "normaliser": self.normaliser.to_dict(), "target_scale": list(self.target),
-            "calibration": self.calibration, "data": self.data_info,
-            "training": self.result.summary(),
-            "metrics": metrics or {},
-        }
+        return {"model": {"class": "SpectroCNN", "frequencies": spec.frequencies, "frames": spec.frames, "horizon": 1},
+                "feature_schema": {"inputs": ["log_return spectrogram"], "target": "next log_return",
+                                   "window": spec.window, "n_fft": spec.n_fft, "hop": spec.hop, "taper": spec.taper},
+                "normaliser": self.normaliser.to_dict(), "target_scale": list(self.target)}
 
-    @classmethod
-    def from_artifact(cls, weights: dict[str, torch.Tensor], manifest: dict[str, Any],
-                      history: pd.Series | None = None) -> SpectroForecaster:
-        forecaster = cls(from_dict(RunConfig, manifest["config"]))
-        forecaster.freq = manifest["freq"]
-        forecaster.normaliser = SpectrogramNormaliser.from_dict(manifest["normaliser"])
-        forecaster.target = tuple(manifest["target_scale"])  # type: ignore[assignment]
-        forecaster.calibration = manifest["calibration"]
-        forecaster.data_info = manifest["data"]
-        forecaster.net = forecaster._build(torch.device("cpu"))
-        forecaster.net.load_state_dict(weights)
-        forecaster.net.eval()
-        forecaster.history = history
-        return forecaster
+    def _restore(self, manifest: dict[str, Any]) -> SpectroCNN:
+        self.normaliser = SpectrogramNormaliser.from_dict(manifest["normaliser"])
+        self.target = tuple(manifest["target_scale"])  # type: ignore[assignment]
+        return self._build(torch.device("cpu"))
 
 
 def load_forecaster(folder: str | Path, history: pd.Series | None = None) -> Any:
