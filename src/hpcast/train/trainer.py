@@ -17,6 +17,7 @@ Legend: B batch, T window, F features, h horizon, N windows.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from hpcast.train.batches import Batches, as_batches
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from hpcast.train.distributed import Distributed
 
-__all__ = ["EpochRecord", "TrainResult", "bf16_native", "loss_function", "resolve_recipe", "train"]
+__all__ = ["EpochRecord", "TrainResult", "bf16_unavailable", "loss_function", "resolve_recipe", "train"]
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,45 @@ def loss_function(name: str, kernels: str = "torch") -> nn.Module:
     return _DispatchedMSE(kernels) if name == "mse" and kernels != "torch" else losses[name]()
 
 
-def bf16_native(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 matrix products in hardware (else autocast would emulate them)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+@functools.cache
+def _bf16_probe(device: str) -> str | None:
+    try:
+        with torch.random.fork_rng(devices=[torch.device(device)] if device.startswith("cuda") else []):
+            lstm = nn.LSTM(1, 4, num_layers=2, batch_first=True).to(device)  # draws weights: keep the seed
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+                out = lstm(torch.ones(2, 3, 1, device=device))[0]  # (B, T, H)
+            out.float().sum().backward()
+    except RuntimeError as error:
+        return str(error).strip().split(". ")[0].splitlines()[0] or type(error).__name__
+    return None
+
+
+def bf16_unavailable(device: torch.device) -> str | None:
+    """Why an LSTM cannot train under bf16 autocast on ``device``, or None when it can.
+
+    Probed once per device with a two-layer LSTM's forward and backward (milliseconds): CPU flags do not
+    tell, since oneDNN builds its bf16 LSTM primitive for some instruction sets (AVX-512 BF16, AMX) and not
+    for others (AVX2: "could not create a primitive descriptor for the LSTM forward propagation
+    primitive"). The probe leaves torch's random state as it was.
+    """
+    return _bf16_probe(str(device))
 
 
 def resolve_recipe(config: TrainConfig, device: torch.device, every_step: bool, window: int) -> dict[str, Any]:
-    """The levers as they will run: ``targets``, ``warmup_steps``, ``precision``, ``schedule``."""
+    """The levers as they will run: ``targets``, ``warmup_steps``, ``precision``, ``schedule``.
+
+    Raises:
+        ValueError: ``precision="bf16"`` on a device that cannot train an LSTM in bf16 (`bf16_unavailable`).
+    """
     precision = config.precision
     if precision == "auto":  # on CPUs bf16 measured 6% slower per step even with AVX-512 BF16 (README)
-        precision = "bf16" if device.type == "cuda" and bf16_native(device) else "fp32"
+        native = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+        precision = "bf16" if native and bf16_unavailable(device) is None else "fp32"
+    elif precision == "bf16" and (why := bf16_unavailable(device)) is not None:
+        where = (f"this CPU (capability {torch.backends.cpu.get_cpu_capability()})" if device.type == "cpu"
+                 else f"device {device}")
+        raise ValueError(f"precision 'bf16' cannot train an LSTM on {where}: {why}; use --precision fp32, "
+                         "or auto (bf16 only where it runs natively)")
     return {"targets": "all" if every_step else "last",
             "warmup_steps": min(int(config.warmup * window), window - 1) if every_step else 0,
             "precision": precision, "schedule": config.schedule}
