@@ -18,7 +18,14 @@ def test_standard_hand_computed():
     assert scaler.scale[0] == pytest.approx(np.sqrt(1.25))
 
 
-@pytest.mark.parametrize("kind", ["minmax", "standard"])
+def test_scale_hand_computed_keeps_zero_at_zero():
+    scaler = fit_scaler("scale", np.array([1.0, -1.0, 3.0, 1.0]))  # mean 1, root mean square sqrt(3)
+    assert scaler.offset == (0.0,)
+    assert scaler.scale[0] == pytest.approx(np.sqrt(3.0))
+    assert scaler.inverse(np.zeros(1)).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("kind", ["minmax", "standard", "scale"])
 def test_inverse_round_trips_and_json_is_exact(kind):
     rng = np.random.default_rng(0)
     train, other = rng.normal(5, 3, (50, 3)), rng.normal(5, 3, (20, 3))
@@ -38,5 +45,5 @@ def test_errors_name_the_rule():
         fit_scaler("minmax", np.array([1.0]))
     with pytest.raises(ValueError, match="must be finite"):
         fit_scaler("standard", np.array([1.0, np.nan]))
-    with pytest.raises(ValueError, match=r"kind \('robust'\) must be 'minmax' or 'standard'"):
+    with pytest.raises(ValueError, match=r"kind \('robust'\) must be 'minmax', 'standard' or 'scale'"):
         fit_scaler("robust", np.array([1.0, 2.0]))

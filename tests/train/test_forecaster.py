@@ -20,6 +20,20 @@ def test_forecast_has_dates_and_nested_intervals(price_series, tiny_config):
     assert (forecast["forecast"] <= forecast["upper_80"]).all() and (forecast["upper_80"] <= forecast["upper_95"]).all()
 
 
+def test_an_output_of_zero_is_exactly_the_naive_forecast(tiny_config):
+    """A drifting series (+0.5% a day): centring the returns would make zero the drift forecast."""
+    index = pd.bdate_range("2020-01-01", periods=200, name="date")
+    noise = np.random.default_rng(4).normal(0, 0.01, 200)
+    series = pd.Series(100 * np.exp(np.cumsum(0.005 + noise)), index=index, name="close")
+    fitted = LSTMForecaster(tiny_config).fit(series, "B")
+    assert fitted.scaler.offset == (0.0,)
+    with torch.no_grad():
+        fitted.net.head.weight.zero_()
+        fitted.net.head.bias.zero_()
+    forecast = fitted.predict()
+    assert (forecast["forecast"] == series.iloc[-1]).all()
+
+
 def test_level_target_works_on_series_with_zeros(tiny_config):
     import dataclasses
 
@@ -89,7 +103,7 @@ def test_every_step_training_windows_reach_no_target_the_single_target_set_does_
 
 def test_the_recipe_is_recorded_and_each_lever_turns_off(price_series, tiny):
     on = LSTMForecaster(tiny(stride=2)).fit(price_series, "B")
-    assert on.result.recipe == {"targets": "all", "warmup_steps": 1, "precision": on.result.recipe["precision"],
+    assert on.result.recipe == {"targets": "all", "warmup_steps": 1, "precision": "fp32",
                                 "schedule": "one-cycle", "stride": 2}
     assert on.manifest()["training"]["recipe"] == on.result.recipe
     off = LSTMForecaster(tiny(targets="last", precision="fp32", schedule="constant")).fit(price_series, "B")

@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = ["Scaler", "fit_scaler"]
 
-ScalerKind = Literal["minmax", "standard"]
+ScalerKind = Literal["minmax", "standard", "scale"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ class Scaler:
 def fit_scaler(kind: ScalerKind, train: np.ndarray) -> Scaler:
     """Fit on ``train`` (shape ``(T,)`` or ``(T, F)``) and nothing else.
 
-    Min-max maps the training range to [0, 1]; standard maps to zero mean, unit variance (population std).
+    Min-max maps the training range to [0, 1]; standard maps to zero mean, unit variance (population std);
+    scale divides by the root mean square and keeps zero at zero (offset 0), so a model output of 0 decodes
+    to exactly 0, whatever the training span's mean was.
     """
     train = np.asarray(train, dtype=np.float64)
     if train.ndim == 1:
@@ -63,7 +65,9 @@ def fit_scaler(kind: ScalerKind, train: np.ndarray) -> Scaler:
         offset, scale = train.min(axis=0), train.max(axis=0) - train.min(axis=0)
     elif kind == "standard":
         offset, scale = train.mean(axis=0), train.std(axis=0)
+    elif kind == "scale":
+        offset, scale = np.zeros(train.shape[1]), np.sqrt(np.mean(train**2, axis=0))
     else:
-        raise ValueError(f"kind ({kind!r}) must be 'minmax' or 'standard'")
+        raise ValueError(f"kind ({kind!r}) must be 'minmax', 'standard' or 'scale'")
     scale = np.where(scale > 0, scale, 1.0)
     return Scaler(kind, tuple(map(float, offset)), tuple(map(float, scale)))
