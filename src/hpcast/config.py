@@ -105,7 +105,8 @@ class TrainConfig:
     loss: Loss = "mse"
     patience: int = 10
     clip_norm: float = 1.0
-    val_fraction: float = 0.2
+    val_fraction: float = 0.2  # the last windows, held out from training
+    calibration_fraction: float = 0.5  # the later part of the held-out windows: intervals, never early stopping
     seed: int = 0
     kernels: Kernels = "auto"  # Triton LSTM layers and MSE on CUDA tensors ("auto"), never, or always
     device: Device = "auto"  # "auto": the GPU when torch sees one, else the CPU
@@ -131,6 +132,8 @@ class TrainConfig:
             raise ConfigError(f"lr ({self.lr}) must be > 0")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction ({self.val_fraction}) must be in (0, 1)")
+        if not 0 < self.calibration_fraction < 1:
+            raise ConfigError(f"calibration_fraction ({self.calibration_fraction}) must be in (0, 1)")
         if self.patience < 1:
             raise ConfigError(f"patience ({self.patience}) must be >= 1")
         if not 0 <= self.warmup < 1 or self.stride < 0:

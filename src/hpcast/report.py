@@ -6,6 +6,7 @@ folds, and the text says plainly whether it beat the naive forecast and the best
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,18 @@ def verdict(metrics: dict[str, dict[str, Any]]) -> str:
     return " ".join(parts).replace(" ;", ";") + "."
 
 
+def _interval_lines(model_manifest: Path) -> list[str]:
+    """Where the bands come from, and any warning that they rest on too few residuals."""
+    if not model_manifest.is_file():
+        return []
+    calibration = json.loads(model_manifest.read_text()).get("calibration", {})
+    if "windows" not in calibration:
+        return []
+    return [f"Intervals are split-conformal, from the residuals of {calibration['windows']} calibration windows "
+            "that neither trained the model nor chose its epoch.",
+            *[f"- note: {note}" for note in calibration.get("notes", [])], ""]
+
+
 def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     data, config = manifest.get("data", {}), manifest.get("config", {})
     out = [f"# hpcast {manifest.get('command', 'run')}: {data.get('name', '?')}", ""]
@@ -96,7 +109,7 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
         shown = pd.concat([forecast.head(3), forecast.tail(2)]).drop_duplicates()
         out += ["## Forecast", f"{len(forecast)} steps from the last observation; full table in `forecast.csv`.",
                 "", "```", shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"), "```", "",
-                "![forecast](forecast.png)", ""]
+                *_interval_lines(folder / "model" / "manifest.json"), "![forecast](forecast.png)", ""]
     out += ["## Files", *[f"- `{p.relative_to(folder)}`" for p in sorted(folder.rglob("*"))
                           if p.is_file() and not p.name.startswith(".") and p.parent.name != "checkpoint"
                           and p.name != "report.md"], "",

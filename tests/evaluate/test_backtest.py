@@ -1,5 +1,7 @@
 """Backtests checked against oracles whose forecasts and errors are computable by hand."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,3 +62,20 @@ def test_lstm_sits_beside_the_baselines_with_interval_coverage(price_series, tin
 def test_unknown_model_is_named():
     with pytest.raises(ValueError, match=r"models \(\['prophet'\]\) must be among"):
         backtest(pd.Series([1.0]), "B", RunConfig(), models=("prophet",))
+
+
+@pytest.mark.slow
+def test_conformal_bands_cover_known_noise_within_binomial_error(tiny):
+    """I.i.d. noise around a known level: every window's residual is exchangeable, so split-conformal
+    bands must cover close to their level out of sample. 60 folds × 2 steps, each fold refitted."""
+    rng = np.random.default_rng(11)
+    series = pd.Series(100 * np.exp(rng.normal(0, 0.02, 400)), index=pd.bdate_range("2015-01-01", periods=400),
+                       name="value")
+    config = dataclasses.replace(tiny(epochs=2, patience=5), window=8, horizon=2,
+                                 backtest=BacktestConfig(test_size=120, step=2))
+    result = backtest(series, "B", config, models=("lstm", "naive"))
+    n = len(result.predictions[result.predictions["model"] == "lstm"])
+    assert n == 120
+    for level in (0.8, 0.95):
+        error = 3 * np.sqrt(level * (1 - level) / n)  # three binomial standard errors
+        assert level - error <= result.coverage[f"{level:g}"] <= level + error, result.coverage

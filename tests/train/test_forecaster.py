@@ -3,7 +3,14 @@ import pandas as pd
 import pytest
 import torch
 
-from hpcast.train.forecaster import LSTMForecaster, _conformal_quantile
+from hpcast.train.forecaster import (
+    LSTMForecaster,
+    _conformal_quantile,
+    conformal_calibration,
+    minimum_points,
+    prepare,
+    residuals_needed,
+)
 
 
 def test_conformal_quantile_hand_computed():
@@ -44,9 +51,44 @@ def test_level_target_works_on_series_with_zeros(tiny_config):
     assert np.isfinite(forecast.drop(columns="date").to_numpy()).all()
 
 
-def test_too_short_series_is_explained(price_series, tiny_config):
-    with pytest.raises(ValueError, match=r"series of 12 points is too short for window \(8\), horizon \(3\)"):
-        LSTMForecaster(tiny_config).fit(price_series.iloc[:12], "B")
+def test_too_short_series_names_the_exact_minimum(price_series, tiny_config):
+    need = minimum_points(8, 3, 0.2, 0.5, extra=1)
+    assert need == 19  # 11 windows: 7 training, 2 gap, 1 stopping, 1 calibration; T + h - 1 + 1 more points
+    with pytest.raises(ValueError, match=rf"series of {need - 1} points is too short for window \(8\), "
+                                         rf"horizon \(3\), .* it needs at least {need} points"):
+        prepare(price_series.iloc[:need - 1], tiny_config)
+    prepared = prepare(price_series.iloc[:need], tiny_config)
+    assert min(prepared.n_train, prepared.n_val, prepared.n_cal) == 1
+
+
+def test_calibration_windows_chose_nothing(price_series, tiny_config):
+    """Training, early-stopping and calibration windows are disjoint and in time order; the bands come
+    from the calibration windows' residuals only (changing them changes the bands, not the weights)."""
+    prepared = prepare(price_series, tiny_config)
+    n_windows = len(prepared.X)
+    h = prepared.Y.shape[1]
+    assert prepared.n_train + h - 1 == prepared.first_val  # training targets end before the first held-out one
+    assert prepared.first_val + prepared.n_val == prepared.first_cal
+    assert prepared.n_cal == n_windows - prepared.first_cal == round(round(n_windows * 0.2) * 0.5)
+    fitted = LSTMForecaster(tiny_config).fit(price_series, "B")
+    assert fitted.calibration["windows"] == prepared.n_cal
+    assert fitted.data_info["val_windows"] == prepared.n_val
+    moved = price_series.copy()
+    moved.iloc[-2:] *= 1.3  # the last calibration windows' targets only (the last 2 of 3 horizon steps)
+    refitted = LSTMForecaster(tiny_config).fit(moved, "B")
+    for name, tensor in fitted.net.state_dict().items():
+        assert torch.equal(tensor, refitted.net.state_dict()[name])
+    assert refitted.calibration["quantiles"] != fitted.calibration["quantiles"]
+
+
+def test_bands_never_narrow_with_the_step_and_short_calibration_is_said():
+    residuals = np.array([[0.5, 0.2, 0.9], [0.1, 0.3, 0.2], [0.4, 0.1, 0.8], [0.3, 0.2, 0.1], [0.2, 0.4, 0.3]])
+    calibration = conformal_calibration(residuals, (0.5, 0.95), "log")
+    assert calibration["quantiles"]["0.5"] == [0.3, 0.3, 0.3]  # rank 3 per step: 0.3, 0.2, 0.3 -> running max
+    assert calibration["quantiles"]["0.95"] == [0.5, 0.5, 0.9]  # too few: the largest, 0.5, 0.4, 0.9
+    assert calibration["notes"] == ["the 95% band rests on 5 calibration residuals; a split-conformal 95% band "
+                                    "needs at least 19, so it uses the largest one and may cover less than 95%"]
+    assert [residuals_needed(level) for level in (0.5, 0.8, 0.9, 0.95)] == [1, 4, 9, 19]
 
 
 def test_predict_before_fit_and_bad_horizon(price_series, tiny_config):

@@ -24,11 +24,12 @@ import pandas as pd
 import torch
 
 from hpcast.config import RunConfig
+from hpcast.data.calendars import future_dates, resolve_calendar
 from hpcast.features.spectrogram import SpectrogramConfig, SpectrogramNormaliser, log_spectrogram
 from hpcast.models.spectro_cnn import SpectroCNN
 from hpcast.train.artifacts import SavedModel, fingerprint, read_artifact
 from hpcast.train.batches import Batches, LoaderBatches, TensorBatches
-from hpcast.train.forecaster import _conformal_quantile, interval_columns, training_device
+from hpcast.train.forecaster import conformal_calibration, interval_columns, training_device
 from hpcast.train.trainer import TrainResult, train
 
 __all__ = ["SpectroForecaster", "load_forecaster", "spectrogram_config"]
@@ -45,9 +46,10 @@ class SpectroForecaster(SavedModel):
     def __init__(self, config: RunConfig | None = None) -> None:
         self.config = dataclasses.replace(config or RunConfig(), architecture="spectro-cnn")
         self.freq: str | None = None
+        self.calendar: str | None = None
         self.net: SpectroCNN | None = None
         self.normaliser: SpectrogramNormaliser | None = None
-        self.target: tuple[float, float] = (0.0, 1.0)  # mean and spread of training next-step log returns
+        self.target: tuple[float, float] = (0.0, 1.0)  # offset 0, root mean square of training next-step returns
         self.calibration: dict[str, Any] = {}
         self.history: pd.Series | None = None
         self.result: TrainResult | None = None
@@ -61,24 +63,31 @@ class SpectroForecaster(SavedModel):
         return SpectroCNN(spec.frequencies, spec.frames, tuple(shape.channels), shape.lstm_hidden,  # type: ignore[arg-type]
                           shape.dropout).to(device)
 
-    def _train(self, train_data: Batches, val_data: Batches, device: torch.device, **options: Any) -> None:
+    def _train(self, train_data: Batches, val_data: Batches, device: torch.device, cal_data: Batches | None = None,
+               **options: Any) -> None:
+        """Train with early stopping on ``val_data``; calibrate the bands on ``cal_data``, later samples that
+        chose nothing (a dataset on disk has none yet: its validation samples calibrate, and a note says so)."""
         self.net = self._build(device)
         self.result = train(self.net, train_data, val_data, self.config.train, **options)
         residuals = []
         self.net.eval()
         with torch.no_grad():
-            for inputs, targets in val_data.in_order(1024):
+            for inputs, targets in (cal_data or val_data).in_order(1024):
                 residuals.append(((self.net(inputs) - targets) * self.target[1]).abs().double().cpu().numpy())
         absolute = np.concatenate(residuals)  # (n, 1): |log-return error| = |log actual - log forecast|
-        self.calibration = {"space": "log", "windows": int(absolute.shape[0]),
-                            "quantiles": {f"{level:g}": _conformal_quantile(absolute, level).tolist()
-                                          for level in self.config.interval_levels}}
+        self.calibration = conformal_calibration(absolute, self.config.interval_levels, "log")
+        if cal_data is None:
+            self.calibration["notes"].append("calibrated on the early-stopping samples, which chose the epoch: "
+                                             "the bands may be a little narrow")
 
-    def fit(self, series: pd.Series, freq: str, *, progress: Any = None, checkpoint_dir: str | Path | None = None,
-            resume: bool = False, dist: Any = None, profile_dir: str | Path | None = None) -> SpectroForecaster:
-        """Train on one series (float prices indexed by increasing dates) sampled at ``freq``."""
+    def fit(self, series: pd.Series, freq: str, *, calendar: str | None = None, progress: Any = None,
+            checkpoint_dir: str | Path | None = None, resume: bool = False, dist: Any = None,
+            profile_dir: str | Path | None = None) -> SpectroForecaster:
+        """Train on one series (float prices indexed by increasing dates) sampled at ``freq``, dated on
+        ``calendar`` when daily (as `LSTMForecaster.fit`)."""
         from hpcast.train.spectro_data import in_memory_spectrograms
 
+        calendar = resolve_calendar(calendar, freq)  # an unknown name fails before training, not after
         self.config = self.config.resolved(freq)
         spec = spectrogram_config(self.config)
         samples = len(series) - spec.window - 1
@@ -91,13 +100,20 @@ class SpectroForecaster(SavedModel):
         X_train, Y_train, (self.normaliser, self.target) = in_memory_spectrograms(prices, spec, cutoff, "train")
         X_val, Y_val, _ = in_memory_spectrograms(prices, spec, cutoff, "val", self.normaliser, self.target)
         device = training_device(self.config.train.device)
+        first_cal = len(Y_val) - max(1, round(len(Y_val) * self.config.train.calibration_fraction))
+        if first_cal < 1:
+            raise ValueError(f"series of {len(series)} points leaves {len(Y_val)} held-out sample(s): too few to "
+                             "both stop early and calibrate (use a longer series or a larger val_fraction)")
+        X_val, Y_val = X_val.to(device), Y_val.to(device)
         self._train(TensorBatches(X_train.to(device), Y_train.to(device)),
-                    TensorBatches(X_val.to(device), Y_val.to(device)), device, checkpoint_dir=checkpoint_dir,
+                    TensorBatches(X_val[:first_cal], Y_val[:first_cal]), device,
+                    TensorBatches(X_val[first_cal:], Y_val[first_cal:]), checkpoint_dir=checkpoint_dir,
                     resume=resume, progress=progress, dist=dist, profile_dir=profile_dir)
-        self.freq, self.history = freq, series
+        self.freq, self.calendar, self.history = freq, calendar, series
         self.data_info = {"fingerprint": fingerprint(series), "rows": len(series), "column": series.name,
                           "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat(),
-                          "train_windows": len(Y_train), "val_windows": len(Y_val),
+                          "train_windows": len(Y_train), "val_windows": first_cal,
+                          "calibration_windows": len(Y_val) - first_cal,
                           "scaler_fitted_through": cutoff.date().isoformat()}
         return self
 
@@ -161,7 +177,7 @@ class SpectroForecaster(SavedModel):
             raise ValueError(f"history has {len(values)} points; the model needs the last {W + 1}")
         returns = np.diff(np.log(values[-(W + 1):]))
         forecast = values[-1] * math.exp(float(self.predict_returns(returns[None])[0]))
-        date = pd.date_range(history.index[-1], periods=2, freq=self.freq)[1]
+        date = future_dates(history.index, self.freq, 1, self.calendar)[0]
         frame = pd.DataFrame({"date": [date], "forecast": [forecast]})
         for level, quantiles in self.calibration["quantiles"].items():
             lower, upper = interval_columns(float(level))

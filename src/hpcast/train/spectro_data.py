@@ -158,21 +158,22 @@ def normaliser(index: dict[str, Any]) -> SpectrogramNormaliser:
 
 
 def target_scale(index: dict[str, Any]) -> tuple[float, float]:
-    """Mean and standard deviation of the training targets (next-day log returns) over every symbol."""
+    """Offset 0 and the root mean square of the training targets (next-day log returns) over every symbol.
+
+    Not centred, so a network output of zero decodes to a zero return: exactly the naive forecast.
+    """
     count = sum(e["train"] for e in index["symbols"].values())
     if count < 2:
         raise ValueError(f"need at least two training samples on or before the cutoff {index['cutoff']}")
-    mean = sum(e["target_sum"] for e in index["symbols"].values()) / count
-    squares = sum(e["target_sumsq"] for e in index["symbols"].values()) / count
-    std = float(np.sqrt(max(squares - mean**2, 0.0) * count / (count - 1)))
-    return mean, std if std > 0 else 1.0
+    rms = float(np.sqrt(sum(e["target_sumsq"] for e in index["symbols"].values()) / count))
+    return 0.0, rms if rms > 0 else 1.0
 
 
 class SpectrogramDataset(Dataset):
     """Samples of the memory-mapped dataset at ``root`` (``split``: train, val or all), normalised on read.
 
-    Inputs are scaled per frequency and targets to zero mean and unit spread, both with training-span
-    statistics from the index.
+    Inputs are scaled per frequency and targets to unit root mean square (not centred), both with
+    training-span statistics from the index.
 
     Files are opened lazily in each process (DataLoader workers open their own), and a sample is one
     ``pread`` of exactly its bytes from the ``.npy`` file. Reading through ``np.memmap`` instead would map
@@ -260,7 +261,7 @@ def in_memory_spectrograms(prices: dict[str, pd.Series], config: SpectrogramConf
             raise ValueError(f"need at least two training samples on or before the cutoff {cutoff.date()}")
         norm = norm or SpectrogramNormaliser.fit(train_spec)
         wide = train_target.astype(np.float64)
-        scale = scale or (float(wide.mean()), float(wide.std(ddof=1)))
+        scale = scale or (0.0, float(np.sqrt(np.mean(wide**2))) or 1.0)  # not centred: 0 is naive (target_scale)
     spec = np.concatenate([s[m] for (_, s, _), m in zip(chunks, masks[split], strict=True)])
     target = np.concatenate([t[m] for (_, _, t), m in zip(chunks, masks[split], strict=True)]).astype(np.float64)
     inputs = norm.transform(torch.from_numpy(spec))  # float32 arithmetic, as the dataset does on read
