@@ -58,8 +58,7 @@ def scratch_train(impl: str, hidden: str, threads: int | None, **kwargs: Any) ->
     """
     from hpcast.models.scratch.train import IMPLEMENTATIONS, ScratchConfig, make_task, train_scratch
 
-    data_keys = ("dataset", "csv_path", "date_col", "value_col", "ticker", "start", "end")
-    dataset, column = load_dataset({k: kwargs.pop(k) for k in data_keys})
+    dataset, column = load_dataset(kwargs)  # pops every data flag, so the rest is ScratchConfig's
     names = [name.strip() for name in impl.split(",") if name.strip()]
     unknown = [name for name in names if name not in IMPLEMENTATIONS]
     if unknown or not names:
