@@ -89,7 +89,8 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
         _record_run(folder, "train", data, series, config)
         if dist is not None:
             _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
-    forecaster = estimator(config).fit(series, data.freq, progress=None if quiet else EpochProgress(),
+    forecaster = estimator(config).fit(series, data.freq, calendar=data.calendar,
+                                       progress=None if quiet else EpochProgress(),
                                        checkpoint_dir=folder / "checkpoint", resume=resume, dist=dist,
                                        profile_dir=folder / "profile" if profile else None)
     if not main:
@@ -135,14 +136,14 @@ def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet
 def backtest_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
                  models: tuple[str, ...] | None = None, quiet: bool = False) -> Any:
     """Walk-forward backtest of the LSTM and the baselines; write ``backtest.csv``/``.png`` and metrics."""
-    from hpcast.evaluate.backtest import DEFAULT_MODELS, backtest
+    from hpcast.evaluate.backtest import backtest
     from hpcast.train.progress import FoldProgress
     from hpcast.viz.plots import backtest_plot
 
     series = data.series(column)
     _record_run(folder, "backtest", data, series, config)
     progress = None if quiet else FoldProgress()
-    result = backtest(series, data.freq, config, models=models or DEFAULT_MODELS, progress=progress)
+    result = backtest(series, data.freq, config, models=models or None, progress=progress)
     result.predictions.to_csv(folder / "backtest.csv", index=False)
     _merge_json(folder / "metrics.json", {"backtest": result.to_dict()})
     backtest_plot(series, result.predictions, folder / "backtest.png", title=f"{data.name}: walk-forward backtest")
@@ -165,13 +166,17 @@ def forecast_job(data: Dataset, forecaster: Any, folder: Path, *, column: str | 
     return forecast
 
 
+_MOVING_AVERAGES = {"3D": (30, 60), "W": (26, 52), "YS": (3, 5)}  # in periods, for series with no season
+
+
 def plot_job(data: Dataset, folder: Path, *, column: str | None = None, run: Path | None = None) -> list[Path]:
     """Price with moving averages (MA100/MA200 for daily data, one and two seasons otherwise); with ``run``,
     also redraw that run's loss curve, backtest and forecast fan from its saved files."""
     from hpcast.viz.plots import backtest_plot, forecast_fan, loss_curve, price_with_moving_averages
 
     series = data.series(column)
-    windows = (100, 200) if data.freq in ("B", "D") else (season_length(data.freq), 2 * season_length(data.freq))
+    season = season_length(data.freq)
+    windows = (season, 2 * season) if season > 1 else _MOVING_AVERAGES.get(data.freq, (100, 200))
     written = [price_with_moving_averages(series, folder / "price.png", windows=windows,
                                           title=f"{data.name}: {series.name} with MA{windows[0]}/MA{windows[1]}")]
     if run is None:

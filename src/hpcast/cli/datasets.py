@@ -43,15 +43,15 @@ def data_list() -> None:
 @click.argument("name")
 @user_errors
 def data_show(name: str) -> None:
-    """Show a bundled dataset's range, frequency, rows, columns, source and licence.
+    """Show a bundled dataset's range, frequency, calendar, rows, columns, source, licence and gaps.
 
     \b
     Example:
         hpcast data show air_passengers
     """
-    from hpcast.data.bundled import BUNDLED, load_bundled
+    from hpcast.data import BUNDLED, load_data
 
-    dataset = load_bundled(name)
+    dataset = load_data(name)  # with the gap report in its notes
     info = BUNDLED[name]
     facts = {**dataset.summary(), "licence": info.licence, "caveat": info.caveat or "—",
              "notes": "; ".join(dataset.notes) or "—"}

@@ -34,19 +34,37 @@ def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--date-col", metavar="C", help="CSV date column [default: date]."),
         click.option("--value-col", metavar="C",
                      help="Column to model [default: adj_close for prices, else value/close]."),
+        click.option("--date-format", metavar="FMT",
+                     help="How CSV dates are written: a strptime format (%d/%m/%Y, %m/%d/%Y %H:%M%z) or dayfirst / "
+                          "monthfirst for a/b/yyyy dates [default: ISO as written; a/b/yyyy in the order the "
+                          "column proves, else an error]."),
+        click.option("--missing", type=click.Choice(["error", "drop", "ffill"]),
+                     help="CSV value cells that are blank, NA, N/A, NaN, null, #N/A or '.': stop (error), drop "
+                          "their rows, or fill each from the row above (ffill; leading ones are dropped); the "
+                          "count is printed and kept in the run's manifest [default: error]."),
         click.option("--ticker", metavar="SYMBOL", help="Yahoo Finance symbol, fetched once then cached."),
         click.option("--start", metavar="DATE", help="With --ticker: first date [default: 2000-01-01]."),
         click.option("--end", metavar="DATE", help="With --ticker: end date, exclusive [default: today]."),
+        # the names are hpcast.data.calendars.CALENDARS' (not imported here: it needs pandas; a test compares)
+        click.option("--calendar", metavar="NAME",
+                     help="Daily data: the calendar the dates follow, for forecast dates and the gap report: NYSE, "
+                          "London, weekdays or every-day [default: the bundled dataset's, else weekdays for "
+                          "business days and every-day for daily data]."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
 
 def load_dataset(kwargs: dict[str, Any]) -> Any:
+    """Pop `data_options`' flags from ``kwargs``, load the dataset and print its notes (to stderr) once."""
     from hpcast.data import load_data
 
+    csv_flags = {key: value for key in ("date_format", "missing") if (value := kwargs.pop(key, None)) is not None}
     dataset = load_data(kwargs.pop("dataset"), csv=kwargs.pop("csv_path"), date_col=kwargs.pop("date_col"),
                         value_col=kwargs["value_col"] if kwargs.get("csv_path") else None,
-                        ticker=kwargs.pop("ticker"), start=kwargs.pop("start"), end=kwargs.pop("end"))
+                        ticker=kwargs.pop("ticker"), start=kwargs.pop("start"), end=kwargs.pop("end"),
+                        calendar=kwargs.pop("calendar", None), **csv_flags)
+    for note in dataset.notes:
+        click.echo(f"{dataset.name}: {note}", err=True)
     column = kwargs.pop("value_col")
     if column is not None and column not in dataset.value_columns:
         column = None  # a CSV's value column is renamed to 'value' on load
@@ -77,7 +95,11 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lr", type=float, help="Adam learning rate, the peak under one-cycle [default: 0.003]."),
         click.option("--loss", type=click.Choice(["mse", "mae", "huber"]), help="Training loss [default: mse]."),
         click.option("--patience", type=int, help="Early-stopping patience in epochs [default: 10]."),
-        click.option("--val-fraction", type=float, help="Last share of windows for validation [default: 0.2]."),
+        click.option("--val-fraction", type=float, help="Last share of windows held out from training "
+                                                        "[default: 0.2]."),
+        click.option("--calibration-fraction", type=float,
+                     help="Later share of the held-out windows that calibrates the intervals; the earlier ones "
+                          "stop early [default: 0.5]."),
         click.option("--seed", type=int, help="Random seed; same seed, same weights [default: 0]."),
         click.option("--kernels", type=click.Choice(["auto", "torch", "triton"]),
                      help="Triton LSTM/MSE kernels: on CUDA (auto), never, or always [default: auto]."),
@@ -157,9 +179,9 @@ def run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) -> 
         base["model"]["dropout"] = list(dropout)
     if (init := kwargs.pop("init")) is not None:
         base["model"]["init"] = init
-    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "seed", "kernels", "device",
-                "loader_workers", "pin_memory", "prefetch", "persistent_workers", "targets", "warmup", "stride",
-                "precision", "schedule"):
+    for key in ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "calibration_fraction", "seed",
+                "kernels", "device", "loader_workers", "pin_memory", "prefetch", "persistent_workers", "targets",
+                "warmup", "stride", "precision", "schedule"):
         if (value := kwargs.pop(key, None)) is not None:
             base["train"][key] = value
     if (architecture := kwargs.pop("architecture", None)) is not None:

