@@ -56,6 +56,12 @@ def verdict(metrics: dict[str, dict[str, Any]]) -> str:
     return " ".join(parts).replace(" ;", ";") + "."
 
 
+def _mase_scale_words(season: int) -> str:
+    if season > 1:
+        return f"the in-sample seasonal naive error (declared season m = {season})"
+    return "the in-sample one-step naive error (m = 1: no season declared for this frequency)"
+
+
 def _interval_lines(model_manifest: Path) -> list[str]:
     """Where the bands come from, and any warning that they rest on too few residuals."""
     if not model_manifest.is_file():
@@ -99,7 +105,7 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
         out += ["## Walk-forward backtest",
                 f"{len(backtest['folds'])} folds of {backtest['horizon']} steps (origins "
                 f"{', '.join(backtest['folds'])}); every model refitted on each fold's history only. "
-                f"MASE is scaled by the in-sample seasonal naive error (season {backtest['season']}).", "",
+                f"MASE is scaled by {_mase_scale_words(backtest['season'])}.", "",
                 backtest_table(backtest["metrics"]), "", verdict(backtest["metrics"]), ""]
         if coverage:
             out += [f"Empirical coverage of the LSTM's conformal intervals: {coverage}.", ""]

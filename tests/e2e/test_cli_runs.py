@@ -32,7 +32,8 @@ def test_demo_writes_the_whole_run_folder(tmp_path):
     report = (out / "report.md").read_text()
     assert "| **lstm** |" in report and "| naive |" in report and "naive last-value forecast" in report
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"lstm", "naive", "seasonal_naive", "drift", "arima"} == set(metrics["backtest"]["metrics"])
+    assert {"lstm", "naive", "drift", "arima"} == set(metrics["backtest"]["metrics"])  # no season: no seasonal naive
+    assert "one-step naive error (m = 1" in report
     assert len((out / "forecast.csv").read_text().strip().splitlines()) == 31  # header + 30 trading days
 
 

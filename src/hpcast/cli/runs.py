@@ -70,9 +70,10 @@ def _print_backtest(result: Any) -> None:
                                             "daily, 2 otherwise].")
 @click.option("--step", type=int, help="Points between fold origins [default: the horizon].")
 @spectro_options
-@click.option("--models", default="lstm,naive,seasonal_naive,drift,arima", show_default=True,
-              help="Comma-separated models to compare: lstm, spectro-cnn (needs --horizon 1), naive, "
-                   "seasonal_naive, drift, arima.")
+@click.option("--models", help="Comma-separated models to compare: lstm, spectro-cnn (needs --horizon 1), naive, "
+                                "seasonal_naive (monthly and quarterly data: the only ones that declare a season), "
+                                "drift, arima [default: lstm,naive,drift,arima, and seasonal_naive where a season "
+                                "is declared].")
 @click.option("--model", "model_dir", metavar="DIR",
               help="Backtest the configuration of a trained run (refitted on every fold).")
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-backtest].")
@@ -95,7 +96,7 @@ def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, *
 
     dataset, column = load_dataset(kwargs)
     config = run_config(kwargs, saved_config(model_dir) if model_dir else None)
-    chosen = tuple(m.strip() for m in models.split(",") if m.strip())
+    chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
     folder = new_run_folder("backtest", out)
     result = backtest_job(dataset, config, folder, column=column, models=chosen, quiet=quiet)
     _print_backtest(result)

@@ -2,7 +2,10 @@
 
 Fold k forecasts ``h`` points from origin ``n - test_size + k·step`` using only the points before the
 origin; the LSTM is refitted (scaler included) on each fold's history, so nothing after a cutoff is ever
-seen. Metrics pool all folds' points; MASE scales each fold by its own history.
+seen. Metrics pool all folds' points; MASE scales each fold by its own history's in-sample naive error,
+one step (m = 1) unless the frequency declares a season (`hpcast.data.season_length`). The seasonal
+naive baseline runs only where a season is declared, and ARIMA is then the airline model; otherwise
+ARIMA(1,1,1) on log prices.
 """
 
 from __future__ import annotations
@@ -77,11 +80,12 @@ def _network(name: str, config: RunConfig) -> Any:
     return LSTMForecaster(dataclasses.replace(config, architecture="lstm"))
 
 
-def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[str, ...] = DEFAULT_MODELS,
+def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[str, ...] | None = None,
              fitted: dict[str, Any] | None = None, progress: Any = None) -> BacktestResult:
     """Run every model in ``models`` on the same walk-forward folds of ``series``.
 
-    ``models`` are refitted on each fold's history. ``fitted`` maps names to already-trained forecasters
+    ``models`` are refitted on each fold's history; None means `DEFAULT_MODELS`, less seasonal naive where
+    the frequency declares no season. ``fitted`` maps names to already-trained forecasters
     (e.g. a registry's champion and challenger) that are *not* refitted: each fold only asks them to
     forecast from that fold's history. Only fold origins after their training data keep that honest;
     the caller chooses ``config.backtest.test_size`` so.
@@ -91,16 +95,21 @@ def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[s
         >>> result = backtest(load_bundled("air_passengers").series(), "MS", RunConfig())  # doctest: +SKIP
         >>> result.metrics.loc[["lstm", "seasonal_naive"], "mase"]  # doctest: +SKIP
     """
+    season = season_length(freq)
+    if models is None:
+        models = tuple(m for m in DEFAULT_MODELS if season > 1 or m != "seasonal_naive")
     unknown = [m for m in models if m not in NETWORKS and m not in BASELINES]
     if unknown:
         raise ValueError(f"models ({unknown}) must be among {[*NETWORKS, *BASELINES]}")
+    if season == 1 and "seasonal_naive" in models:
+        raise ValueError(f"model 'seasonal_naive' needs a declared season; frequency {freq!r} has none "
+                         "(only monthly and quarterly data declare one): leave it out")
     config = config.resolved(freq)
     h = config.horizon
     assert h is not None
     step = config.backtest.step or h
     test_size = config.backtest.test_size or (3 if freq in ("B", "D") else 2) * h
     origins = fold_origins(len(series), test_size, h, step)
-    season = season_length(freq)
     values = series.to_numpy(dtype=np.float64)
     rows: list[pd.DataFrame] = []
     if progress is not None:

@@ -1,7 +1,8 @@
 """Point-forecast metrics over one or more forecast paths.
 
 All take ``actual`` and ``predicted`` of the same shape. MASE divides by the in-sample mean absolute
-error of the seasonal naive forecast on the training history (Hyndman & Koehler, 2006), so MASE < 1
+error of the naive forecast on the training history (Hyndman & Koehler, 2006): one step ahead (m = 1)
+unless the series declares a season m (12 monthly, 4 quarterly), then the seasonal naive's. MASE < 1
 means better than that naive method was in-sample. Directional accuracy counts the steps where the
 forecast's direction of change from the last observed value matches the actual one, over the steps
 where the forecast calls a direction (a flat forecast calls none, so naive has no directional score).
@@ -38,7 +39,7 @@ def smape(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def mase_scale(history: np.ndarray, season: int) -> float:
-    """In-sample MAE of the seasonal naive forecast (lag ``season``; lag 1 when the history is too short)."""
+    """In-sample MAE of the naive forecast at lag ``season`` (1: one-step; lag 1 when the history is too short)."""
     lag = season if len(history) > season else 1
     return float(np.mean(np.abs(history[lag:] - history[:-lag])))
 
