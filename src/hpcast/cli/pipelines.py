@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from hpcast._uris import redact
 from hpcast.cli import cli
 from hpcast.cli.options import console, run_config, train_options, user_errors
 from hpcast.cli.store import run_update, store_option, update_options
@@ -79,7 +80,7 @@ def pipeline_retrain(assets: str | None, force: bool, out: str | None, store_url
                       *(f"{d.mase[k]:.3f}" if k in d.mase else "-" for k in ("challenger", "champion", "naive")),
                       d.reason)
     console().print(table)
-    click.echo(f"runs: {folder}\nregistry: {registry.uri} (decisions in experiment hpcast-pipeline)")
+    click.echo(f"runs: {folder}\nregistry: {redact(registry.uri)} (decisions in experiment hpcast-pipeline)")
 
 
 @cli.command()

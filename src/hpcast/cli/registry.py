@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hpcast._uris import redact
 from hpcast.cli import cli
 from hpcast.cli.options import console, user_errors
 
@@ -44,7 +45,7 @@ def registry_list() -> None:
                       str(challenger.version) if challenger else "-",
                       champion.tags.get("backtest_mase", "-")[:6] if champion else "-")
     console().print(table)
-    click.echo(f"registry: {store.uri}")
+    click.echo(f"registry: {redact(store.uri)}")
 
 
 @registry.command("show")
@@ -110,7 +111,7 @@ def registry_ui(host: str, port: int) -> None:
     if uri.startswith("sqlite:"):
         command += ["--default-artifact-root", (data_dir() / "mlartifacts").as_uri()]
         data_dir().mkdir(parents=True, exist_ok=True)
-    click.echo(f"MLflow UI on http://{host}:{port} for {uri} (Ctrl-C to stop)", err=True)
+    click.echo(f"MLflow UI on http://{host}:{port} for {redact(uri)} (Ctrl-C to stop)", err=True)
     try:
         subprocess.run(command, check=False)
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from hpcast._uris import redact
 from hpcast.cli import cli
 from hpcast.cli.options import console, user_errors
 
@@ -85,7 +86,7 @@ def store_backfill(assets: str, source: str, start: str | None, end: str | None,
     with console().status("backfilling") as status:
         reports = backfill(feature_store, _assets(assets) or [], source=source, start=start, end=end,
                            progress=lambda name: status.update(f"backfilling {name}"))
-    click.echo(f"store: {feature_store.url}")
+    click.echo(f"store: {redact(feature_store.url)}")
     report_upserts(reports, allow_rejects)
 
 
@@ -114,7 +115,7 @@ def run_update(assets: str | None, source: str | None, until: str | None, allow_
     with console().status("updating") as status:
         reports = daily(feature_store, _assets(assets), source=source, until=until,
                         log=data_dir() / "pipeline.log", progress=lambda name: status.update(f"updating {name}"))
-    click.echo(f"store: {feature_store.url}")
+    click.echo(f"store: {redact(feature_store.url)}")
     report_upserts(reports, allow_rejects)
 
 
@@ -199,7 +200,7 @@ def store_show(symbol: str | None, group: str | None, start: str | None, end: st
                 click.echo(f"{name:<12} {asset.group:<7} {asset.ticker or '-':<8} {asset.description}")
             return
         feature_store = FeatureStore(store_url)
-        click.echo(f"store: {feature_store.url}")
+        click.echo(f"store: {redact(feature_store.url)}")
         if quarantine:
             frame = feature_store.quarantine()
             click.echo(f"{len(frame)} rejected rows" + (":" if len(frame) else ""))

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from hpcast._uris import redact
 from hpcast.cli import cli
 from hpcast.cli.options import (
     console,
@@ -143,7 +144,8 @@ def _register(folder: Path, asset: str) -> None:
     registry = Registry()
     version = registry.register(registry.log_training(folder, asset), asset)
     aliases = next(v.aliases for v in registry.versions(asset) if v.version == version)
-    click.echo(f"registered {model_name(asset)} version {version} (aliases: {', '.join(aliases)}) in {registry.uri}")
+    click.echo(f"registered {model_name(asset)} version {version} (aliases: {', '.join(aliases)}) in "
+               f"{redact(registry.uri)}")
 
 
 def _launch_workers(context: click.Context, folder: Path, workers: int, max_restarts: int) -> None:

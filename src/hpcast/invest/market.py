@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from hpcast._uris import redact
+
 __all__ = ["CASH", "CPI_SOURCES", "MIN_HISTORY_DAYS", "RATE_SOURCES", "AsOfRange", "AssetInfo", "Market"]
 
 CASH = "cash"
@@ -89,7 +91,7 @@ class Market:
         """Snapshot of every prices symbol, the best cash-rate series and the CPI series in ``store``."""
         symbols = store.symbols()
         if symbols.empty:
-            raise ValueError(f"the store at {store.url} is empty: run `hpcast store backfill` first")
+            raise ValueError(f"the store at {redact(store.url)} is empty: run `hpcast store backfill` first")
         groups = dict(zip(symbols["symbol"], symbols["group"], strict=True))
         descriptions = dict(zip(symbols["symbol"], symbols["description"], strict=True))
         freqs = dict(zip(symbols["symbol"], symbols["freq"], strict=True))
@@ -102,7 +104,7 @@ class Market:
         rate = _series(store.dataset(rate_symbol)) * RATE_SOURCES[rate_symbol] if rate_symbol else None
         cpi = {s: _series(store.dataset(s)) for s in CPI_SOURCES if groups.get(s) == "macro"}
         return cls(prices, {n: descriptions[n] for n in prices}, rate, rate_symbol, cpi,
-                   {s: freqs[s] for s in cpi}, f"store {store.url}")
+                   {s: freqs[s] for s in cpi}, f"store {redact(store.url)}")
 
     # -- what can be chosen ---------------------------------------------------------------------------
     def names(self) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from hpcast._io import atomic_write_json
+from hpcast._uris import redact
 from hpcast.config import RunConfig
 from hpcast.data.frame import Dataset
 from hpcast.pipelines.drift import DriftReport, return_shift
@@ -163,7 +164,7 @@ def retrain(store: Any, registry: Any, assets: list[str] | None, config: RunConf
         decision = retrain_asset(store.dataset(asset), registry, config, root / asset, force=force)
         decision.run_id = registry.log_run(
             PIPELINE_EXPERIMENT, f"retrain-{asset}",
-            params={"asset": asset, "force": force, "store": store.url},
+            params={"asset": asset, "force": force, "store": redact(store.url)},
             metrics={**{f"mase_{k}": v for k, v in decision.mase.items()},
                      **{k: v for k, v in decision.drift.to_dict().items()
                         if isinstance(v, float | int | bool) and v is not None}},

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from hpcast._uris import redact
 from hpcast.data.bundled import BUNDLED, load_bundled
 from hpcast.data.frame import DataError
 from hpcast.store.store import FeatureStore, StoreError, UpsertReport
@@ -128,7 +129,7 @@ def update(store: FeatureStore, assets: list[str] | None = None, *, source: str 
     """
     registered = store.symbols()
     if registered.empty:
-        raise StoreError(f"the store at {store.url} is empty: run `hpcast store backfill` first")
+        raise StoreError(f"the store at {redact(store.url)} is empty: run `hpcast store backfill` first")
     names = assets or [s for s in registered["symbol"] if s in ASSETS]
     unknown = sorted(set(names) - set(registered["symbol"]))
     if unknown:

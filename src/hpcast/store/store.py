@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpcast._uris import redact
 from hpcast.data.frame import FREQUENCIES, Dataset
 from hpcast.store.derived import context_days, derive
 from hpcast.store.schema import GROUPS, QUARANTINE, SYMBOLS, FeatureGroup, validate
@@ -299,7 +300,7 @@ class FeatureStore:
         stamp = _utc(as_of)
         return Dataset(name=symbol, frame=frame.reset_index(drop=True), freq=freq,
                        target="adj_close" if group == "prices" else "value",
-                       source=f"store {self.url}" + (f" as of {stamp:%Y-%m-%d %H:%M:%S} UTC" if stamp else ""))
+                       source=f"store {redact(self.url)}" + (f" as of {stamp:%Y-%m-%d %H:%M:%S} UTC" if stamp else ""))
 
     def quarantine(self) -> pd.DataFrame:
         """Every rejected row with its group, reason, original content and when it was rejected."""
