@@ -25,8 +25,28 @@ from hpcast.data.frame import Dataset, season_length
 __all__ = ["backtest_job", "demo", "forecast_job", "new_run_folder", "plot_job", "train_job"]
 
 
+_CREATED_FOLDERS: list[Path] = []  # run folders this process made, so a command that fails can take them back
+
+
+def run_folders_made() -> int:
+    """How many run folders this process has made so far (a mark for `discard_new_run_folders`)."""
+    return len(_CREATED_FOLDERS)
+
+
+def discard_new_run_folders(since: int) -> None:
+    """Remove the run folders made after mark ``since`` (a command failed on its input: nothing to keep)."""
+    import shutil
+
+    while len(_CREATED_FOLDERS) > since:
+        shutil.rmtree(_CREATED_FOLDERS.pop(), ignore_errors=True)
+
+
 def new_run_folder(kind: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
-    """``out`` if given, else ``runs/<YYYYmmdd-HHMMSS>-<kind>`` (suffixed if that exists)."""
+    """``out`` if given, else ``runs/<YYYYmmdd-HHMMSS>-<kind>`` (suffixed if that exists).
+
+    A folder made here is remembered until the process ends: `discard_new_run_folders` removes it when the
+    command fails on its input, so a failed run leaves nothing behind (an existing folder is never removed).
+    """
     if out is not None:
         folder = Path(out)
     else:
@@ -36,6 +56,8 @@ def new_run_folder(kind: str, out: str | Path | None = None, root: str | Path = 
         while folder.exists():
             suffix += 1
             folder = Path(root) / f"{stamp}-{kind}-{suffix}"
+    if not folder.exists():
+        _CREATED_FOLDERS.append(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -106,3 +106,15 @@ def test_profile_writes_a_trace_and_a_per_epoch_table(tmp_path):
     assert any(e.get("name", "").startswith("ProfilerStep") for e in events)
     epochs = json.loads((tmp_path / "run" / "metrics.json").read_text())["training"]["epochs"]
     assert all(e["compute_seconds"] > 0 and e["samples"] > 0 for e in epochs)
+
+
+def test_a_run_that_fails_on_its_input_leaves_no_folder_and_keeps_earlier_ones(tmp_path):
+    kept = tmp_path / "kept"
+    _run("train", "--dataset", "air_passengers", "--epochs", "1", "--layers", "4", "--quiet", "--out", str(kept))
+    failed = tmp_path / "failed"
+    result = CliRunner().invoke(cli, ["train", "--dataset", "air_passengers", "--window", "200", "--quiet",
+                                      "--out", str(failed)])
+    assert result.exit_code == 1
+    assert "series of 144 points is too short for window (200)" in result.output
+    assert "it needs at least 227 points" in result.output  # 15 windows + window 200 + h 12 - 1 + 1 (returns)
+    assert not failed.exists() and (kept / "model" / "manifest.json").is_file()

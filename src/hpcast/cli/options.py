@@ -15,14 +15,22 @@ USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)  # Da
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn rule violations into one-line ``Error: ...`` messages with exit code 1 (no traceback)."""
+    """Turn rule violations into one-line ``Error: ...`` messages with exit code 1 (no traceback), and take
+    back the run folders the command made (a crash or an interrupt keeps them, for ``--resume``)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from hpcast.jobs import discard_new_run_folders, run_folders_made
+
+        mark = run_folders_made()
         try:
             return command(*args, **kwargs)
         except USER_ERRORS as error:
+            discard_new_run_folders(mark)
             raise click.ClickException(" ".join(str(error).split())) from error
+        except click.ClickException:
+            discard_new_run_folders(mark)
+            raise
 
     return wrapper
 
