@@ -137,7 +137,8 @@ def test_bad_input_matrix_rejects_each_row_with_its_reason(store: FeatureStore) 
     expected = ["close is missing (NaN)", "close must be > 0, got -5.0", "high (90.0) < low (95.0)",
                 "date 2030-01-01 is in the future (today is 2024-01-02)",
                 "unknown symbol 'zzz' (not registered in group 'prices': backfill it, or import with --register)",
-                "close is not a number: 'abc'", "volume must be >= 0, got -1.0", "date 'not a date' is not a date",
+                "close is not a number: 'abc'", "volume must be >= 0, got -1.0",
+                "date 'not a date' in column 'date' is not a date (expected e.g. 2020-01-31)",  # load_csv's rule
                 "duplicate key (aaa, 2023-06-01) in this batch"]
     for reason, want in zip(reasons, expected, strict=True):
         assert want in reason, (want, reason)

@@ -142,30 +142,40 @@ def store_update(assets: str | None, source: str | None, until: str | None, allo
 @click.option("--register", "freq", metavar="FREQ",
               help="Register the file's new symbols first, with this frequency (B, D, MS, QS, ...); "
                    "without it they are rejected.")
+@click.option("--date-format", metavar="FMT",
+              help="How the file's dates are written: a strptime format (%d/%m/%Y, %m/%d/%Y %H:%M%z) or dayfirst / "
+                   "monthfirst for a/b/yyyy dates [default: ISO as written; a/b/yyyy in the order the column "
+                   "proves, else every row is rejected].")
 @click.option("--allow-rejects", is_flag=True, help="Exit 0 even if rows were rejected.")
 @store_option
 @user_errors
-def store_import(path: str, group: str, freq: str | None, allow_rejects: bool, store_url: str | None) -> None:
+def store_import(path: str, group: str, freq: str | None, date_format: str | None, allow_rejects: bool,
+                 store_url: str | None) -> None:
     """Upsert rows from a CSV (columns symbol, date and the group's columns), checked like every write.
 
     Cells are read as text and checked by the store: NaN or non-positive prices, high < low, negative
     volume, duplicate keys, future dates, unknown symbols and non-numbers are rejected with the reason.
+    Dates follow the rules of --csv files: never guessed (01/02/2000 needs a date such as 13/02/2000 in the
+    column, or --date-format), a UTC offset dropped (the exchange's local date is kept).
 
     \b
     Example:
         hpcast store import my-prices.csv --register B
+        hpcast store import eu-prices.csv --date-format %d/%m/%Y
     """
     import pandas as pd
 
+    from hpcast.data.dates import check_date_format
     from hpcast.store import FeatureStore
 
+    check_date_format(date_format)  # before anything is registered
     rows = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     feature_store = FeatureStore(store_url)
     if freq and "symbol" in rows:
         symbols = sorted(set(rows["symbol"].dropna()) - set(feature_store.symbols()["symbol"]))
         feature_store.register(pd.DataFrame({"symbol": symbols, "group": group, "description": f"imported from {path}",
                                              "source": f"csv {path}", "freq": freq}))
-    report = feature_store.upsert(group, rows)
+    report = feature_store.upsert(group, rows, date_format=date_format)
     report.source = path
     report_upserts([report], allow_rejects)
 

@@ -4,13 +4,9 @@ Rows are numbered as a spreadsheet shows them: the header is row 1, the first da
 Nothing is coerced or dropped unless asked: the first broken rule stops the load (and says how many other
 rows break rules), because a forecast built on silently repaired data cannot be trusted.
 
-Dates are never guessed. ISO dates (``2000-02-01``) and dates with a month name read as written. In
-``a/b/yyyy`` dates (also with ``.`` or ``-``, or a 2-digit year) the order comes from ``date_format`` or
-from the whole column: a first field above 12 proves day-first, a second field above 12 proves
-month-first; a column that proves both, or proves neither while some date reads two ways (``01/02``),
-is an error. A UTC offset (``+09:00``, as Yahoo
-exports other exchanges) is dropped, not applied: the date kept is the exchange's local date as written,
-so offsets may change within a file (daylight saving), but every date has one or none has.
+Dates are never guessed: they follow `hpcast.data.dates` (the rules store imports follow too). ISO and
+month-name dates read as written; ``a/b/yyyy`` dates in the order ``date_format`` gives or the whole
+column proves, else an error; a UTC offset is dropped, not applied (the exchange's local date is kept).
 
 Missing cells (see `MISSING_MARKERS`) are an error unless ``missing`` says to drop or forward-fill their
 rows; what was done is counted in `Dataset.notes`. A blank date is always an error.
@@ -18,12 +14,12 @@ rows; what was done is counted in `Dataset.notes`. A blank date is always an err
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from hpcast.data.dates import DateOrderError, read_dates
 from hpcast.data.frame import DataError, Dataset, infer_frequency
 
 __all__ = ["MISSING_MARKERS", "MISSING_POLICIES", "load_csv"]
@@ -31,9 +27,6 @@ __all__ = ["MISSING_MARKERS", "MISSING_POLICIES", "load_csv"]
 _VALUE_PREFERENCE = ("adj_close", "close", "value", "price")
 MISSING_MARKERS = ("", "NA", "N/A", "NaN", "null", "#N/A", ".")  # compared ignoring case; "." is FRED's
 MISSING_POLICIES = ("error", "drop", "ffill")
-_DATE_ORDERS = {"dayfirst": True, "monthfirst": False}
-# The one common spelling whose field order the text does not show: a/b/year, with /, . or - between.
-_NUMERIC_DATE = r"^(?P<first>\d{1,2})(?P<sep>[/.-])(?P<second>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})(?P<rest>[ T].*)?$"
 _MISSING_HINT = "(--missing drop or --missing ffill loads the file anyway)"
 
 
@@ -66,101 +59,6 @@ def _first_problem(path: Path, problems: list[tuple[int, str]]) -> None:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _full_year(text: str) -> int:
-    """A 4-digit year as is; a 2-digit one as strptime's %y reads it (69-99: 1900s, 00-68: 2000s)."""
-    year = int(text)
-    return year if len(text) == 4 else year + (1900 if year >= 69 else 2000)
-
-
-def _date_order(parts: pd.DataFrame, text: pd.Series, rows: pd.Series, column: str, path: Path) -> bool:
-    """Whether the column's a/b/year dates are day-first, as proven by a field above 12 (raises if unproven)."""
-    numeric = parts["first"].notna()
-    first, second = parts["first"][numeric].astype(int), parts["second"][numeric].astype(int)
-    proofs = [(labels[0], kind) for labels, kind in
-              ((first.index[first.between(13, 31)], "day-first"), (second.index[second.between(13, 31)], "month-first"))
-              if len(labels)]
-    if len(proofs) == 2:
-        (earlier, earlier_kind), (later, later_kind) = sorted(proofs)  # labels count rows from the top
-        raise DataError(f"{path}: row {int(rows[later])}: date {text[later]!r} in column {column!r} is {later_kind}, "
-                        f"but row {int(rows[earlier])} ({text[earlier]!r}) is {earlier_kind} (a column must hold "
-                        "one order)")
-    if proofs:
-        return proofs[0][1] == "day-first"
-    ambiguous = first.between(1, 12) & second.between(1, 12) & (first != second)
-    if not ambiguous.any():
-        return True  # every date reads the same either way (01/01, 02/02, ...) or is no date at all
-    label = ambiguous.index[ambiguous][0]
-    a, b, sep, year = int(first[label]), int(second[label]), parts["sep"][label], parts["year"][label]
-    full, y = _full_year(year), "%Y" if len(year) == 4 else "%y"
-    raise DataError(f"{path}: row {int(rows[label])}: date {text[label]!r} in column {column!r} could be day-first "
-                    f"({date(full, b, a)}) or month-first ({date(full, a, b)}) and no date in the column tells "
-                    f"which; pass --date-format (%d{sep}%m{sep}{y}, %m{sep}%d{sep}{y}, dayfirst or monthfirst)")
-
-
-def _numeric_to_iso(text: pd.Series, parts: pd.DataFrame, dayfirst: bool) -> pd.Series:
-    """Rewrite a/b/year dates as year-month-day (keeping any time and offset); other texts as they are."""
-    numeric = parts["first"].notna()
-    if not numeric.any():
-        return text
-    fields = parts[numeric].fillna({"rest": ""})
-    day, month = (fields["first"], fields["second"]) if dayfirst else (fields["second"], fields["first"])
-    iso = [f"{_full_year(y)}-{int(m):02d}-{int(d):02d}{rest}"
-           for y, m, d, rest in zip(fields["year"], month, day, fields["rest"], strict=True)]
-    return text.where(~numeric, pd.Series(iso, index=fields.index))
-
-
-def _wall_clock(text: str, date_format: str | None) -> tuple[pd.Timestamp | None, bool]:
-    """The date and time as written (a UTC offset dropped, not applied) and whether it had an offset.
-
-    None when the text is no date (words such as "now" included) or does not match ``date_format``.
-    """
-    if not any(character.isdigit() for character in text):
-        return None, False
-    try:
-        stamp = datetime.strptime(text, date_format) if date_format else pd.Timestamp(text)
-    except (ValueError, OverflowError):
-        return None, False
-    if stamp is pd.NaT:
-        return None, False
-    return pd.Timestamp(stamp.replace(tzinfo=None)), stamp.tzinfo is not None
-
-
-def _read_dates(text: pd.Series, rows: pd.Series, column: str, date_format: str | None,
-                path: Path) -> tuple[pd.Series, list[tuple[int, str]]]:
-    """Naive wall-clock dates (NaT where unreadable or blank) and the rows that break a date rule."""
-    if date_format is not None and date_format not in _DATE_ORDERS and "%" not in date_format:
-        raise DataError(f"date_format ({date_format!r}) must be a strptime format such as %d/%m/%Y, or dayfirst "
-                        "or monthfirst")
-    present = text != ""
-    problems = [(int(row), f"missing date in column {column!r}") for row in rows[~present]]
-    readable = text[present]
-    if date_format is None or date_format in _DATE_ORDERS:
-        parts = readable.str.extract(_NUMERIC_DATE)
-        dayfirst = _DATE_ORDERS[date_format] if date_format else _date_order(parts, readable, rows, column, path)
-        readable = _numeric_to_iso(readable, parts, dayfirst)
-    read = [_wall_clock(item, None if date_format in _DATE_ORDERS else date_format) for item in readable]
-    dates = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    dates[present] = pd.Series([stamp for stamp, _ in read], index=readable.index, dtype="datetime64[ns]")
-    rule = (f"does not match --date-format {date_format!r}" if date_format
-            else "is not a date (expected e.g. 2020-01-31)")
-    problems += [(int(rows[label]), f"date {text[label]!r} in column {column!r} {rule}")
-                 for label in dates.index[present & dates.isna()]]
-    has_offset = pd.Series([offset for _, offset in read], index=readable.index, dtype=bool)
-    return dates, problems + _offset_problems(has_offset[dates[present].notna()], text, rows, column)
-
-
-def _offset_problems(has_offset: pd.Series, text: pd.Series, rows: pd.Series,
-                     column: str) -> list[tuple[int, str]]:
-    """Rows whose date has a UTC offset when the first date has none, or the other way round."""
-    if has_offset.nunique() < 2:
-        return []
-    first = has_offset.index[0]
-    said = ("has one", "has no UTC offset") if has_offset[first] else ("has none", "has a UTC offset")
-    return [(int(rows[label]), f"date {text[label]!r} in column {column!r} {said[1]} but row {int(rows[first])} "
-                               f"({text[first]!r}) {said[0]} (give every date an offset, or none)")
-            for label in has_offset.index[has_offset != has_offset[first]]]
 
 
 def _read_values(text: pd.Series, rows: pd.Series, column: str, missing: str,
@@ -258,7 +156,11 @@ def load_csv(
     row_numbers = pd.Series(np.arange(2, len(raw) + 2), index=raw.index)
     text_dates = raw[date_name].str.strip()
     text_values = raw[value_name].str.strip()
-    dates, problems = _read_dates(text_dates, row_numbers, date_name, date_format, path)
+    try:
+        dates, date_problems = read_dates(text_dates, date_format, column=date_name, rows=row_numbers)
+    except DateOrderError as error:
+        raise DataError(f"{path}: {error}") from error
+    problems = [(int(row_numbers[label]), rule) for label, rule in date_problems.dropna().items()]
     values, value_problems = _read_values(text_values, row_numbers, value_name, missing, require_positive)
     _first_problem(path, problems + value_problems)
 

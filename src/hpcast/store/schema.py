@@ -2,7 +2,8 @@
 
 A group is keyed by ``(symbol, date)``; its value columns are float64. `validate` splits a batch into rows
 that may be stored (typed to the schema) and rejected rows, each with every reason it failed, so a bad
-row is reported rather than dropped or coerced, and its good neighbours still go in.
+row is reported rather than dropped or coerced, and its good neighbours still go in. A rule about a whole
+column (an unexpected column, dates whose day/month order the column does not settle) rejects every row.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from hpcast.data.dates import DateOrderError, read_dates
 
 __all__ = ["GROUPS", "KEYS", "QUARANTINE", "SYMBOLS", "FeatureGroup", "validate"]
 
@@ -103,15 +106,47 @@ def _text(values: pd.Series, template: str) -> Callable[[pd.Series], pd.Series]:
     return lambda mask: values[mask].map(lambda v: template.format(repr(v) if isinstance(v, str) else v))
 
 
-def validate(group: FeatureGroup, batch: pd.DataFrame, known_symbols: set[str],
-             today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_date_column(raw: pd.Series, date_format: str | None) -> tuple[pd.Series, pd.Series]:
+    """Each row's date at midnight, without a time zone, and the date rule it breaks (NaN where none).
+
+    Stamps (datetime64 or Timestamp cells) keep their wall-clock date. Text follows
+    `hpcast.data.dates.read_dates`, rows numbered as a CSV file with a header shows them (the batch's first
+    row is row 2); when the column does not settle its day/month order, every row breaks that rule.
+    """
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        stamped = raw.notna()
+        dates = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
+    else:
+        stamped = raw.map(lambda cell: isinstance(cell, date | np.datetime64) and not pd.isna(cell)).astype(bool)
+        dates = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        dates[stamped] = [_wall_clock_stamp(cell) for cell in raw[stamped]]
+    dates = dates.astype("datetime64[ns]")
+    text = raw[~stamped].map(lambda cell: "" if pd.isna(cell) else str(cell).strip()).astype(object)
+    try:
+        read, problems = read_dates(text, date_format, column="date", rows=pd.Series(text.index + 2, index=text.index))
+    except DateOrderError as error:  # the order is the column's: no row of it can be read
+        read = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+        problems = pd.Series(error.rule, index=raw.index, dtype=object)
+    dates.loc[text.index] = read
+    return dates.dt.normalize(), problems.reindex(raw.index)
+
+
+def _wall_clock_stamp(stamp: object) -> pd.Timestamp:
+    """``stamp`` as a Timestamp on its own clock (a time zone dropped, not converted)."""
+    stamp = pd.Timestamp(stamp)
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def validate(group: FeatureGroup, batch: pd.DataFrame, known_symbols: set[str], today: date, *,
+             date_format: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ``batch`` into ``(clean, rejected)``.
 
     ``clean`` has columns ``symbol, date, <group columns>`` typed (``date`` as datetime64, values float64,
     absent optional columns as NaN). ``rejected`` has ``target_group, symbol, date, reason, row`` where
     ``row`` is the original row as JSON. Checks: missing or unexpected columns, unknown symbols, dates
-    that do not parse or lie after ``today``, values that are not numbers, missing required values,
-    non-positive prices, infinite values, ``high < low``, negative volume, duplicate keys in the batch.
+    that break a date rule (`_read_date_column`; ``date_format`` as `hpcast.data.dates.read_dates` takes
+    it) or lie after ``today``, values that are not numbers, missing required values, non-positive prices,
+    infinite values, ``high < low``, negative volume, duplicate keys in the batch.
     """
     batch = batch.reset_index(drop=True)
     index = batch.index
@@ -131,13 +166,8 @@ def validate(group: FeatureGroup, batch: pd.DataFrame, known_symbols: set[str],
                                            f"{group.name!r}: backfill it, or import with --register)")))
 
     raw_date = batch["date"] if "date" in batch else pd.Series(np.nan, index=index, dtype=object)
-    dates = pd.to_datetime(raw_date, errors="coerce", format="mixed") if raw_date.notna().any() else \
-        pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    dates = dates.dt.normalize().astype("datetime64[ns]")
-    reasons.append(_message(raw_date.isna(), "date is missing"))
-    reasons.append(_message(raw_date.notna() & dates.isna(), _text(raw_date, "date {} is not a date")))
+    dates, date_problems = _read_date_column(raw_date, date_format)
+    reasons.append(date_problems)
     reasons.append(_message(dates > pd.Timestamp(today),
                             _text(dates, f"date {{:%Y-%m-%d}} is in the future (today is {today})")))
 

@@ -197,8 +197,10 @@ class FeatureStore:
         return version_seen + 1
 
     def upsert(self, name: str, batch: pd.DataFrame, *, now: datetime | None = None,
-               today: date | None = None) -> UpsertReport:
+               today: date | None = None, date_format: str | None = None) -> UpsertReport:
         """Validate ``batch`` for group ``name``, quarantine bad rows, write new and changed rows atomically.
+
+        ``date_format`` says how text dates are written, as `hpcast.data.dates.read_dates` takes it.
 
         Example:
             >>> store = FeatureStore("/tmp/doc-store")                              # doctest: +SKIP
@@ -210,7 +212,7 @@ class FeatureStore:
             raise StoreError(f"group {name!r} is derived from prices and computed by the store, not written")
         today = today or datetime.now(UTC).date()
         known = set(self.symbols(name)["symbol"])
-        clean, rejected = validate(group, batch, known, today)
+        clean, rejected = validate(group, batch, known, today, date_format=date_format)
         report = UpsertReport(group=name, received=len(batch), rejected=rejected)
         if len(rejected):
             self._upsert_changed(QUARANTINE.name, rejected, now)
