@@ -320,3 +320,13 @@ def test_validate_finds_and_repairs_derived_groups_left_behind(tmp_path: Path,
     repaired = runner.invoke(cli, ["store", "validate", "--repair"])
     assert repaired.exit_code == 0, repaired.output
     assert "repaired: {'returns': 2, 'moving_averages': 150}" in repaired.output
+
+
+def test_store_datasets_keep_their_assets_calendar(store: FeatureStore) -> None:
+    """A catalog asset read back from the store forecasts on its exchange's sessions, not plain weekdays."""
+    from hpcast.store.ingest import backfill
+
+    backfill(store, ["sp500", "gold"], end="2018-12-31")
+    sp500, gold = store.dataset("sp500"), store.dataset("gold")
+    assert (sp500.calendar, gold.calendar) == ("NYSE", "London")
+    assert sp500.gaps().missing == 0  # the store holds exactly the NYSE sessions of the bundled file

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hpcast._uris import redact
+from hpcast.data.bundled import BUNDLED
 from hpcast.data.frame import FREQUENCIES, Dataset
 from hpcast.store.derived import context_days, derive
 from hpcast.store.schema import GROUPS, QUARANTINE, SYMBOLS, FeatureGroup, validate
@@ -300,8 +301,9 @@ class FeatureStore:
             frame = frame.assign(adj_close=frame["adj_close"].fillna(frame["close"]))
             frame = frame[["symbol", "date", "close", "adj_close"]]  # OHLV may be missing (gold has a close only)
         stamp = _utc(as_of)
+        calendar = BUNDLED[symbol].calendar if symbol in BUNDLED else None  # the catalog's assets keep theirs
         return Dataset(name=symbol, frame=frame.reset_index(drop=True), freq=freq,
-                       target="adj_close" if group == "prices" else "value",
+                       target="adj_close" if group == "prices" else "value", calendar=calendar,
                        source=f"store {redact(self.url)}" + (f" as of {stamp:%Y-%m-%d %H:%M:%S} UTC" if stamp else ""))
 
     def quarantine(self) -> pd.DataFrame:
