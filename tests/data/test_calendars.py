@@ -189,3 +189,22 @@ def test_calendar_flag_lands_in_the_model_manifest(tmp_path):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "run" / "model" / "manifest.json").read_text())
     assert manifest["data"]["calendar"] == "weekdays"  # the flag won over sp500's own NYSE
+
+
+@pytest.mark.slow
+def test_forecast_from_a_saved_model_uses_its_calendar_unless_overridden(tmp_path):
+    """sp500 ends on 2018-12-31: on NYSE sessions the forecast skips New Year's Day, on weekdays it does not."""
+    from hpcast.cli import cli
+
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(cli, ["train", "--dataset", "sp500", "--epochs", "1", "--layers", "4", "--dropout",
+                                       "0", "--quiet", "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    firsts = []
+    for extra in ([], ["--calendar", "weekdays"]):
+        out = tmp_path / f"forecast{len(firsts)}"
+        done = CliRunner().invoke(cli, ["forecast", "--dataset", "sp500", "--model", str(run), "--out", str(out),
+                                        *extra])
+        assert done.exit_code == 0, done.output
+        firsts.append(pd.read_csv(out / "forecast.csv")["date"].iloc[0])
+    assert firsts == ["2019-01-02", "2019-01-01"]

@@ -121,6 +121,7 @@ def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: b
     from hpcast.jobs import forecast_job, new_run_folder, train_job
     from hpcast.train.spectro import load_forecaster
 
+    calendar_given = kwargs.get("calendar") is not None
     dataset, column = load_dataset(kwargs)
     if model_dir:
         given = sorted("--config" if k == "config_path" else f"--{k.replace('_', '-')}"
@@ -132,6 +133,8 @@ def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: b
         forecaster = load_forecaster(path / "model" if (path / "model").is_dir() else path)
         if forecaster.freq != dataset.freq:
             raise ConfigError(f"model was trained on {forecaster.freq!r} data, this series is {dataset.freq!r}")
+        if calendar_given:  # the model keeps the calendar it was trained on unless --calendar says otherwise
+            forecaster.calendar = dataset.calendar
         folder = new_run_folder("forecast", out)
     else:
         config = run_config(kwargs)
