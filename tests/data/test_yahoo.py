@@ -54,6 +54,25 @@ def test_fetch_parses_prices_and_second_fetch_makes_no_request(tmp_path):
     assert second.frame.equals(first.frame)
 
 
+def test_refresh_downloads_a_cached_range_again_and_replaces_the_cache(tmp_path):
+    chart = json.loads(FIXTURE.read_text())
+    readjusted = json.loads(FIXTURE.read_text())  # the same bars on a new basis (as after a dividend)
+    adjclose = readjusted["chart"]["result"][0]["indicators"]["adjclose"][0]
+    adjclose["adjclose"] = [value * 0.99 for value in adjclose["adjclose"]]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        _yahoo(mock, chart)
+        fetch_yahoo("^GSPC", "2018-01-01", "2018-02-01", cache_dir=tmp_path, session=requests.Session())
+        mock.replace(responses.GET, CHART, json=readjusted)
+        calls = _chart_calls(mock)
+        fresh = fetch_yahoo("^GSPC", "2018-01-01", "2018-02-01", cache_dir=tmp_path, session=requests.Session(),
+                            refresh=True)
+        assert _chart_calls(mock) > calls
+    cached = fetch_yahoo("^GSPC", "2018-01-01", "2018-02-01", cache_dir=tmp_path)  # no session: from disk only
+    expected = [value * 0.99 for value in chart["chart"]["result"][0]["indicators"]["adjclose"][0]["adjclose"]]
+    assert fresh.frame["adj_close"].to_numpy() == pytest.approx(expected, rel=1e-12)
+    assert cached.frame.equals(fresh.frame)
+
+
 def test_empty_answer_is_an_error_not_an_empty_frame(tmp_path):
     empty = {"chart": {"result": None, "error": {"code": "Not Found", "description": "No data found, "
                                                  "symbol may be delisted"}}}

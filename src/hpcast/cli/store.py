@@ -37,6 +37,10 @@ def report_upserts(reports: list[Any], allow_rejects: bool) -> None:
     written = sum(r.written for r in reports)
     failed = [f"  {r.group}: {r.error}" for r in reports if r.error]
     click.echo(f"{written} rows written" if written else "no change: the store already held every row")
+    revised = [f"  {r.group}: {r.revision}" for r in reports if r.revision]
+    if revised:
+        click.echo(f"{len(revised)} history revision(s) (the source re-adjusted the whole history):\n"
+                   + "\n".join(revised))
     if failed:
         click.echo(f"{len(failed)} asset(s) could not be read (the others were updated):\n" + "\n".join(failed))
     if rejected:

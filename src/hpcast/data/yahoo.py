@@ -36,10 +36,12 @@ def _cache_file(cache_dir: Path, ticker: str, start: str, end: str) -> Path:
     return cache_dir / "yahoo" / f"{safe}_{start}_{end}_1d.csv"
 
 
-def _download(ticker: str, start: str, end: str, session: Any, cache_dir: Path) -> pd.DataFrame:
+def _download(ticker: str, start: str, end: str, session: Any, cache_dir: Path, refresh: bool = False) -> pd.DataFrame:
     import yfinance as yf  # heavy: imported only when fetching
 
     yf.set_tz_cache_location(str(cache_dir / "yfinance-tz"))
+    if refresh:  # yfinance also memoises, per process, its answers for ranges that ended in the past
+        getattr(getattr(yf.data.YfData, "cache_get", None), "cache_clear", lambda: None)()
     try:
         history = yf.Ticker(ticker, session=session).history(
             start=start, end=end, interval="1d", auto_adjust=False, actions=False)
@@ -62,6 +64,7 @@ def fetch_yahoo(
     *,
     cache_dir: str | Path | None = None,
     session: Any = None,
+    refresh: bool = False,
 ) -> Dataset:
     """Daily OHLCV for one ticker (``^GSPC``, ``AAPL``, ``GC=F``, ``BTC-USD``) as a `Dataset`.
 
@@ -71,6 +74,8 @@ def fetch_yahoo(
         end: last date (exclusive, Yahoo's rule); default today.
         cache_dir: where fetched ranges are kept; default `default_cache_dir()`.
         session: a requests/curl_cffi session for yfinance (tests pass one to replay recorded responses).
+        refresh: download even if the range is cached, and replace the cached file (Yahoo re-adjusts
+            ``adj_close`` over the whole history after a dividend or split: a revision must see today's basis).
 
     Raises:
         DataError: offline, unknown ticker or empty answer, with what to use instead.
@@ -84,8 +89,8 @@ def fetch_yahoo(
         raise DataError(f"start ({start_text}) must be before end ({end_text})")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = _cache_file(cache_dir, ticker, start_text, end_text)
-    if not cached.is_file():
-        history = _download(ticker, start_text, end_text, session, cache_dir)
+    if refresh or not cached.is_file():
+        history = _download(ticker, start_text, end_text, session, cache_dir, refresh)
         index = pd.DatetimeIndex(history.index)
         if index.tz is not None:
             index = index.tz_localize(None)

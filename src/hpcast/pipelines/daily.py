@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from hpcast._uris import redact
+
 __all__ = ["daily"]
 
 
@@ -24,10 +26,11 @@ def daily(store: Any, assets: list[str] | None = None, *, source: str | None = N
     reports = update(store, assets, source=source, until=until, progress=progress)
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"pipeline": "daily", "started": started.isoformat(timespec="seconds"), "store": store.url,
+        entry = {"pipeline": "daily", "started": started.isoformat(timespec="seconds"), "store": redact(store.url),
                  "until": str(until) if until else None,
                  "assets": {r.group: {"written": r.written, "unchanged": r.unchanged, "rejected": len(r.rejected),
-                                      "derived": r.derived, "commit": r.version, "error": r.error or None}
+                                      "derived": r.derived, "commit": r.version, "error": r.error or None,
+                                      "revision": r.revision or None}
                             for r in reports}}
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from hpcast._uris import redact
@@ -60,6 +61,9 @@ ASSETS: dict[str, Asset] = {
 DEFAULT_ASSETS = ("sp500", "nasdaq", "gold", "bitcoin", "cpi", "core_cpi", "tbill", "treasury_3m")
 # Yahoo revises recent bars (late prints, adjusted closes): the daily update re-reads this many days.
 REVISION_DAYS = 7
+# On a re-read day whose raw close moved by at most this (relative), an adj_close/close ratio that moved by
+# more means a dividend or split re-adjusted the whole history (Yahoo rewrites every older adj_close).
+BASIS_TOLERANCE = 1e-6
 
 
 def _asset(name: str) -> Asset:
@@ -69,8 +73,11 @@ def _asset(name: str) -> Asset:
 
 
 def source_rows(name: str, source: str = "bundled", start: str | date | None = None,
-                end: str | date | None = None) -> tuple[pd.DataFrame, str]:
-    """Rows of asset ``name`` between ``start`` and ``end`` (inclusive) in its group's shape, and their origin."""
+                end: str | date | None = None, *, refresh: bool = False) -> tuple[pd.DataFrame, str]:
+    """Rows of asset ``name`` between ``start`` and ``end`` (inclusive) in its group's shape, and their origin.
+
+    ``refresh`` downloads a range even if it is cached (Yahoo only).
+    """
     asset = _asset(name)
     if source not in ("bundled", "yahoo"):
         raise StoreError(f"source ({source!r}) must be 'bundled' or 'yahoo'")
@@ -80,7 +87,7 @@ def source_rows(name: str, source: str = "bundled", start: str | date | None = N
 
         first = start or "1990-01-01"
         last = pd.Timestamp(end or date.today()) + pd.Timedelta(days=1)  # Yahoo's end is exclusive
-        frame = fetch_yahoo(asset.ticker, first, last.date()).frame
+        frame = fetch_yahoo(asset.ticker, first, last.date(), refresh=refresh).frame
         origin = f"yahoo {asset.ticker}"
     else:
         if source == "yahoo":
@@ -126,6 +133,18 @@ def update(store: FeatureStore, assets: list[str] | None = None, *, source: str 
     are not written, which makes re-running a day a no-op. ``source`` defaults to the one each asset
     was backfilled from. An asset whose source fails (e.g. Yahoo unreachable) gets a report with
     ``error`` set, and the other assets are still updated.
+
+    When the re-read days show a new adjustment basis (a dividend or split made Yahoo rewrite every older
+    ``adj_close``; see `BASIS_TOLERANCE`), the asset's whole stored span is downloaded again and upserted
+    as one commit, so no history mixes two bases; earlier as-of reads still see the old values, and the
+    report's ``revision`` says what changed. A changed raw close on a re-read day is a correction of that
+    day only.
+
+    Example:
+        >>> reports = update(FeatureStore(), ["sp500"], source="yahoo")                # doctest: +SKIP
+        >>> print(reports[0].summary())                                                 # doctest: +SKIP
+        sp500: adjustment basis changed on 2018-01-26 (adj_close × 0.9971 on the overlap): history re-ingested,
+        4,780 rows revised; 4786 rows received, 4786 written, 0 unchanged, 0 rejected (commit 9); ...
     """
     registered = store.symbols()
     if registered.empty:
@@ -139,16 +158,83 @@ def update(store: FeatureStore, assets: list[str] | None = None, *, source: str 
     for name in names:
         if progress:
             progress(name)
-        group = _asset(name).group
-        last = store.read(name, group=group, columns=[])["date"].max()
-        start = None if pd.isna(last) else (last - pd.Timedelta(days=REVISION_DAYS)).date()
-        try:
-            rows, origin = source_rows(name, source or sources[name], start, until)
-        except DataError as error:
-            log.warning("%s: %s", name, error)
-            reports.append(UpsertReport(group=name, received=0, source=source or sources[name], error=str(error)))
-            continue
-        report = store.upsert(group, rows, now=now)
-        report.group, report.source = name, origin
-        reports.append(report)
+        reports.append(_update_asset(store, name, source or sources[name], until, now))
     return reports
+
+
+@dataclass(frozen=True)
+class _BasisChange:
+    """The first re-read day found on a new adjustment basis, and its new / old ``adj_close``."""
+
+    day: pd.Timestamp
+    factor: float
+
+
+def _update_asset(store: FeatureStore, name: str, source: str, until: str | date | None,
+                  now: datetime | None) -> UpsertReport:
+    """`update` for one asset: the re-read days and new rows, or the whole span again on a new basis."""
+    group = _asset(name).group
+    stored = store.read(name, group=group, columns=["close", "adj_close"] if group == "prices" else [])
+    last = stored["date"].max()
+    start = None if pd.isna(last) else (last - pd.Timedelta(days=REVISION_DAYS)).date()
+    change = None
+    try:
+        rows, origin = source_rows(name, source, start, until)
+        change = _basis_change(stored, rows) if group == "prices" and len(stored) else None
+        if change is not None:
+            log.info("%s: adjustment basis changed (adj_close x %.6f): re-reading from %s", name, change.factor,
+                     f"{stored['date'].min():%Y-%m-%d}")
+            rows, origin = source_rows(name, source, stored["date"].min().date(), until, refresh=True)
+    except DataError as error:
+        message = str(error) if change is None else (
+            f"{_describe(change)}, but re-reading the history failed, so nothing was written: {error}")
+        log.warning("%s: %s", name, message)
+        return UpsertReport(group=name, received=0, source=source, error=message)
+    report = store.upsert(group, rows, now=now)
+    report.group, report.source = name, origin
+    if change is not None:
+        report.revision = _revision(store, name, stored, rows, change)
+        log.info("%s: %s", name, report.revision)
+    return report
+
+
+def _basis_change(stored: pd.DataFrame, fresh: pd.DataFrame,
+                  tolerance: float = BASIS_TOLERANCE) -> _BasisChange | None:
+    """Whether the ``fresh`` rows of days already ``stored`` sit on another adjustment basis.
+
+    Only days whose raw close agrees within ``tolerance`` (relative) count: a changed close is a
+    correction of that day, which the upsert writes as a new version of that row alone. On the others,
+    ``adj_close / close`` moving by more than ``tolerance`` means the history was re-adjusted.
+    """
+    if "adj_close" not in fresh:
+        return None
+    both = stored[["date", "close", "adj_close"]].merge(fresh[["date", "close", "adj_close"]], on="date",
+                                                         suffixes=("_old", ""))
+    same_close = (both["close"] / both["close_old"] - 1).abs() <= tolerance
+    factor = (both["adj_close"] / both["close"]) / (both["adj_close_old"] / both["close_old"])
+    moved = (same_close & ((factor - 1).abs() > tolerance)).to_numpy()  # NaN on either side: not evidence
+    if not moved.any():
+        return None
+    first = int(moved.argmax())
+    return _BasisChange(both["date"].iloc[first], float(factor.iloc[first]))
+
+
+def _describe(change: _BasisChange) -> str:
+    return f"adjustment basis changed on {change.day:%Y-%m-%d} (adj_close × {change.factor:.4f} on the overlap)"
+
+
+def _revision(store: FeatureStore, name: str, stored: pd.DataFrame, fresh: pd.DataFrame,
+              change: _BasisChange) -> str:
+    """The report line of a re-ingested history: rows revised, and stored days left on the old basis."""
+    after = store.read(name, end=stored["date"].max(), columns=["adj_close"])
+    days = (stored[["date", "ingested_at"]].merge(after, on="date", suffixes=("_old", ""))
+            .merge(fresh[["date", "adj_close"]], on="date", how="left", suffixes=("", "_fresh")))
+    revised = int((days["ingested_at"] != days["ingested_at_old"]).sum())
+    text = f"{_describe(change)}: history re-ingested, {revised:,} rows revised"
+    # The store never deletes: a day the source no longer returns (or rejected now) keeps its old value.
+    behind = days.loc[~np.isclose(days["adj_close"], days["adj_close_fresh"], rtol=BASIS_TOLERANCE, atol=0,
+                                  equal_nan=True), "date"]
+    if len(behind):
+        listed = ", ".join(f"{day:%Y-%m-%d}" for day in behind[:5]) + (", ..." if len(behind) > 5 else "")
+        text += f"; {len(behind)} stored day(s) missing from or rejected in the re-read keep the old basis: {listed}"
+    return text

@@ -61,14 +61,15 @@ class UpsertReport:
     derived: dict[str, int] = field(default_factory=dict)
     source: str = ""
     error: str = ""  # set when the batch could not be fetched at all (the other assets still ran)
+    revision: str = ""  # set when the source re-adjusted the whole history and it was re-ingested: what and how much
 
     @property
     def changed(self) -> bool:
         return self.written > 0 or any(self.derived.values())
 
     def summary(self) -> str:
-        text = (f"{self.group}: {self.received} rows received, {self.written} written, {self.unchanged} "
-                f"unchanged, {len(self.rejected)} rejected")
+        text = (f"{self.group}: {self.revision + '; ' if self.revision else ''}{self.received} rows received, "
+                f"{self.written} written, {self.unchanged} unchanged, {len(self.rejected)} rejected")
         if self.version is not None:
             text += f" (commit {self.version})"
         for name, rows in self.derived.items():
