@@ -93,3 +93,33 @@ def test_store_avg_with_two_workers_meets_through_the_store(tmp_path, store, req
     assert [o.split("/", 1)[1] for o in objects] == [
         "round-00001/rank-0000.safetensors", "round-00001/rank-0001.safetensors",
         "round-00002/rank-0000.safetensors", "round-00002/rank-0001.safetensors"]
+
+
+def test_store_avg_saves_the_average_of_the_workers_final_weights(tmp_path):
+    import torch
+
+    sync = tmp_path / "sync"
+    history = _train(tmp_path / "run", "--dataset", "air_passengers", "--epochs", "3", "--workers", "2",
+                     "--strategy", "store-avg", "--sync-url", f"file://{sync}", "--sync-every", "10")
+    assert [(r["round"], r["used"]) for r in history["sync_rounds"]] == [(1, [0, 1])]  # the closing round only
+    assert [e["sync_seconds"] > 0 for e in history["epochs"]] == [False, False, True]
+    finals = sorted(sync.glob("*/round-00001/rank-*.safetensors"))  # each worker's local weights, published
+    assert [p.name for p in finals] == ["rank-0000.safetensors", "rank-0001.safetensors"]
+    total, samples, local = {}, 0.0, []
+    for path in finals:
+        with safe_open(path, "pt") as handle:
+            weight = float(handle.metadata()["samples"])
+            names = handle.keys()  # a safe_open handle is not a dict: it does not iterate
+            tensors = {key: handle.get_tensor(key).double() for key in names}
+        total = {key: total.get(key, 0) + value * weight for key, value in tensors.items()}
+        samples, local = samples + weight, [*local, tensors]
+    with safe_open(tmp_path / "run" / "model" / "weights.safetensors", "pt") as handle:
+        names = handle.keys()
+        saved = {key: handle.get_tensor(key).double() for key in names}
+    assert saved.keys() == total.keys()
+    for key, value in saved.items():
+        torch.testing.assert_close(value, total[key] / samples, rtol=0, atol=1e-6)
+    assert all(any(not torch.equal(saved[k], worker[k]) for k in saved) for worker in local)  # neither worker's own
+    training = json.loads((tmp_path / "run" / "model" / "manifest.json").read_text())["training"]
+    assert training["recipe"]["weights"] == "final average of 2 workers (store-avg)"
+    assert training["best_epoch"] == 3 and training["best_val_loss"] == history["epochs"][-1]["val_loss"]

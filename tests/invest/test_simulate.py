@@ -118,6 +118,35 @@ def test_skill_is_said_in_plain_words() -> None:
     assert "no recorded backtest" in skill_words("sp500", 1, {})[0]
 
 
+def test_live_skill_and_the_latest_comparison_are_said_too() -> None:
+    live = {"live_mase": "0.8", "live_naive_mase": "1.0", "live_points": "20", "live_through": "2017-03-31"}
+    assert skill_words("gold", 1, live) == (
+        "the gold model beat a random walk on the 20 points after its training data (through 2017-03-31) "
+        "(MASE 0.800 against 1.000 for a random walk)", True)
+    lost = {"backtest_mase": "0.9", "naive_mase": "1.0", "beats_naive": "false", "compared_mase": "1.1",
+            "compared_naive_mase": "1.0"}
+    assert skill_words("gold", 3, lost) == (
+        "the gold model beat a random walk in backtests (MASE 0.900 against 1.000 for a random walk); it did not "
+        "beat a random walk in the latest retrain's comparison (MASE 1.100 against 1.000 for a random walk); "
+        "read its forecast as a reference only", False)
+    words, beats = skill_words("gold", 3, {"beats_naive": "false"})
+    assert beats is False and "did not beat a random walk in the latest retrain's comparison" in words
+
+
+def test_an_unreachable_registry_is_said_not_taken_for_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from hpcast.registry import Registry
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    outlook = Outlooks(Registry(f"http://127.0.0.1:{port}")).get("gold", _walk(1), DAYS[-1])
+    assert outlook.source == BASELINE and "the registry could not be read (RegistryError)" in outlook.skill
+
+
 @pytest.fixture(scope="module")
 def advisor(investor_home: Path) -> Advisor:
     from hpcast.registry import Registry

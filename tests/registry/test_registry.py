@@ -73,3 +73,34 @@ def test_registry_errors_name_what_is_missing(registry: Registry, trained: Path)
     assert registry.version_by_alias("gold") is None
     with pytest.raises(RegistryError, match="has no version with alias 'champion'"):
         registry.load("gold")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:  # bound, never listening, then released: nothing answers there
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_registry_is_an_error_not_no_champion(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail at once instead of backing off for minutes
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    port = _closed_port()
+    registry = Registry(f"http://ana:s3cret@127.0.0.1:{port}")
+    with pytest.raises(RegistryError, match=rf"registry at http://ana:\*\*\*@127\.0\.0\.1:{port} could not answer "
+                                            r"\(MlflowException: .*\)") as caught:
+        registry.version_by_alias("sp500", CHAMPION)
+    assert "\n" not in str(caught.value) and "s3cret" not in str(caught.value)
+    with pytest.raises(RegistryError, match="could not answer"):
+        registry.version("sp500", 1)  # not "version (1) does not exist"
+    with pytest.raises(RegistryError, match=r"registry at bogus://x could not answer \(Unsupported"):
+        Registry("bogus://x")
+
+
+def test_set_tags_writes_on_one_version(registry: Registry, trained: Path) -> None:
+    registry.register(registry.log_training(trained, "air"), "air", tags={"backtest_mase": "0.5"})
+    registry.set_tags("air", 1, {"live_mase": 0.75, "live_points": 12})
+    assert registry.version("air", 1).tags == {"backtest_mase": "0.5", "live_mase": "0.75", "live_points": "12"}
+    with pytest.raises(RegistryError, match=r"version \(4\) of 'hpcast-air' does not exist"):
+        registry.set_tags("air", 4, {"live_mase": 1.0})

@@ -52,9 +52,12 @@ def pipeline_daily(assets: str | None, source: str | None, until: str | None, al
 def pipeline_retrain(assets: str | None, force: bool, out: str | None, store_url: str | None, **kwargs: Any) -> None:
     """Per asset: drift check, train a challenger, compare with the champion and naive, promote if better.
 
-    Drift is a KS test of recent returns against the champion's training span, or the champion's live
-    MASE above 1.5x its recorded backtest MASE. Every decision is an MLflow run in `hpcast-pipeline`
-    with the numbers and the reason; the champion alias moves only when the challenger's MASE is lower.
+    The champion's live MASE (on the data after its training end) is written on its version. Drift is a
+    KS test of the returns after the champion's training end against its training span, or its live MASE
+    above 1.5x its recorded backtest MASE. Challenger and champion are compared only on folds after both
+    training ends (too few such points: the champion stays). Every decision is an MLflow run in
+    `hpcast-pipeline` with the numbers and the reason; the champion alias moves only when the
+    challenger's MASE is lower. Exit code 1 when an asset failed (the others are still retrained).
 
     \b
     Example:
@@ -81,6 +84,10 @@ def pipeline_retrain(assets: str | None, force: bool, out: str | None, store_url
                       d.reason)
     console().print(table)
     click.echo(f"runs: {folder}\nregistry: {redact(registry.uri)} (decisions in experiment hpcast-pipeline)")
+    failed = [f"  {d.asset}: {d.reason}" for d in decisions if d.action == "failed"]
+    if failed:  # exit 1 without taking back the run folder: the other assets' runs are in it
+        click.echo(f"{len(failed)} asset(s) failed (the others were retrained):\n" + "\n".join(failed), err=True)
+        click.get_current_context().exit(1)
 
 
 @cli.command()

@@ -64,7 +64,9 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
 @click.option("--profile", is_flag=True, help="Write torch.profiler traces (profile/, open in Perfetto) and print "
                                                "a per-epoch table of compute, data and sync time.")
 @click.option("--register", metavar="ASSET", help="Log the run to MLflow and register the model as a new version "
-                                                 "of hpcast-ASSET (alias challenger; champion if it is the first).")
+                                                 "of hpcast-ASSET (alias challenger; champion if it is the first), "
+                                                 "tagged with a walk-forward backtest of the same configuration "
+                                                 "against naive (default folds).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int | None,
@@ -106,7 +108,9 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
         forecaster = train_spectrograms_job(Path(spectrograms), config, folder, quiet=quiet, profile=profile)
         _print_training(forecaster, folder, profile)
         if register:
-            _register(folder, register)
+            click.echo("no backtest recorded: a spectrogram dataset has no single series to backtest "
+                       "(`hpcast pipeline retrain` records the model's live error)")
+            _register(folder, register, {})
         return
     dataset, column = load_dataset(kwargs)
     config = run_config(kwargs)
@@ -135,14 +139,25 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
         forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet, profile=profile)
         _print_training(forecaster, folder, profile)
     if register:
-        _register(folder, register)
+        _register(folder, register, _backtest_tags(dataset.series(column), dataset.freq, config, quiet))
 
 
-def _register(folder: Path, asset: str) -> None:
+def _backtest_tags(series: Any, freq: str, config: Any, quiet: bool) -> dict[str, str]:
+    """The walk-forward backtest a registered version carries as tags, so its skill is never unknown."""
+    from hpcast.pipelines.retrain import backtest_tags
+    from hpcast.train.progress import FoldProgress
+
+    tags = backtest_tags(series, freq, config, progress=None if quiet else FoldProgress())
+    click.echo(f"backtest: MASE {float(tags['backtest_mase']):.3f} against {float(tags['naive_mase']):.3f} for naive "
+               f"on {len(tags['folds'].split(','))} folds")
+    return tags
+
+
+def _register(folder: Path, asset: str, tags: dict[str, str]) -> None:
     from hpcast.registry import Registry, model_name
 
     registry = Registry()
-    version = registry.register(registry.log_training(folder, asset), asset)
+    version = registry.register(registry.log_training(folder, asset), asset, tags=tags)
     aliases = next(v.aliases for v in registry.versions(asset) if v.version == version)
     click.echo(f"registered {model_name(asset)} version {version} (aliases: {', '.join(aliases)}) in "
                f"{redact(registry.uri)}")

@@ -1,8 +1,9 @@
 """What each asset is expected to do: its registry champion's forecast, or the historical-drift baseline.
 
 An `Outlook` carries the expected path (the champion's point forecast, when there is a usable one) and
-the model's backtest skill against the naive random walk in plain words, so the page can say how far to
-trust it. A champion is not used for an as-of date before its training data ends: its forecast would
+the model's skill against the naive random walk in plain words (its backtest, its live error since its
+training data ended, the latest retrain's comparison: whatever its registry version records), so the page
+can say how far to trust it. A champion is not used for an as-of date before its training data ends: its forecast would
 have seen the answer. `Outlooks` caches registry lookups, loaded models and forecasts, because every
 simulation asks for them.
 """
@@ -40,17 +41,39 @@ class Outlook:
         return {"source": self.source, "version": self.version, "skill": self.skill, "beats_naive": self.beats_naive}
 
 
+def _against_naive(tags: dict[str, str], model: str, naive: str, where: str) -> tuple[str, bool] | None:
+    """One piece of evidence from the version's tags: "(did not) beat a random walk <where> (figures)"."""
+    if model not in tags or naive not in tags:
+        return None
+    ours, walk = float(tags[model]), float(tags[naive])
+    verb = "beat" if ours < walk else "did not beat"
+    return f"{verb} a random walk {where} (MASE {ours:.3f} against {walk:.3f} for a random walk)", ours < walk
+
+
 def skill_words(asset: str, version: int, tags: dict[str, str]) -> tuple[str, bool | None]:
-    """The champion's recorded backtest MASE against the naive random walk's, said plainly."""
-    if "backtest_mase" not in tags or "naive_mase" not in tags:
+    """The champion's skill against the naive random walk, said plainly, from its version's tags.
+
+    Three kinds of evidence, each said when recorded: the backtest at registration (``backtest_mase``,
+    ``naive_mase``), the live error since its training data ended (``live_*``, written by every retrain)
+    and the latest retrain's comparison (``beats_naive``, ``compared_*``). The model beats the random walk
+    only if every recorded piece says so.
+    """
+    evidence = [_against_naive(tags, "backtest_mase", "naive_mase", "in backtests"),
+                _against_naive(tags, "live_mase", "live_naive_mase",
+                               f"on the {tags.get('live_points')} points after its training data "
+                               f"(through {tags.get('live_through')})")]
+    if "beats_naive" in tags:
+        compared = _against_naive(tags, "compared_mase", "compared_naive_mase", "in the latest retrain's comparison")
+        beats = tags["beats_naive"] == "true"
+        evidence.append(compared or (f"{'beat' if beats else 'did not beat'} a random walk in the latest "
+                                     "retrain's comparison", beats))
+    found = [piece for piece in evidence if piece is not None]
+    if not found:
         return (f"the {asset} model (v{version}) has no recorded backtest, so its skill is unknown; "
                 f"`hpcast pipeline retrain --assets {asset}` records one", None)
-    model, naive = float(tags["backtest_mase"]), float(tags["naive_mase"])
-    figures = f"MASE {model:.3f} against {naive:.3f} for a random walk"
-    if model < naive:
-        return f"the {asset} model beat a random walk in backtests ({figures})", True
-    return (f"the {asset} model did not beat a random walk in backtests ({figures}); "
-            "read its forecast as a reference only", False)
+    beats = all(ok for _, ok in found)
+    words = f"the {asset} model " + "; it ".join(text for text, _ in found)
+    return (words if beats else f"{words}; read its forecast as a reference only"), beats
 
 
 def _baseline(asset: str, reason: str) -> Outlook:

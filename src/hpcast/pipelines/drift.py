@@ -4,7 +4,8 @@ Two independent signals, either of which triggers a retrain:
 
 - **distribution shift**: a two-sample Kolmogorov-Smirnov test of the recent log-returns against those of
   the champion's training span (p below ``alpha`` means the recent returns are unlikely to come from the
-  same distribution);
+  same distribution). The recent window holds only returns after the champion's training end, never one it
+  was trained on; fewer than 10 of them is too few for the test, and the report's notes say so;
 - **live error**: the champion's MASE on the data it has not seen (after its training end), against the
   MASE its backtest recorded when it was registered (a ratio above ``max_ratio`` means it degraded).
 """
@@ -51,14 +52,23 @@ def return_shift(series: pd.Series, reference_end: pd.Timestamp | None, recent: 
                  reference_start: pd.Timestamp | None = None, alpha: float = 0.01) -> DriftReport:
     """KS test of the last ``recent`` log-returns against those in ``[reference_start, reference_end]``.
 
-    Without a reference span (no champion yet) the reference is everything before the recent window.
+    With a reference span (the champion's training data) the recent window takes only returns dated after
+    ``reference_end``, so it never overlaps the span. Without one (no champion yet) the reference is
+    everything before the recent window.
     """
     from scipy.stats import ks_2samp
 
     returns = np.log(series).diff().dropna()
-    latest = returns.iloc[-recent:]
-    reference = returns.iloc[:-recent] if reference_end is None else returns.loc[reference_start:reference_end]
+    if reference_end is None:
+        latest, reference = returns.iloc[-recent:], returns.iloc[:-recent]
+    else:
+        latest = returns.loc[returns.index > reference_end].iloc[-recent:]
+        reference = returns.loc[reference_start:reference_end]
     report = DriftReport(recent_points=len(latest), reference_points=len(reference))
+    if reference_end is not None and len(latest) < 10:
+        report.notes = (f"only {len(latest)} returns after the champion's training end ({reference_end.date()}): "
+                        "too few for a KS test (10 needed), and returns it was trained on are never the recent window")
+        return report
     if len(latest) < 10 or len(reference) < 10:
         report.notes = f"too few returns for a KS test ({len(latest)} recent, {len(reference)} reference)"
         return report

@@ -2,22 +2,35 @@
 
 Per asset, with the series as the store holds it now:
 
-1. **Folds**: the last ``test_size`` points (default 3 horizons) are the comparison folds; nothing
-   trained for this decision sees them.
-2. **Drift**: `hpcast.pipelines.drift` (return-distribution shift and the champion's live error against
-   its recorded backtest error). No drift and a champion in place: nothing to do (unless ``force``).
-3. **Challenger**: trained by the same job as ``hpcast train`` on the data before the folds, logged to
+1. **Live skill**: the champion (however it was registered) forecasts the whole horizons after its
+   training end, naive beside it; the scores go on its model version (``live_mase``, ``live_naive_mase``,
+   ``live_points``, ``live_through``) once at least one horizon has passed.
+2. **Drift**: `hpcast.pipelines.drift` (the returns after the champion's training end against those of
+   its training span, and its live error against its recorded backtest error). No drift and a champion
+   in place: nothing to do (unless ``force``).
+3. **Folds**: the last ``test_size`` points (default 3 horizons), as whole horizons after *both* training
+   ends: when the champion was trained on some of them, only the points after its training end are used.
+   Less than one horizon of those: no fair comparison, the champion is kept and no challenger is trained.
+   A champion trained for fewer steps than the challenger's horizon cannot forecast the folds: that
+   asset fails, with the reason.
+4. **Challenger**: trained by the same job as ``hpcast train`` on the data before the folds, logged to
    MLflow and registered with the alias ``challenger``.
-4. **Comparison**: challenger, champion and naive forecast the same folds (the registered models are not
-   refitted; naive uses each fold's history). MASE decides.
-5. **Decision**: the ``champion`` alias moves to the challenger only if its MASE is lower (or there is no
+5. **Comparison**: challenger, champion and naive forecast the same folds on the challenger's horizon
+   (the registered models are not refitted; naive uses each fold's history). MASE decides. Each version
+   compared is tagged ``beats_naive`` (with ``compared_mase`` and ``compared_naive_mase``), and the
+   decision says when neither beat naive.
+6. **Decision**: the ``champion`` alias moves to the challenger only if its MASE is lower (or there is no
    champion yet). The decision, its numbers and its reason are an MLflow run in ``hpcast-pipeline``.
+
+`retrain` goes through every asset: one asset's failure becomes its decision (``failed``, with the
+reason) and the others go on; a registry that cannot answer stops the run, since every asset needs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,20 +43,28 @@ from hpcast.config import RunConfig
 from hpcast.data.frame import Dataset
 from hpcast.pipelines.drift import DriftReport, return_shift
 
-__all__ = ["PIPELINE_EXPERIMENT", "Decision", "decide", "retrain", "retrain_asset"]
+__all__ = ["PIPELINE_EXPERIMENT", "Decision", "backtest_tags", "decide", "retrain", "retrain_asset"]
 
 PIPELINE_EXPERIMENT = "hpcast-pipeline"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Decision:
-    """What the pipeline did for one asset, and why."""
+    """What the pipeline did for one asset, and why.
+
+    ``folds`` are the comparison folds' origins (each fold forecasts the points after its origin date);
+    ``none_beat_naive`` is True when no model compared had a MASE below naive's on those folds.
+    """
 
     asset: str
-    action: str  # "promoted", "kept champion" or "skipped"
+    action: str  # "promoted", "kept champion", "skipped" or "failed"
     reason: str
-    drift: DriftReport
+    drift: DriftReport = field(default_factory=DriftReport)
     mase: dict[str, float] = field(default_factory=dict)
+    folds: list[str] = field(default_factory=list)
+    none_beat_naive: bool = False
     champion_version: int | None = None
     challenger_version: int | None = None
     run_id: str | None = None
@@ -62,96 +83,241 @@ def decide(challenger: float, champion: float | None) -> tuple[bool, str]:
     return False, f"challenger MASE {challenger:.3f} >= champion MASE {champion:.3f}: champion kept"
 
 
+def backtest_tags(series: pd.Series, freq: str, config: RunConfig, *, progress: Any = None) -> dict[str, str]:
+    """The skill tags a version is registered with: a walk-forward backtest of its configuration and naive.
+
+    The network (``config.architecture``) is refitted on each fold's history (`hpcast.evaluate.backtest`,
+    default folds unless ``config.backtest`` sets them), so the figures are for data it had not seen.
+
+    Example:
+        >>> backtest_tags(load_bundled("air_passengers").series(), "MS", RunConfig())  # doctest: +SKIP
+        {'backtest_mase': '0.912345', 'naive_mase': '1.000000', 'folds': '1960-06-01,1960-09-01'}
+    """
+    from hpcast.evaluate.backtest import backtest
+
+    network = config.architecture
+    result = backtest(series, freq, config, models=(network, "naive"), progress=progress)
+    return {"backtest_mase": f"{_mase(result, network):.6f}", "naive_mase": f"{_mase(result, 'naive'):.6f}",
+            "folds": ",".join(result.origins)}
+
+
 def _mase(result: Any, model: str) -> float:
     return float(result.metrics.loc[model, "mase"])
 
 
-def _live_error(series: pd.Series, freq: str, champion: Any, config: RunConfig, end: pd.Timestamp) -> float | None:
-    """Champion's MASE on the folds after its training data ends (None when not one horizon has passed)."""
+def _trained_end(forecaster: Any) -> pd.Timestamp:
+    return pd.Timestamp(forecaster.data_info["end"])
+
+
+def _unseen(series: pd.Series, forecaster: Any) -> int:
+    """Points of ``series`` dated after the forecaster's training data."""
+    return int((series.index > _trained_end(forecaster)).sum())
+
+
+def _live_skill(series: pd.Series, freq: str, champion: Any) -> dict[str, str] | None:
+    """The champion's and naive's MASE on the whole horizons after its training end, as version tags
+    (None until one horizon has passed). The champion forecasts its own horizon."""
+    from hpcast.config import BacktestConfig
     from hpcast.evaluate.backtest import backtest
 
     h = champion.config.horizon
-    unseen = int((series.index > end).sum())
-    if unseen < h:
+    points = min(_unseen(series, champion), len(series) - champion.min_history) // h * h
+    if points < h:
         return None
-    live = dataclasses.replace(config, horizon=h, backtest=dataclasses.replace(config.backtest,
-                                                                                test_size=unseen // h * h, step=h))
-    return _mase(backtest(series, freq, live, models=(), fitted={"champion": champion}), "champion")
+    live = RunConfig(horizon=h, backtest=BacktestConfig(test_size=points, step=h))
+    result = backtest(series, freq, live, models=("naive",), fitted={"champion": champion})
+    return {"live_mase": f"{_mase(result, 'champion'):.6f}", "live_naive_mase": f"{_mase(result, 'naive'):.6f}",
+            "live_points": str(points), "live_through": series.index[-1].date().isoformat()}
 
 
-def _champion_and_drift(data: Dataset, registry: Any, config: RunConfig, recent: int, max_ratio: float,
+def _champion_and_drift(data: Dataset, registry: Any, recent: int, max_ratio: float,
                         alpha: float) -> tuple[int | None, Any, DriftReport]:
-    """The champion (version and forecaster, or None) and the drift report against it."""
+    """The champion (version and forecaster, or None) and the drift report against it; its live skill is
+    written on its version."""
     from hpcast.registry import CHAMPION
 
     series, asset = data.series(), data.name
-    champion_version = registry.version_by_alias(asset, CHAMPION)
-    if champion_version is None:
+    version = registry.version_by_alias(asset, CHAMPION)
+    if version is None:
         return None, None, return_shift(series, None, recent, alpha=alpha)
-    champion = registry.load(asset, version=champion_version)
-    tags = registry.version(asset, champion_version).tags
-    recorded = float(tags["backtest_mase"]) if "backtest_mase" in tags else None
-    trained = champion.data_info
-    drift = return_shift(series, pd.Timestamp(trained["end"]), recent, reference_start=pd.Timestamp(trained["start"]),
-                         alpha=alpha)
-    drift.live_mase = _live_error(series, data.freq, champion, config, pd.Timestamp(trained["end"]))
-    drift.recorded_mase = recorded
-    if drift.live_mase is not None and recorded is not None:
-        drift.degraded = drift.live_mase > max_ratio * recorded
-    elif recorded is None:
-        drift.notes = "; ".join(filter(None, [drift.notes, "champion has no recorded backtest MASE"]))
-    return champion_version, champion, drift
+    champion = registry.load(asset, version=version)
+    recorded = registry.version(asset, version).tags.get("backtest_mase")
+    drift = return_shift(series, _trained_end(champion), recent,
+                         reference_start=pd.Timestamp(champion.data_info["start"]), alpha=alpha)
+    drift.recorded_mase = None if recorded is None else float(recorded)
+    notes = [drift.notes]
+    live = _live_skill(series, data.freq, champion)
+    if live is None:
+        notes.append(f"no live error yet: less than one horizon ({champion.config.horizon}) after the champion's "
+                     "training end")
+    else:
+        registry.set_tags(asset, version, live)
+        drift.live_mase = float(live["live_mase"])
+    if drift.recorded_mase is None:
+        notes.append("champion has no recorded backtest MASE")
+    elif drift.live_mase is not None:
+        drift.degraded = drift.live_mase > max_ratio * drift.recorded_mase
+    drift.notes = "; ".join(filter(None, notes))
+    return version, champion, drift
 
 
-def retrain_asset(data: Dataset, registry: Any, config: RunConfig, folder: Path, *, force: bool = False,
-                  recent: int | None = None, max_ratio: float = 1.5, alpha: float = 0.01) -> Decision:
-    """Run steps 1-5 of the module docstring for one asset; ``folder`` receives the challenger's run."""
+def _comparison_points(series: pd.Series, config: RunConfig, champion: Any) -> int:
+    """Points at the end of ``series`` to compare on: ``test_size``, cut to the whole horizons after the
+    champion's training end when it was trained on some of them (0 when not one horizon is left)."""
+    test_size, h = config.backtest.test_size, config.horizon
+    assert test_size is not None and h is not None
+    if champion is None:
+        return test_size
+    unseen = _unseen(series, champion)
+    return test_size if unseen >= test_size else unseen // h * h
+
+
+def _refusal(series: pd.Series, config: RunConfig, version: int | None, champion: Any,
+             points: int) -> tuple[str, str] | None:
+    """Why this champion and a challenger cannot be compared fairly (action, reason); None when they can."""
+    h = config.horizon
+    if champion is None:
+        return None
+    own = champion.config.horizon
+    if own < h:  # a model forecasts at most its own horizon
+        return "failed", (f"the champion (v{version}) forecasts {own} steps, fewer than the challenger's horizon "
+                          f"({h}): they cannot forecast the same folds; retrain with a --horizon of at most {own}, "
+                          f"or promote a champion trained for {h} steps or more")
+    if points < h:
+        return "kept champion", (f"no fair comparison: the champion (v{version}) was trained through "
+                                 f"{_trained_end(champion).date()}, and only {_unseen(series, champion)} point(s) "
+                                 f"came after it, fewer than one horizon ({h}); no challenger was trained, since "
+                                 "it could only be compared on folds the champion saw")
+    return None
+
+
+def _naive_tags(mase: dict[str, float], model: str) -> dict[str, str]:
+    """Tags for one compared version: did it beat naive on the comparison folds, and by how much."""
+    return {"beats_naive": str(mase[model] < mase["naive"]).lower(), "compared_mase": f"{mase[model]:.6f}",
+            "compared_naive_mase": f"{mase['naive']:.6f}"}
+
+
+def _comparison_reason(reason: str, naive: float, origins: list[str], has_champion: bool, none_beat: bool) -> str:
+    """``reason`` with the folds it was decided on, and whether any model beat naive (MASE ``naive``) there."""
+    folds = f"{len(origins)} fold{'s' if len(origins) != 1 else ''} from {origins[0]}"
+    trained = "both models'" if has_champion else "the challenger's"
+    reason = f"{reason} ({folds}, after {trained} training data)"
+    if none_beat:
+        who = "neither model beat" if has_champion else "the challenger did not beat"
+        reason += f"; {who} naive (MASE {naive:.3f}) on these folds"
+    return reason
+
+
+def _challenge(data: Dataset, registry: Any, config: RunConfig, folder: Path, champion_version: int | None,
+               champion: Any, drift: DriftReport, forced: bool) -> Decision:
+    """Steps 4-6: train the challenger before the folds, compare on them, register, tag, maybe promote."""
     from hpcast.evaluate.backtest import backtest
     from hpcast.jobs import train_job
 
-    asset, series, freq = data.name, data.series(), data.freq
-    config = config.resolved(freq)
-    h = config.horizon
-    assert h is not None
-    test_size = config.backtest.test_size or 3 * h
-    config = dataclasses.replace(config, backtest=dataclasses.replace(config.backtest, test_size=test_size,
-                                                                      step=config.backtest.step or h))
-    cutoff = series.index[len(series) - test_size - 1]  # last date the challenger may learn from
-    recent = recent or min(max(test_size, 60), len(series) // 4)  # enough returns for the KS test to mean something
-
-    champion_version, champion, drift = _champion_and_drift(data, registry, config, recent, max_ratio, alpha)
-    if champion is not None and not drift.drifted and not force:
-        return Decision(asset, "skipped", "no drift detected (returns and live error within bounds)", drift,
-                        champion_version=champion_version)
-
+    asset, series = data.name, data.series()
+    assert config.backtest.test_size is not None
+    cutoff = series.index[len(series) - config.backtest.test_size - 1]  # last date the challenger may learn from
     history = data.frame[data.frame["date"] <= cutoff].reset_index(drop=True)
-    train_data = dataclasses.replace(data, frame=history)
-    challenger = train_job(train_data, config, folder, quiet=True)
+    challenger = train_job(dataclasses.replace(data, frame=history), config, folder, quiet=True)
     fitted = {"challenger": challenger, **({"champion": champion} if champion is not None else {})}
-    result = backtest(series, freq, config, models=("naive",), fitted=fitted)
+    result = backtest(series, data.freq, config, models=("naive",), fitted=fitted)
     mase = {name: _mase(result, name) for name in ("naive", *fitted)}
+    none_beat = all(mase[name] >= mase["naive"] for name in fitted)
     promote, reason = decide(mase["challenger"], mase.get("champion"))
-    if champion is not None and pd.Timestamp(champion.data_info["end"]) > cutoff:
-        reason += " (note: the champion was trained on some of these folds, which favours it)"
-    if not drift.drifted:
-        reason = f"retrain forced without drift; {reason}" if force else reason
+    reason = _comparison_reason(reason, mase["naive"], result.origins, champion is not None, none_beat)
+    reason = f"retrain forced without drift; {reason}" if forced else reason
 
     run_id = registry.log_training(folder, asset, tags={"hpcast.pipeline": "retrain"})
     version = registry.register(run_id, asset, tags={"backtest_mase": f"{mase['challenger']:.6f}",
                                                      "naive_mase": f"{mase['naive']:.6f}",
                                                      "data_end": cutoff.date().isoformat(),
-                                                     "folds": ",".join(result.origins)})
+                                                     "folds": ",".join(result.origins),
+                                                     **_naive_tags(mase, "challenger")})
+    if champion_version is not None:
+        registry.set_tags(asset, champion_version, _naive_tags(mase, "champion"))
     if promote:
         registry.promote(asset, version)
-    decision = Decision(asset, "promoted" if promote else "kept champion", reason, drift, mase,
-                        champion_version=champion_version, challenger_version=version, folder=str(folder))
+    decision = Decision(asset, "promoted" if promote else "kept champion", reason, drift, mase, result.origins,
+                        none_beat, champion_version=champion_version, challenger_version=version, folder=str(folder))
     atomic_write_json(folder / "decision.json", decision.to_dict())
     return decision
 
 
+def retrain_asset(data: Dataset, registry: Any, config: RunConfig, folder: Path, *, force: bool = False,
+                  recent: int | None = None, max_ratio: float = 1.5, alpha: float = 0.01) -> Decision:
+    """Run steps 1-6 of the module docstring for one asset; ``folder`` receives the challenger's run."""
+    series = data.series()
+    config = config.resolved(data.freq)
+    h = config.horizon
+    assert h is not None
+    config = dataclasses.replace(config, backtest=dataclasses.replace(
+        config.backtest, test_size=config.backtest.test_size or 3 * h, step=config.backtest.step or h))
+    test_size = config.backtest.test_size
+    recent = recent or min(max(test_size, 60), len(series) // 4)  # enough returns for the KS test to mean something
+
+    version, champion, drift = _champion_and_drift(data, registry, recent, max_ratio, alpha)
+    if champion is not None and not drift.drifted and not force:
+        return Decision(data.name, "skipped", "no drift detected (returns and live error within bounds)", drift,
+                        champion_version=version)
+    points = _comparison_points(series, config, champion)
+    refused = _refusal(series, config, version, champion, points)
+    if refused is not None:
+        return Decision(data.name, *refused, drift, champion_version=version)
+    config = dataclasses.replace(config, backtest=dataclasses.replace(config.backtest, test_size=points))
+    return _challenge(data, registry, config, folder, version, champion, drift, force and not drift.drifted)
+
+
+def _retrain_or_fail(store: Any, registry: Any, asset: str, config: RunConfig, folder: Path,
+                     force: bool) -> Decision:
+    """`retrain_asset`, with any failure of this asset's own turned into its decision ``failed``.
+
+    Anything may go wrong with one asset on an unattended schedule (a series too short for the window, an
+    artifact that does not load); that must not strand the assets after it. The traceback goes to the log.
+    A registry that cannot answer is not one asset's failure: it propagates.
+    """
+    from hpcast.registry import RegistryError
+
+    try:
+        return retrain_asset(store.dataset(asset), registry, config, folder, force=force)
+    except RegistryError:
+        raise
+    except Exception as error:
+        log.exception("retrain of %s failed", asset)
+        return Decision(asset, "failed", f"{type(error).__name__}: {' '.join(str(error).split())}")
+
+
+def _log_decision(registry: Any, decision: Decision, store_url: str, force: bool) -> str:
+    """The decision as an MLflow run in `PIPELINE_EXPERIMENT`: its numbers as metrics, its reason as a tag."""
+    asset = decision.asset
+    return registry.log_run(
+        PIPELINE_EXPERIMENT, f"retrain-{asset}",
+        params={"asset": asset, "force": force, "store": redact(store_url)},
+        metrics={**{f"mase_{k}": v for k, v in decision.mase.items()},
+                 **{k: v for k, v in decision.drift.to_dict().items()
+                    if isinstance(v, float | int | bool) and v is not None}},
+        tags={"hpcast.asset": asset, "hpcast.decision": decision.action, "hpcast.reason": decision.reason,
+              "hpcast.champion_version": str(decision.champion_version),
+              "hpcast.challenger_version": str(decision.challenger_version),
+              "hpcast.folds": ",".join(decision.folds),
+              "hpcast.none_beat_naive": str(decision.none_beat_naive).lower(),
+              "hpcast.drift": json.dumps(decision.drift.to_dict())})
+
+
 def retrain(store: Any, registry: Any, assets: list[str] | None, config: RunConfig, root: Path, *,
             force: bool = False, progress: Any = None) -> list[Decision]:
-    """`retrain_asset` for each asset (default: every prices symbol in the store), each decision logged."""
+    """`retrain_asset` for each asset (default: every prices symbol in the store), each decision logged.
+
+    An asset that fails gets the decision ``failed`` with the reason, and the next asset goes on.
+
+    Raises:
+        RegistryError: the registry could not answer (every asset needs it).
+        ValueError: an asset that is not a prices symbol in the store.
+
+    Example:
+        >>> decisions = retrain(FeatureStore(), Registry(), ["sp500"], RunConfig(), Path("runs/r"))  # doctest: +SKIP
+        >>> [(d.asset, d.action) for d in decisions]  # doctest: +SKIP
+        [('sp500', 'skipped')]
+    """
     symbols = store.symbols("prices")["symbol"].tolist()
     assets = assets or symbols
     unknown = sorted(set(assets) - set(symbols))
@@ -161,16 +327,7 @@ def retrain(store: Any, registry: Any, assets: list[str] | None, config: RunConf
     for asset in assets:
         if progress:
             progress(asset)
-        decision = retrain_asset(store.dataset(asset), registry, config, root / asset, force=force)
-        decision.run_id = registry.log_run(
-            PIPELINE_EXPERIMENT, f"retrain-{asset}",
-            params={"asset": asset, "force": force, "store": redact(store.url)},
-            metrics={**{f"mase_{k}": v for k, v in decision.mase.items()},
-                     **{k: v for k, v in decision.drift.to_dict().items()
-                        if isinstance(v, float | int | bool) and v is not None}},
-            tags={"hpcast.asset": asset, "hpcast.decision": decision.action, "hpcast.reason": decision.reason,
-                  "hpcast.champion_version": str(decision.champion_version),
-                  "hpcast.challenger_version": str(decision.challenger_version),
-                  "hpcast.drift": json.dumps(decision.drift.to_dict())})
+        decision = _retrain_or_fail(store, registry, asset, config, root / asset, force)
+        decision.run_id = _log_decision(registry, decision, store.url, force)
         decisions.append(decision)
     return decisions

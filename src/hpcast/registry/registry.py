@@ -28,7 +28,18 @@ TRAINING_EXPERIMENT = "hpcast-training"
 
 
 class RegistryError(ValueError):
-    """A registry request cannot be met (unknown asset, version or alias); the message says which."""
+    """A registry request cannot be met (unknown asset, version or alias, or a registry that cannot answer);
+    the message says which."""
+
+
+def _not_found(error: Exception) -> bool:
+    """MLflow's answer for a model, version or alias that does not exist (and nothing else).
+
+    A missing model or version is ``RESOURCE_DOES_NOT_EXIST``; a missing alias comes as
+    ``INVALID_PARAMETER_VALUE`` "Registered model alias ... not found", a code that a bad URI also uses.
+    """
+    code = getattr(error, "error_code", None)
+    return code == "RESOURCE_DOES_NOT_EXIST" or (code == "INVALID_PARAMETER_VALUE" and "not found" in str(error))
 
 
 def data_dir() -> Path:
@@ -73,12 +84,16 @@ class Registry:
     def __init__(self, uri: str | None = None) -> None:
         for noisy in ("alembic", "mlflow.store.db.utils", "mlflow.tracking", "mlflow.store"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
         self.uri = uri or tracking_uri()
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        try:
+            self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        except MlflowException as error:  # an unsupported scheme fails here, before any request
+            raise self._unanswered(error) from error
 
     # ---- tracking -------------------------------------------------------------------------------------------
     def experiment(self, name: str) -> str:
@@ -137,6 +152,13 @@ class Registry:
             steps=steps, tags={"hpcast.asset": asset, "hpcast.run_folder": str(folder.resolve()), **(tags or {})},
             artifacts=artifacts)
 
+    def _unanswered(self, error: Exception) -> RegistryError:
+        """The error for a registry that could not answer at all (unreachable server, bad URI), in one line."""
+        from hpcast._uris import redact
+
+        cause = redact(" ".join(str(error).split()))[:400]
+        return RegistryError(f"registry at {redact(self.uri)} could not answer ({type(error).__name__}: {cause})")
+
     # ---- registry -------------------------------------------------------------------------------------------
     def register(self, run_id: str, asset: str, *, tags: dict[str, str] | None = None) -> int:
         """Register the run's ``model/`` as a new version of ``hpcast-<asset>``; alias it ``challenger``.
@@ -149,7 +171,9 @@ class Registry:
         try:
             self.client.get_registered_model(name)
             first = False
-        except MlflowException:
+        except MlflowException as error:
+            if not _not_found(error):
+                raise self._unanswered(error) from error
             self.client.create_registered_model(name, tags={"hpcast.asset": asset},
                                                 description=f"hpcast LSTM forecaster for {asset}")
             first = True
@@ -173,16 +197,35 @@ class Registry:
         try:
             return self.client.get_model_version(model_name(asset), str(version))
         except MlflowException as error:
+            if not _not_found(error):
+                raise self._unanswered(error) from error
             raise RegistryError(f"version ({version}) of {model_name(asset)!r} does not exist") from error
 
+    def set_tags(self, asset: str, version: int, tags: dict[str, Any]) -> None:
+        """Set (or overwrite) ``tags`` on one version of ``hpcast-<asset>``; values are stored as text.
+
+        Example:
+            >>> Registry().set_tags("sp500", 3, {"live_mase": 0.91})  # doctest: +SKIP
+        """
+        self.version(asset, version)
+        for key, value in tags.items():
+            self.client.set_model_version_tag(model_name(asset), str(version), key, str(value))
+
     def version_by_alias(self, asset: str, alias: str = CHAMPION) -> int | None:
-        """The version ``alias`` points at, or None when the asset or alias has none."""
+        """The version ``alias`` points at, or None when the asset or alias has none.
+
+        Raises:
+            RegistryError: the registry could not answer (unreachable server, unusable URI): that is not
+                "no such model".
+        """
         from mlflow.exceptions import MlflowException
 
         try:
             return int(self.client.get_model_version_by_alias(model_name(asset), alias).version)
-        except MlflowException:
-            return None
+        except MlflowException as error:
+            if _not_found(error):
+                return None
+            raise self._unanswered(error) from error
 
     def download(self, asset: str, *, alias: str | None = CHAMPION, version: int | None = None,
                  dst: str | Path | None = None) -> Path:

@@ -14,8 +14,11 @@ Strategies:
   averages parameters every ``sync_every`` steps and once more at every epoch's end, so all workers
   validate the same model. On CPU it gets an explicit subgroup (`dist.new_subgroups`).
 - ``store-avg``: workers that cannot reach each other (no process group at all) train on their slices
-  and every ``sync_every`` epochs average their weights through an object store (`StoreAverager`).
-  Early stopping is off: between rounds the workers' models differ, and so would their decisions.
+  and every ``sync_every`` epochs average their weights through an object store (`StoreAverager`), and
+  once more after the last epoch when the cadence did not just do it, so the saved model is always the
+  workers' average. Early stopping is off, and so is the restore of the best-validation epoch: between
+  rounds a worker's model is its own, so only the final average is the group's model, and that is
+  what is saved (the manifest's recipe says ``weights: final average of N workers``).
 
 Only rank 0 logs and writes files. Worker mode is detected from torchrun's environment (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``).
@@ -130,6 +133,7 @@ class Distributed:
 
     @property
     def early_stopping(self) -> bool:
+        """Whether the trainer may stop on patience and restore the best-validation epoch (not store-avg)."""
         return self.strategy != "store-avg"
 
     def after_step(self, model: nn.Module) -> float:
@@ -140,17 +144,18 @@ class Distributed:
         self._averager.average_parameters(model.parameters())
         return time.perf_counter() - started
 
-    def end_of_epoch(self, model: nn.Module, epoch: int, samples: int) -> float:
+    def end_of_epoch(self, model: nn.Module, epoch: int, samples: int, last: bool = False) -> float:
         """local-sgd: average once more, so every worker validates (and checkpoints) the same model;
-        store-avg: every ``sync_every`` epochs, a round through the store. Returns the seconds spent."""
+        store-avg: every ``sync_every`` epochs and after the ``last`` one, a round through the store (round
+        ``ceil(epoch / sync_every)``). Returns the seconds spent."""
         started = time.perf_counter()
         if self.strategy == "local-sgd":
             with torch.no_grad():
                 for parameter in model.parameters():
                     dist.all_reduce(parameter.data, group=self._averaging_group)
                     parameter.data /= self.world_size
-        elif self.strategy == "store-avg" and epoch % self.sync_every == 0:
-            self.rounds.append(self._averager.sync(model, epoch // self.sync_every, samples))
+        elif self.strategy == "store-avg" and (epoch % self.sync_every == 0 or last):
+            self.rounds.append(self._averager.sync(model, -(-epoch // self.sync_every), samples))
         else:
             return 0.0
         return time.perf_counter() - started

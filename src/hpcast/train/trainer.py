@@ -180,7 +180,8 @@ def train(
     dist: Distributed | None = None,
     profile_dir: str | Path | None = None,
 ) -> TrainResult:
-    """Train ``model`` with Adam and early stopping; restore the best-validation weights at the end.
+    """Train ``model`` with Adam and early stopping; restore the best-validation weights at the end (under
+    store-avg, keep the final average instead: see `hpcast.train.distributed`).
 
     Args:
         model: maps ``X (B, T, F)`` to ``(B, h)``.
@@ -277,7 +278,7 @@ def train(
         sync_seconds = 0.0
         if dist is not None:
             samples_seen += seen
-            sync_seconds = dist.end_of_epoch(model, epoch, samples_seen)
+            sync_seconds = dist.end_of_epoch(model, epoch, samples_seen, last=epoch == config.epochs)
             running, seen = dist.all_reduce_sum(torch.stack([running, running.new_tensor(float(seen))]))
         val_loss = float(_evaluate(model, val_data, loss_fn, max(config.batch_size, 256)))
         record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
@@ -302,6 +303,10 @@ def train(
         progress.finish()
     if profiler is not None:
         profiler.stop()
-    model.load_state_dict(best_state)
+    if dist is None or dist.early_stopping:
+        model.load_state_dict(best_state)
+    elif result.history:  # store-avg: the final round's average is the model, whichever epoch validated best
+        result.best_epoch, result.best_val_loss = result.history[-1].epoch, result.history[-1].val_loss
+        result.recipe["weights"] = f"final average of {dist.world_size} workers (store-avg)"
     model.eval()
     return result
