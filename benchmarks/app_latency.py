@@ -31,6 +31,8 @@ from pathlib import Path
 
 import httpx
 
+from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
+
 AS_OF = [f"{year}-{month:02d}-{day}" for year in range(2005, 2015) for month, day in ((3, 15), (9, 15))]
 
 
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--store", help="store to serve [default: a temporary one from the bundled series]")
     args = parser.parse_args()
+    print(describe())
 
     scratch = Path(tempfile.mkdtemp(prefix="hpcast-app-bench-"))
     env = {**os.environ, "HPCAST_STORE": args.store or str(scratch / "store"),

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
 from hpcast.config import TrainConfig
 from hpcast.data import load_bundled
 from hpcast.features.spectrogram import SpectrogramConfig
@@ -138,6 +139,7 @@ def main() -> None:
     parser.add_argument("--root", help="folder for the datasets [default: a temporary one, removed after]")
     parser.add_argument("--train-scale", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print(describe())
     if args.train_scale:
         scale_training(args.train_scale, args.steps)
         return

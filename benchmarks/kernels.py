@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import torch
 
+from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
+
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
 
@@ -109,6 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-elements", type=float, default=1e8, help="largest size of the memory-bound table")
     args = parser.parse_args()
+    print(describe())
     print(f"torch {torch.__version__}; device: {torch.cuda.get_device_name() if CUDA else 'CPU'}")
     if not CUDA:
         print("No CUDA GPU found: timing the torch path only. The Triton kernels are tested on the CPU under "

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 import torch
 
+from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
 from hpcast.data import load_bundled
 from hpcast.models.scratch.params import init_params, make_layout
 from hpcast.models.scratch.train import ScratchConfig, implementation, make_task, train_scratch
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per implementation (median)")
     parser.add_argument("--skip-per-sample", action="store_true", help="leave out (a), which is slow")
     args = parser.parse_args()
+    print(describe())
     torch.set_num_threads(2)
     print(f"numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, "
           f"{numba.config.NUMBA_NUM_THREADS} cores; numpy {np.__version__}; torch {torch.__version__}")

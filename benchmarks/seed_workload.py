@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
 from hpcast.config import ModelConfig, RunConfig, TrainConfig
 from hpcast.data import load_bundled
 from hpcast.models.lstm import LSTMNet
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="epochs per loop, interleaved (median reported)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    print(describe())
     torch.set_num_threads(args.threads)
 
     config = RunConfig(window=WINDOW, horizon=1, target="level", model=ModelConfig(LAYERS, DROPOUT),

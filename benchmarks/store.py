@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
 from hpcast.store import FeatureStore
 
 
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=30, help="as-of window reads to time (median reported)")
     parser.add_argument("--store", default=None, help="store URL (default: a fresh temporary folder)")
     args = parser.parse_args()
+    print(describe())
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.store or f"{tmp}/store"

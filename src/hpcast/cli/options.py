@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hpcast.config import RunConfig, from_dict, load_toml, to_dict
+from hpcast.config import RunConfig, TrainConfig, from_dict, load_toml, to_dict
 
 USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)  # DataError, ConfigError, ...
 
@@ -100,7 +100,8 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--init", type=click.Choice(["keras", "torch"]), help="Weight init [default: keras]."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping usually ends sooner) [default: 100]."),
         click.option("--batch-size", type=int, help="Windows per step [default: 64]."),
-        click.option("--lr", type=float, help="Adam learning rate, the peak under one-cycle [default: 0.003]."),
+        click.option("--lr", type=float, help="Adam learning rate, the peak under one-cycle "
+                                              f"[default: {TrainConfig().lr:g}]."),
         click.option("--loss", type=click.Choice(["mse", "mae", "huber"]), help="Training loss [default: mse]."),
         click.option("--patience", type=int, help="Early-stopping patience in epochs [default: 10]."),
         click.option("--val-fraction", type=float, help="Last share of windows held out from training "
