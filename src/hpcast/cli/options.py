@@ -123,8 +123,9 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--stride", type=int, help="Recipe, --targets all: steps between training windows "
                                                 "(0: window/10) [default: 0]."),
         click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]),
-                     help="Recipe: bf16 autocast on a GPU with native bf16 (auto; on CPUs it measured "
-                          "slower), or always, or never [default: auto]."),
+                     help="Recipe: bf16 autocast on a GPU with native bf16 (auto; float32 on CPUs, so that "
+                          "AVX2 and AVX-512 machines agree), or always where it can run, or never "
+                          "[default: auto]."),
         click.option("--schedule", type=click.Choice(["one-cycle", "constant"]),
                      help="Recipe: lr rises to --lr then anneals (one-cycle), or stays at --lr "
                           "[default: one-cycle]."),

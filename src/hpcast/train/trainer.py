@@ -116,7 +116,7 @@ def resolve_recipe(config: TrainConfig, device: torch.device, every_step: bool, 
         ValueError: ``precision="bf16"`` on a device that cannot train an LSTM in bf16 (`bf16_unavailable`).
     """
     precision = config.precision
-    if precision == "auto":  # on CPUs bf16 measured 6% slower per step even with AVX-512 BF16 (README)
+    if precision == "auto":  # float32 on CPUs: AVX2-only CPUs cannot run bf16, and one CPU kind must match another
         native = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
         precision = "bf16" if native and bf16_unavailable(device) is None else "fp32"
     elif precision == "bf16" and (why := bf16_unavailable(device)) is not None:
