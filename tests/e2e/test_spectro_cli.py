@@ -61,3 +61,11 @@ def test_spectrograms_of_symbols_in_the_feature_store(tmp_path: Path, monkeypatc
     assert built.exit_code == 0, built.output
     index = json.loads((tmp_path / "spec" / "index.json").read_text())
     assert index["symbols"]["msft"]["last"] <= "2010-12-31" and index["symbols"]["gold"]["samples"] > 7000
+
+
+def test_train_from_spectrograms_refuses_every_data_flag(tmp_path):
+    for flag, value in (("--date-format", "%d/%m/%Y"), ("--missing", "drop"), ("--calendar", "NYSE"),
+                        ("--dataset", "sp500")):
+        result = CliRunner().invoke(cli, ["train", "--spectrograms", str(tmp_path), flag, value])
+        assert result.exit_code == 2, result.output
+        assert f"no data flags ({flag})" in " ".join(result.output.split())

@@ -35,6 +35,10 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+DATA_FLAGS = ("dataset", "csv_path", "date_col", "value_col", "date_format", "missing", "ticker", "start", "end",
+              "calendar")  # the keyword names of `data_options`' flags
+
+
 def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--dataset", metavar="NAME", help="Bundled dataset (see `hpcast data list`)."),

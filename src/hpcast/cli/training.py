@@ -10,6 +10,7 @@ import click
 from hpcast._uris import redact
 from hpcast.cli import cli
 from hpcast.cli.options import (
+    DATA_FLAGS,
     console,
     data_options,
     load_dataset,
@@ -97,12 +98,11 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
     if spectrograms:
         from hpcast.jobs import new_run_folder, train_spectrograms_job
 
-        given = [k for k in ("dataset", "csv_path", "ticker") if kwargs.get(k)]
+        given = [f"--{key.removesuffix('_path').replace('_', '-')}" for key in DATA_FLAGS
+                 if kwargs.pop(key, None) is not None]
         if given or workers > 1 or resume:
-            raise click.UsageError("--spectrograms trains from the dataset on disk: no data flags, --workers or "
-                                   "--resume with it")
-        for key in ("dataset", "csv_path", "date_col", "value_col", "ticker", "start", "end"):
-            kwargs.pop(key)
+            raise click.UsageError(f"--spectrograms trains from the dataset on disk: no data flags "
+                                   f"({', '.join(given) or 'none given'}), --workers or --resume with it")
         config = run_config({**kwargs, "architecture": "spectro-cnn"})
         folder = new_run_folder("train", out)
         forecaster = train_spectrograms_job(Path(spectrograms), config, folder, quiet=quiet, profile=profile)
