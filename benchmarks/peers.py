@@ -36,7 +36,8 @@ Logging that a framework does at every step (Keras' metrics, Lightning's ``self.
 and stays on the clock. The table prints the seconds each system spent off the clock.
 NeuralForecast trains by steps: each draws ``windows_batch_size`` = 128 random windows of the one series
 (a Lightning epoch is a single step), so its epoch here is ``ceil(n_train / 128)`` steps, as many windows
-as one pass over the training windows (drawn at random, not each once), and it runs ``--epochs`` of them.
+as one pass over the training windows (drawn at random, not each once), and it runs ``--epochs`` of them;
+the one thing on its clock per step is the callback counting its one-step Lightning epochs (no clock reading).
 
 Snapshots are scored after training on the validation windows, each framework predicting through its own
 public API. A system's median curve has one point per epoch: the median over its seeds of the training
@@ -459,7 +460,8 @@ def plot(results: dict[str, Any], target: float, naive: float, path: Path) -> No
                 zorder=3 if ours else 2, label=f"{system} ({entry['seeds']} seeds)")
     ax.axhline(target, color="black", linestyle="--", linewidth=1, label=f"T = reference's final ({target:.2e})")
     ax.axhline(naive, color="grey", linestyle=":", linewidth=1, label=f"naive last value ({naive:.2e})")
-    ax.set(yscale="log", xlabel="seconds of training (this machine)", ylabel="validation MSE (scaled price level)",
+    ax.set(yscale="log", xlabel="seconds of training at each epoch's end (this machine)",
+           ylabel="validation MSE (scaled price level)",
            title="Seed workload: validation loss against training time (median over seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()

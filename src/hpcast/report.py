@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["backtest_table", "render_report", "verdict"]
+__all__ = ["backtest_table", "mase_scale_words", "render_report", "verdict"]
 
 _METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "mase": "MASE",
                  "directional_accuracy": "Direction %"}
@@ -56,7 +56,8 @@ def verdict(metrics: dict[str, dict[str, Any]]) -> str:
     return " ".join(parts).replace(" ;", ";") + "."
 
 
-def _mase_scale_words(season: int) -> str:
+def mase_scale_words(season: int) -> str:
+    """What MASE was divided by, in words, for a backtest with declared ``season`` (1: none)."""
     if season > 1:
         return f"the in-sample seasonal naive error (declared season m = {season})"
     return "the in-sample one-step naive error (m = 1: no season declared for this frequency)"
@@ -105,7 +106,7 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
         out += ["## Walk-forward backtest",
                 f"{len(backtest['folds'])} folds of {backtest['horizon']} steps (origins "
                 f"{', '.join(backtest['folds'])}); every model refitted on each fold's history only. "
-                f"MASE is scaled by {_mase_scale_words(backtest['season'])}.", "",
+                f"MASE is scaled by {mase_scale_words(backtest['season'])}.", "",
                 backtest_table(backtest["metrics"]), "", verdict(backtest["metrics"]), ""]
         if coverage:
             out += [f"Empirical coverage of the LSTM's conformal intervals: {coverage}.", ""]

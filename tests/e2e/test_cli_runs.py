@@ -54,6 +54,7 @@ def test_backtest_shows_the_lstm_beside_seasonal_naive_and_arima(tmp_path):
     manifest = json.loads((tmp_path / "bt" / "manifest.json").read_text())
     assert manifest["config"]["model"]["layers"] == [8] and manifest["config"]["train"]["epochs"] == 20
     assert "2 folds × 12 steps" in output
+    assert "MASE is scaled by the in-sample seasonal naive error (declared season m = 12)." in output
     for model in ("lstm", "seasonal_naive", "arima", "naive"):
         assert model in output
     assert "interval coverage" in output

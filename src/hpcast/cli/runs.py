@@ -46,7 +46,7 @@ def demo(out: str | None, epochs: int | None, seed: int) -> None:
 def _print_backtest(result: Any) -> None:
     from rich.table import Table
 
-    from hpcast.report import verdict
+    from hpcast.report import mase_scale_words, verdict
 
     table = Table("model", "MAE", "RMSE", "MAPE %", "sMAPE %", "MASE", "Direction %",
                   title=f"walk-forward backtest: {len(result.origins)} folds × {result.horizon} steps")
@@ -57,6 +57,7 @@ def _print_backtest(result: Any) -> None:
                       style="bold" if model == "lstm" else None)
     terminal = console()
     terminal.print(table)
+    terminal.print(f"MASE is scaled by {mase_scale_words(result.season)}.")
     terminal.print(verdict(result.to_dict()["metrics"]))
     if result.coverage:
         terminal.print("interval coverage: " + ", ".join(f"{float(k):.0%} band held {v:.0%}"
