@@ -45,6 +45,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/seed_workload.py
 	$(BIN)/python benchmarks/scratch_lstm.py
 	$(BIN)/python benchmarks/kernels.py
+	$(BIN)/python benchmarks/precision.py
 
 # Time to accuracy against Keras, Darts and NeuralForecast (about 30 minutes on 2 cores): installs the
 # `bench` extra from both locks (torch stays the pinned one), then runs benchmarks/peers.py.
