@@ -16,7 +16,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)  # Da
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn rule violations into one-line ``Error: ...`` messages with exit code 1 (no traceback), and take
-    back the run folders the command made (a crash or an interrupt keeps them, for ``--resume``)."""
+    back the run folders the command made for input it then refused. Any other failure (a crash, an
+    interrupt, torchrun's workers dying) keeps them, with their checkpoints, for ``--resume``."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -28,9 +29,6 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except USER_ERRORS as error:
             discard_new_run_folders(mark)
             raise click.ClickException(" ".join(str(error).split())) from error
-        except click.ClickException:
-            discard_new_run_folders(mark)
-            raise
 
     return wrapper
 
