@@ -29,7 +29,7 @@ from hpcast.features.spectrogram import SpectrogramConfig, SpectrogramNormaliser
 from hpcast.models.spectro_cnn import SpectroCNN
 from hpcast.train.artifacts import SavedModel, fingerprint, read_artifact
 from hpcast.train.batches import Batches, LoaderBatches, TensorBatches
-from hpcast.train.forecaster import conformal_calibration, interval_columns, training_device
+from hpcast.train.forecaster import conformal_calibration, interval_columns, split_windows, training_device
 from hpcast.train.trainer import TrainResult, train
 
 __all__ = ["SpectroForecaster", "load_forecaster", "spectrogram_config"]
@@ -91,29 +91,29 @@ class SpectroForecaster(SavedModel):
         self.config = self.config.resolved(freq)
         spec = spectrogram_config(self.config)
         samples = len(series) - spec.window - 1
-        n_val = max(1, round(samples * self.config.train.val_fraction))
-        if samples - n_val < 2:
+        train = self.config.train
+        n_train, _, n_val, _ = split_windows(samples, 1, train.val_fraction, train.calibration_fraction)
+        if n_train < 2:
             raise ValueError(f"series of {len(series)} points is too short for the spectrogram window "
-                             f"({spec.window}) and val_fraction ({self.config.train.val_fraction})")
-        cutoff = series.index[spec.window + samples - n_val - 1]  # date of the last training sample
+                             f"({spec.window}) and val_fraction ({train.val_fraction})")
+        cutoff = series.index[spec.window + n_train - 1]  # date of the last training sample
         prices = {"series": series}
         X_train, Y_train, (self.normaliser, self.target) = in_memory_spectrograms(prices, spec, cutoff, "train")
         X_val, Y_val, _ = in_memory_spectrograms(prices, spec, cutoff, "val", self.normaliser, self.target)
         device = training_device(self.config.train.device)
-        first_cal = len(Y_val) - max(1, round(len(Y_val) * self.config.train.calibration_fraction))
-        if first_cal < 1:
+        if n_val < 1:  # the held-out samples split as the LSTM's windows do (h = 1: no gap)
             raise ValueError(f"series of {len(series)} points leaves {len(Y_val)} held-out sample(s): too few to "
                              "both stop early and calibrate (use a longer series or a larger val_fraction)")
         X_val, Y_val = X_val.to(device), Y_val.to(device)
         self._train(TensorBatches(X_train.to(device), Y_train.to(device)),
-                    TensorBatches(X_val[:first_cal], Y_val[:first_cal]), device,
-                    TensorBatches(X_val[first_cal:], Y_val[first_cal:]), checkpoint_dir=checkpoint_dir,
+                    TensorBatches(X_val[:n_val], Y_val[:n_val]), device,
+                    TensorBatches(X_val[n_val:], Y_val[n_val:]), checkpoint_dir=checkpoint_dir,
                     resume=resume, progress=progress, dist=dist, profile_dir=profile_dir)
         self.freq, self.calendar, self.history = freq, calendar, series
         self.data_info = {"fingerprint": fingerprint(series), "rows": len(series), "column": series.name,
                           "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat(),
-                          "train_windows": len(Y_train), "val_windows": first_cal,
-                          "calibration_windows": len(Y_val) - first_cal,
+                          "train_windows": len(Y_train), "val_windows": n_val,
+                          "calibration_windows": len(Y_val) - n_val,
                           "scaler_fitted_through": cutoff.date().isoformat()}
         return self
 
