@@ -174,17 +174,20 @@ def _update_asset(store: FeatureStore, name: str, source: str, until: str | date
                   now: datetime | None) -> UpsertReport:
     """`update` for one asset: the re-read days and new rows, or the whole span again on a new basis."""
     group = _asset(name).group
-    stored = store.read(name, group=group, columns=["close", "adj_close"] if group == "prices" else [])
-    last = stored["date"].max()
+    stored = store.read(name, group=group, columns=[])  # keys and ingestion times: what a revision replaces
+    dates = stored["date"]
+    last = dates.max()
     start = None if pd.isna(last) else (last - pd.Timedelta(days=REVISION_DAYS)).date()
     change = None
     try:
         rows, origin = source_rows(name, source, start, until)
-        change = _basis_change(stored, rows) if group == "prices" and len(stored) else None
+        if group == "prices" and start is not None:  # the overlap's values only, not the whole history
+            overlap = store.read(name, start, group=group, columns=["close", "adj_close"])
+            change = _basis_change(overlap, rows) if len(overlap) else None
         if change is not None:
             log.info("%s: adjustment basis changed (adj_close x %.6f): re-reading from %s", name, change.factor,
-                     f"{stored['date'].min():%Y-%m-%d}")
-            rows, origin = source_rows(name, source, stored["date"].min().date(), until, refresh=True)
+                     f"{dates.min():%Y-%m-%d}")
+            rows, origin = source_rows(name, source, dates.min().date(), until, refresh=True)
     except DataError as error:
         message = str(error) if change is None else (
             f"{_describe(change)}, but re-reading the history failed, so nothing was written: {error}")
