@@ -5,6 +5,9 @@ import torch
 
 from hpcast.config import ModelConfig, TrainConfig
 from hpcast.models.lstm import LSTMNet
+from hpcast.train.batches import TensorBatches
+from hpcast.train.context import RunContext
+from hpcast.train.distributed import Distributed
 from hpcast.train.trainer import train
 
 
@@ -61,13 +64,61 @@ def test_resume_continues_exactly_where_the_interrupted_run_was(tmp_path):
                 raise KilledError
 
     with pytest.raises(KilledError):
-        train(_net(), train_xy, val_xy, config, checkpoint_dir=tmp_path, progress=KillAfterThreeEpochs())
+        train(_net(), train_xy, val_xy, config, RunContext(checkpoint_dir=tmp_path, progress=KillAfterThreeEpochs()))
     resumed = _net(seed=123)  # fresh process: different initial weights, all restored from the checkpoint
-    result = train(resumed, train_xy, val_xy, config, checkpoint_dir=tmp_path, resume=True)
+    result = train(resumed, train_xy, val_xy, config, RunContext(checkpoint_dir=str(tmp_path), resume=True))
 
     assert [r.val_loss for r in result.history] == [r.val_loss for r in expected.history]
     for name, tensor in straight.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+def test_one_process_is_the_same_run_whichever_way_its_context_is_given():
+    """No context, the default `RunContext`, ``dist=None`` and `Distributed.single()`: one run, bit for bit."""
+    train_xy, val_xy = _problem()
+    config = TrainConfig(epochs=3, batch_size=16, seed=2)
+    contexts = [None, RunContext(), RunContext(dist=None), RunContext(dist=Distributed.single())]
+    nets = [_net() for _ in contexts]
+    results = [train(net, train_xy, val_xy, config, context) for net, context in zip(nets, contexts, strict=True)]
+    for net, result in zip(nets[1:], results[1:], strict=True):
+        assert [r.val_loss for r in result.history] == [r.val_loss for r in results[0].history]
+        assert all(torch.equal(tensor, net.state_dict()[name]) for name, tensor in nets[0].state_dict().items())
+    assert all(r.samples == 72 for r in results[0].history)  # the whole batch: no shard, no sync
+    assert RunContext(dist=None).dist.strategy == "single"
+
+
+def test_single_process_distributed_hooks_do_nothing():
+    one, model = Distributed.single(), torch.nn.Linear(2, 1)
+    index, value = torch.tensor([4, 1, 3]), torch.tensor([2.5, 7.0])
+    assert (one.rank, one.world_size, one.is_main, one.strategy, one.early_stopping) == (0, 1, True, "single", True)
+    assert one.shard(index)[0] is index and one.shard(index)[1] == 1.0
+    assert one.wrap(model) is model and one.all_reduce_sum(value) is value
+    assert one.after_step(model) == 0.0 and one.end_of_epoch(model, 1, 10, last=True) == 0.0 and one.rounds == []
+    state = torch.get_rng_state()
+    one.reseed_after_resume(seed=1, first_epoch=3)  # keeps the RNG state the checkpoint restored
+    assert torch.equal(torch.get_rng_state(), state)
+    one.close()
+
+
+def test_the_trainer_takes_each_epoch_order_from_the_batch_source():
+    train_xy, val_xy = _problem()
+    fixed = torch.arange(71, -1, -3)  # 24 windows, backwards: an order a sampling source might draw
+    seen = []
+
+    class FixedOrder(TensorBatches):
+        def epoch_order(self, generator):
+            return fixed
+
+        def batches(self, order, batch_size, dist):
+            seen.append(order)
+            return super().batches(order, batch_size, dist)
+
+    result = train(_net(), FixedOrder(*train_xy), val_xy, TrainConfig(epochs=2, batch_size=16))
+    assert len(seen) == 2 and all(torch.equal(order, fixed) for order in seen)
+    assert [r.samples for r in result.history] == [24, 24]
+    shuffle, reference = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(TensorBatches(*train_xy).epoch_order(shuffle), torch.randperm(72, generator=reference))
+    assert torch.equal(shuffle.get_state(), reference.get_state())  # the default draws what the trainer drew
 
 
 def test_early_stopping_restores_the_best_epoch():
@@ -78,7 +129,6 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(result.history) == result.best_epoch + 2
     best = min(r.val_loss for r in result.history)
     assert result.best_val_loss == best
-    from hpcast.train.batches import TensorBatches
     from hpcast.train.trainer import _evaluate, loss_function
     restored = float(_evaluate(net, TensorBatches(*val_xy), loss_function("mse"), 256))
     assert restored == pytest.approx(best, rel=1e-6)
@@ -179,7 +229,6 @@ def test_every_step_training_ignores_the_warm_up_steps_targets():
 
 
 def test_bf16_autocast_trains_close_to_fp32_and_validates_in_fp32():
-    from hpcast.train.batches import TensorBatches
     from hpcast.train.trainer import _evaluate, bf16_unavailable, loss_function
 
     cpu = torch.device("cpu")

@@ -58,8 +58,8 @@ def features_spectrogram(symbols: str | None, from_store: bool, store_url: str |
 
     from hpcast.data import load_bundled
     from hpcast.features.spectrogram import SpectrogramConfig
+    from hpcast.features.spectrogram_dataset import build_spectrograms, dataset_bytes, load_index
     from hpcast.jobs import new_run_folder
-    from hpcast.train.spectro_data import build_spectrograms, dataset_bytes, load_index
     from hpcast.viz.plots import spectrogram_plot
 
     config = SpectrogramConfig(window, n_fft, hop, taper)

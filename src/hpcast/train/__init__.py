@@ -1,4 +1,5 @@
-"""Training: the loop (`trainer`), checkpoints, artifacts and the `LSTMForecaster` estimator.
+"""Training: the loop (`trainer`) and its run infrastructure (`context.RunContext`), checkpoints, artifacts
+and the `LSTMForecaster` estimator.
 
 Submodules import torch, so import them directly: ``from hpcast.train.forecaster import LSTMForecaster``.
 """

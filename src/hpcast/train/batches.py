@@ -3,8 +3,9 @@
 `TensorBatches` gathers each batch from window views on the training device: no copies, no workers, the
 fast path for anything that fits in memory. `LoaderBatches` reads samples from any map-style Dataset (the
 memory-mapped spectrogram files) with DataLoader workers, pinned memory and read-ahead. Both follow the
-order the trainer draws from its seeded generator, so the same seed gives the same batches whatever the
-number of workers; the trainer times how long it waits for each batch.
+order the trainer draws from its seeded generator (`Batches.epoch_order`: a permutation, unless a source
+samples otherwise), so the same seed gives the same batches whatever the number of workers; the trainer
+times how long it waits for each batch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from hpcast.config import TrainConfig
+from hpcast.train.distributed import Distributed
 
 __all__ = ["Batches", "LoaderBatches", "TensorBatches", "as_batches"]
 
@@ -23,7 +25,7 @@ Batch = tuple[torch.Tensor, torch.Tensor, float]  # inputs, targets, loss scale 
 
 
 class Batches:
-    """The interface the trainer uses: a sample count, the device, and batches in a given order."""
+    """The interface the trainer uses: a sample count, the device, each epoch's order, and batches in it."""
 
     device: torch.device
     window: int = 0  # T, the steps of a sample's input (0: not a sequence)
@@ -32,12 +34,19 @@ class Batches:
     def __len__(self) -> int:
         raise NotImplementedError
 
-    def batches(self, order: torch.Tensor, batch_size: int, dist: Any = None) -> Iterator[Batch]:
+    def epoch_order(self, generator: torch.Generator) -> torch.Tensor:
+        """The sample indices of one training epoch, drawn from the trainer's seeded ``generator`` (the same
+        on every worker): every sample once, shuffled. A source that samples (e.g. windows weighted per
+        series) overrides this; the order may then repeat or leave out samples."""
+        return torch.randperm(len(self), generator=generator)
+
+    def batches(self, order: torch.Tensor, batch_size: int, dist: Distributed) -> Iterator[Batch]:
+        """``order`` in batches of ``batch_size``, each cut to this worker's slice (``dist.shard``)."""
         raise NotImplementedError
 
     def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every sample once, in stored order (validation)."""
-        for inputs, targets, _ in self.batches(torch.arange(len(self)), batch_size):
+        for inputs, targets, _ in self.batches(torch.arange(len(self)), batch_size, Distributed.single()):
             yield inputs, targets
 
 
@@ -55,15 +64,12 @@ class TensorBatches(Batches):
     def __len__(self) -> int:
         return int(self.X.shape[0])
 
-    def batches(self, order: torch.Tensor, batch_size: int, dist: Any = None) -> Iterator[Batch]:
-        workers = dist.world_size if dist is not None else 1
+    def batches(self, order: torch.Tensor, batch_size: int, dist: Distributed) -> Iterator[Batch]:
         for start in range(0, len(order), batch_size):
             index = order[start:start + batch_size]
-            if index.shape[0] < workers:
+            if index.shape[0] < dist.world_size:
                 continue  # a last batch too small to give every worker a window (the same on all workers)
-            scale = 1.0
-            if dist is not None:
-                index, scale = dist.shard(index)
+            index, scale = dist.shard(index)
             yield self.X[index], self.Y[index], scale
 
     def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -109,9 +115,10 @@ class LoaderBatches(Batches):
             self._loaders[batch_size] = (DataLoader(self.dataset, batch_sampler=sampler, **options), sampler)
         return self._loaders[batch_size]
 
-    def batches(self, order: torch.Tensor, batch_size: int, dist: Any = None) -> Iterator[Batch]:
-        if dist is not None:
-            raise ValueError("samples read from disk train in one process (several workers need in-memory data)")
+    def batches(self, order: torch.Tensor, batch_size: int, dist: Distributed) -> Iterator[Batch]:
+        if dist.world_size > 1:
+            raise ValueError(f"samples read from disk train in one process, got world_size {dist.world_size} "
+                             "(several workers need in-memory data)")
         loader, sampler = self._loader(batch_size)
         sampler.order = order.tolist()
         asynchronous = self.config.pin_memory and self.device.type == "cuda"  # pinned pages copy asynchronously

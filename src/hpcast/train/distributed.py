@@ -1,11 +1,14 @@
 """Multi-worker training on ``torch.distributed``, launched by torchrun: one training path for all.
 
-The trainer (`hpcast.train.trainer.train`) takes an optional `Distributed` and asks it four things:
-which part of each global batch this worker trains on (`shard`), how to wrap the model (`wrap`: DDP for
+The trainer (`hpcast.train.trainer.train`) always has a `Distributed` (its `RunContext` holds one) and asks
+it which part of each global batch this worker trains on (`shard`), how to wrap the model (`wrap`: DDP for
 ``ddp``), what to do after each optimizer step (`after_step`: periodic parameter averaging for
-``local-sgd``), and how to combine per-worker sums at the end of an epoch (`all_reduce_sum`).
+``local-sgd``) and at the end of an epoch (`end_of_epoch`), and how to combine per-worker sums
+(`all_reduce_sum`). One process is a group of one (`Distributed.single`), whose hooks do nothing, so the
+trainer has no branch for it.
 
 Strategies:
+- ``single``: one process, no torchrun (`Distributed.single()`): the whole batch, no wrapper, no syncs.
 - ``ddp``: DistributedDataParallel (gloo on CPU, NCCL on GPU). Every worker sees the same shuffled order
   of windows and trains on its slice of each global batch. Losses are scaled so that DDP's gradient
   average equals the single-process gradient of the whole batch, also for uneven slices. With the same
@@ -38,8 +41,8 @@ from torch import nn
 
 __all__ = ["STRATEGIES", "Distributed", "in_worker", "torchrun_command"]
 
-Strategy = Literal["ddp", "local-sgd", "store-avg"]
-STRATEGIES = ("ddp", "local-sgd", "store-avg")
+Strategy = Literal["single", "ddp", "local-sgd", "store-avg"]
+STRATEGIES = ("ddp", "local-sgd", "store-avg")  # the multi-worker ones torchrun can launch
 DEFAULT_SYNC_EVERY = {"ddp": 1, "local-sgd": 8, "store-avg": 5}  # steps for local-sgd, epochs for store-avg
 
 
@@ -108,6 +111,16 @@ class Distributed:
                                                       process_group=context._averaging_group)
         return context
 
+    @classmethod
+    def single(cls) -> Distributed:
+        """One process on its own: rank 0 of 1, every hook a no-op.
+
+        Example:
+            >>> Distributed.single().shard(torch.arange(3))
+            (tensor([0, 1, 2]), 1.0)
+        """
+        return cls(0, 1, "single")
+
     @property
     def is_main(self) -> bool:
         return self.rank == 0
@@ -117,7 +130,10 @@ class Distributed:
 
         Slices are contiguous and as even as possible. DDP averages gradients over workers; scaling each
         worker's mean loss by ``N · local / global`` turns that average into the mean over the whole batch.
+        One process trains on the whole batch, unscaled.
         """
+        if self.strategy == "single":
+            return index, 1.0
         bounds = torch.linspace(0, index.shape[0], self.world_size + 1).round().long()
         local = index[bounds[self.rank]:bounds[self.rank + 1]]
         scale = self.world_size * local.shape[0] / index.shape[0] if self.strategy == "ddp" else 1.0
@@ -135,6 +151,12 @@ class Distributed:
     def early_stopping(self) -> bool:
         """Whether the trainer may stop on patience and restore the best-validation epoch (not store-avg)."""
         return self.strategy != "store-avg"
+
+    def reseed_after_resume(self, seed: int, first_epoch: int) -> None:
+        """Give each worker its own dropout stream again after a resume: the checkpoint holds rank 0's RNG
+        state. One process keeps the state the checkpoint restored, which continues the interrupted run."""
+        if self.strategy != "single":
+            torch.manual_seed(seed + self.rank + 7919 * first_epoch)
 
     def after_step(self, model: nn.Module) -> float:
         """local-sgd: the periodic averager's turn. Returns the seconds spent (0 when there was nothing to do)."""
@@ -161,15 +183,15 @@ class Distributed:
         return time.perf_counter() - started
 
     def all_reduce_sum(self, value: torch.Tensor) -> torch.Tensor:
-        """Sum over workers (store-avg workers share nothing: their own value)."""
-        if self.strategy == "store-avg":
+        """Sum over workers (one process, and store-avg workers, which share nothing: their own value)."""
+        if self.strategy in ("single", "store-avg"):
             return value
         total = value.clone()
         dist.all_reduce(total)
         return total
 
     def close(self) -> None:
-        if dist.is_initialized():
+        if self.strategy != "single" and dist.is_initialized():  # one process never joined a group
             dist.destroy_process_group()
 
 

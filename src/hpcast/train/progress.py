@@ -17,7 +17,7 @@ def _progress(console: Console | None = None) -> Progress:
 
 
 class EpochProgress:
-    """Shows epoch m/n with train/validation loss and seconds per epoch; plugs into `train(progress=...)`."""
+    """Shows epoch m/n with train/validation loss and seconds per epoch; plugs into `RunContext(progress=...)`."""
 
     def __init__(self, description: str = "training", console: Console | None = None) -> None:
         self.description, self.console = description, console

@@ -11,6 +11,10 @@ Validation is always the plain last-step output in float32, so its loss means th
 Deterministic on CPU: the same seed gives bit-identical weights; resuming from a checkpoint continues
 exactly where the interrupted run was (weights, Adam moments, both RNG streams, early-stopping state).
 
+The run's infrastructure (progress, checkpoints, resume, workers, profiling) arrives as one `RunContext`.
+`train` reads in phases: `_prepare` (recipe, seeds, wrapper), `_resume`, then per epoch `_train_epoch`
+(`_step` per batch) and `_end_of_epoch` (sync, validation, best weights, checkpoint, early stopping).
+
 Legend: B batch, T window, F features, h horizon, N windows.
 """
 
@@ -31,6 +35,7 @@ from hpcast.config import TrainConfig
 from hpcast.kernels.dispatch import mse_loss
 from hpcast.train.batches import Batches, as_batches
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from hpcast.train.context import RunContext
 from hpcast.train.distributed import Distributed
 
 __all__ = ["EpochRecord", "TrainResult", "bf16_unavailable", "loss_function", "resolve_recipe", "train"]
@@ -168,17 +173,54 @@ def _evaluate(model: nn.Module, data: Batches, loss_fn: nn.Module, batch_size: i
     return total / len(data)
 
 
+@dataclass
+class _Loop:
+    """The run's fixed parts, resolved once, so each phase below takes one argument instead of fifteen."""
+
+    model: nn.Module
+    net: nn.Module  # the model, or its DDP wrapper: forward passes go through it
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.Module
+    shuffle: torch.Generator  # draws each epoch's order, the same on every worker
+    config: TrainConfig
+    dist: Distributed
+    train_data: Batches
+    val_data: Batches
+    every_step: bool  # targets (N, T, h): train every step after the warm-up
+    warm: int  # steps of each window left out of the loss (every-step targets)
+    autocast: bool  # bf16 forward
+    steps_per_epoch: int
+    progress: Any  # None on workers other than rank 0: only rank 0 reports
+    checkpoint_dir: Path | None  # None on workers other than rank 0: only rank 0 writes
+
+
+@dataclass
+class _State:
+    """What carries from one epoch to the next; a checkpoint saves it, a resume restores it."""
+
+    best_state: dict[str, torch.Tensor]
+    bad_epochs: int = 0
+    first_epoch: int = 1
+    samples_seen: int = 0  # windows this worker trained on so far (store-avg weights its average by them)
+
+
+@dataclass
+class _EpochSums:
+    """One worker's pass over an epoch's batches: the loss summed on the device, windows, and where time went."""
+
+    running: torch.Tensor  # () float64: loss times batch size, summed without a host sync
+    seen: int = 0  # windows this worker trained on
+    data_seconds: float = 0.0
+    compute_seconds: float = 0.0
+    step_sync: float = 0.0  # local-sgd's averaging after steps
+
+
 def train(
     model: nn.Module,
     train_xy: tuple[torch.Tensor, torch.Tensor] | Batches,
     val_xy: tuple[torch.Tensor, torch.Tensor] | Batches,
     config: TrainConfig,
-    *,
-    checkpoint_dir: str | Path | None = None,
-    resume: bool = False,
-    progress: Any = None,
-    dist: Distributed | None = None,
-    profile_dir: str | Path | None = None,
+    context: RunContext | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam and early stopping; restore the best-validation weights at the end (under
     store-avg, keep the final average instead: see `hpcast.train.distributed`).
@@ -191,122 +233,151 @@ def train(
             must then accept ``every_step=True``.
         val_xy: the later, time-ordered validation windows (tensors or a `Batches` source).
         config: epochs, batch size, lr, loss, patience, clipping, seed, and the recipe's levers.
-        checkpoint_dir: write ``last.safetensors`` there after every epoch (atomically).
-        resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
-        progress: an object with ``start(total, done)``, ``advance(record, best_val_loss)`` and ``finish()``
-            (`hpcast.train.progress.EpochProgress`), or None for silence.
-        dist: this worker's `Distributed` context under torchrun (None: one process). Every worker
-            shuffles alike and trains on its slice of each global batch; only rank 0 writes checkpoints.
-        profile_dir: record a torch.profiler trace of a few training steps there (one file per worker,
-            for Perfetto or chrome://tracing).
+        context: progress, checkpoints, resume, this worker's `Distributed` and profiling (`RunContext`);
+            None: a quiet single-process run. Under torchrun every worker shuffles alike and trains on its
+            slice of each global batch; only rank 0 reports and writes checkpoints.
 
     Example:
         >>> result = train(net, (X_tr, Y_tr), (X_va, Y_va), TrainConfig(epochs=3))  # doctest: +SKIP
+        >>> result = train(net, (X_tr, Y_tr), (X_va, Y_va), TrainConfig(epochs=3),
+        ...                RunContext(checkpoint_dir=Path("ckpt"), resume=True))  # doctest: +SKIP
     """
+    context = context if context is not None else RunContext()
     train_data, val_data = as_batches(train_xy), as_batches(val_xy)
     if len(train_data) < 1 or len(val_data) < 1:
         raise ValueError(f"need at least one training and one validation window, got {len(train_data)} "
                          f"and {len(val_data)}; use a longer series or a smaller window/horizon")
+    loop, result = _prepare(model, train_data, val_data, config, context)
+    state = _State(best_state=copy.deepcopy(model.state_dict()))  # after wrap: DDP broadcast rank 0's weights
+    folder = context.checkpoint_dir
+    if context.resume and folder is not None and (folder / CHECKPOINT_FILE).is_file():
+        _resume(loop, state, result, folder)
+    if loop.progress is not None:
+        loop.progress.start(config.epochs, done=state.first_epoch - 1)
+    profiler = _profiler(context.profile_dir, loop.dist.rank) if context.profile_dir is not None else None
+    for epoch in range(state.first_epoch, config.epochs + 1):
+        started = time.perf_counter()
+        sums = _train_epoch(loop, epoch, profiler)
+        if _end_of_epoch(loop, state, result, sums, epoch, started):
+            break
+    if loop.progress is not None:
+        loop.progress.finish()
+    if profiler is not None:
+        profiler.stop()
+    _keep_final_weights(loop, state, result)
+    return result
+
+
+def _prepare(model: nn.Module, train_data: Batches, val_data: Batches, config: TrainConfig,
+             context: RunContext) -> tuple[_Loop, TrainResult]:
+    """Resolve the recipe, seed both RNG streams and wrap the model, in the order that keeps runs bit-identical."""
+    dist = context.dist
     loss_fn = loss_function(config.loss, config.kernels)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all parameters
     every_step = train_data.target_ndim == 3
     result = TrainResult(recipe=resolve_recipe(config, train_data.device, every_step, train_data.window))
-    warm, autocast = result.recipe["warmup_steps"], result.recipe["precision"] == "bf16"
-    steps_per_epoch = -(-len(train_data) // config.batch_size)
-    cycle = config.schedule == "one-cycle"
     shuffle = torch.Generator().manual_seed(config.seed)  # the same order on every worker
-    rank, main = (dist.rank, dist.is_main) if dist is not None else (0, True)
-    torch.manual_seed(config.seed + rank)  # dropout masks, different on each worker
-    net = dist.wrap(model) if dist is not None else model
-    best_state = copy.deepcopy(model.state_dict())
-    bad_epochs, first_epoch = 0, 1
-    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
-        state = load_checkpoint(Path(checkpoint_dir), model, optimizer, shuffle)
-        best_state = state.best_state
-        result.history = [EpochRecord(**record) for record in state.meta["history"]]
-        result.best_epoch, result.best_val_loss = state.meta["best_epoch"], state.meta["best_val_loss"]
-        bad_epochs, first_epoch = state.meta["bad_epochs"], state.meta["epoch"] + 1
-        if bad_epochs >= config.patience:
-            first_epoch = config.epochs + 1  # the interrupted run had already stopped early
-        if dist is not None:
-            torch.manual_seed(config.seed + rank + 7919 * first_epoch)  # the saved RNG state is rank 0's
+    torch.manual_seed(config.seed + dist.rank)  # dropout masks, different on each worker
+    loop = _Loop(model=model, net=dist.wrap(model), optimizer=optimizer, loss_fn=loss_fn, shuffle=shuffle,
+                 config=config, dist=dist, train_data=train_data, val_data=val_data, every_step=every_step,
+                 warm=result.recipe["warmup_steps"], autocast=result.recipe["precision"] == "bf16",
+                 steps_per_epoch=-(-len(train_data) // config.batch_size),
+                 progress=context.progress if dist.is_main else None,
+                 checkpoint_dir=context.checkpoint_dir if dist.is_main else None)
+    return loop, result
 
-    n = len(train_data)
-    samples_seen = 0
-    progress = progress if main else None
-    if progress is not None:
-        progress.start(config.epochs, done=first_epoch - 1)
-    profiler = _profiler(profile_dir, rank) if profile_dir is not None else None
-    for epoch in range(first_epoch, config.epochs + 1):
-        started = time.perf_counter()
-        data_seconds = compute_seconds = step_sync = 0.0
-        model.train()
-        running = torch.zeros((), dtype=torch.float64, device=train_data.device)  # summed on the device
-        order = torch.randperm(n, generator=shuffle)
-        seen = 0  # windows this worker trained on in this epoch
-        batches = train_data.batches(order, config.batch_size, dist)
-        step = (epoch - 1) * steps_per_epoch
-        while True:
-            tick = time.perf_counter()
-            batch = next(batches, None)  # gathers from the views, or waits on the DataLoader
-            if batch is None:
-                break
-            xb, yb, scale = batch  # (B, T, F), (B, h)
-            tock = time.perf_counter()
-            with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=autocast):
-                pred = net(xb, every_step=True)[:, warm:] if every_step else net(xb)
-            target = yb[:, warm:] if every_step else yb
-            loss = loss_fn(pred.to(target.dtype), target)  # autocast leaves pred in bf16
-            if cycle:
-                for group in optimizer.param_groups:
-                    group["lr"], beta1 = one_cycle(step, config.epochs * steps_per_epoch, config.lr)
-                    group["betas"] = (beta1, group["betas"][1])
-                step += 1
-            optimizer.zero_grad(set_to_none=True)
-            (loss * scale if scale != 1.0 else loss).backward()
-            if config.clip_norm > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            optimizer.step()
-            done = time.perf_counter()
-            if dist is not None:
-                step_sync += dist.after_step(model)
-            data_seconds, compute_seconds = data_seconds + tock - tick, compute_seconds + done - tock
-            running += loss.detach().double() * xb.shape[0]
-            seen += xb.shape[0]
-            if profiler is not None:
-                profiler.step()
-        sync_seconds = 0.0
-        if dist is not None:
-            samples_seen += seen
-            sync_seconds = dist.end_of_epoch(model, epoch, samples_seen, last=epoch == config.epochs)
-            running, seen = dist.all_reduce_sum(torch.stack([running, running.new_tensor(float(seen))]))
-        val_loss = float(_evaluate(model, val_data, loss_fn, max(config.batch_size, 256)))
-        record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
-                             sync_seconds + step_sync, data_seconds, compute_seconds, int(seen),
-                             optimizer.param_groups[0]["lr"])
-        result.history.append(record)
-        if val_loss < result.best_val_loss:
-            result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-        if checkpoint_dir is not None and main:
-            meta = {"epoch": epoch, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-                    "bad_epochs": bad_epochs, "history": [vars(r) for r in result.history]}
-            save_checkpoint(Path(checkpoint_dir), model, optimizer, shuffle, best_state, meta)
-        if progress is not None:
-            progress.advance(record, result.best_val_loss)
-        if bad_epochs >= config.patience and (dist is None or dist.early_stopping):
-            result.stopped_early = True
+
+def _resume(loop: _Loop, state: _State, result: TrainResult, folder: Path) -> None:
+    """Continue an interrupted run exactly: weights, Adam moments, both RNG streams, early-stopping state."""
+    saved = load_checkpoint(folder, loop.model, loop.optimizer, loop.shuffle)
+    state.best_state = saved.best_state
+    result.history = [EpochRecord(**record) for record in saved.meta["history"]]
+    result.best_epoch, result.best_val_loss = saved.meta["best_epoch"], saved.meta["best_val_loss"]
+    state.bad_epochs, state.first_epoch = saved.meta["bad_epochs"], saved.meta["epoch"] + 1
+    if state.bad_epochs >= loop.config.patience:
+        state.first_epoch = loop.config.epochs + 1  # the interrupted run had already stopped early
+    loop.dist.reseed_after_resume(loop.config.seed, state.first_epoch)
+
+
+def _train_epoch(loop: _Loop, epoch: int, profiler: Any) -> _EpochSums:
+    """One pass over the epoch's batches, timing data and compute apart; the loss stays on the device."""
+    loop.model.train()
+    sums = _EpochSums(running=torch.zeros((), dtype=torch.float64, device=loop.train_data.device))
+    order = loop.train_data.epoch_order(loop.shuffle)  # (N,) sample indices
+    batches = loop.train_data.batches(order, loop.config.batch_size, loop.dist)
+    step = (epoch - 1) * loop.steps_per_epoch
+    while True:
+        tick = time.perf_counter()
+        batch = next(batches, None)  # gathers from the views, or waits on the DataLoader
+        if batch is None:
             break
-    if progress is not None:
-        progress.finish()
-    if profiler is not None:
-        profiler.stop()
-    if dist is None or dist.early_stopping:
-        model.load_state_dict(best_state)
+        xb, yb, scale = batch  # (B, T, F), (B, h) or (B, T, h)
+        tock = time.perf_counter()
+        loss = _step(loop, xb, yb, scale, step)
+        step += 1
+        done = time.perf_counter()
+        sums.step_sync += loop.dist.after_step(loop.model)
+        sums.data_seconds, sums.compute_seconds = sums.data_seconds + tock - tick, sums.compute_seconds + done - tock
+        sums.running += loss.detach().double() * xb.shape[0]
+        sums.seen += xb.shape[0]
+        if profiler is not None:
+            profiler.step()
+    return sums
+
+
+def _step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, scale: float, step: int) -> torch.Tensor:
+    """One optimizer step on a batch (``step`` places it on the one-cycle schedule); returns its loss."""
+    config, warm = loop.config, loop.warm
+    with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=loop.autocast):
+        pred = loop.net(xb, every_step=True)[:, warm:] if loop.every_step else loop.net(xb)  # (B, T-warm, h) | (B, h)
+    target = yb[:, warm:] if loop.every_step else yb
+    loss = loop.loss_fn(pred.to(target.dtype), target)  # autocast leaves pred in bf16
+    if config.schedule == "one-cycle":
+        for group in loop.optimizer.param_groups:
+            group["lr"], beta1 = one_cycle(step, config.epochs * loop.steps_per_epoch, config.lr)
+            group["betas"] = (beta1, group["betas"][1])
+    loop.optimizer.zero_grad(set_to_none=True)
+    (loss * scale if scale != 1.0 else loss).backward()
+    if config.clip_norm > 0:
+        nn.utils.clip_grad_norm_(loop.model.parameters(), config.clip_norm)
+    loop.optimizer.step()
+    return loss
+
+
+def _end_of_epoch(loop: _Loop, state: _State, result: TrainResult, sums: _EpochSums, epoch: int,
+                  started: float) -> bool:
+    """Sync the workers, validate, record, keep the best weights, checkpoint; True when patience ran out."""
+    dist, config = loop.dist, loop.config
+    state.samples_seen += sums.seen
+    sync_seconds = dist.end_of_epoch(loop.model, epoch, state.samples_seen, last=epoch == config.epochs)
+    running, seen = dist.all_reduce_sum(torch.stack([sums.running, sums.running.new_tensor(float(sums.seen))]))
+    val_loss = float(_evaluate(loop.model, loop.val_data, loop.loss_fn, max(config.batch_size, 256)))
+    record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
+                         sync_seconds + sums.step_sync, sums.data_seconds, sums.compute_seconds, int(seen),
+                         loop.optimizer.param_groups[0]["lr"])
+    result.history.append(record)
+    if val_loss < result.best_val_loss:
+        result.best_val_loss, result.best_epoch, state.bad_epochs = val_loss, epoch, 0
+        state.best_state = copy.deepcopy(loop.model.state_dict())
+    else:
+        state.bad_epochs += 1
+    if loop.checkpoint_dir is not None:
+        meta = {"epoch": epoch, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+                "bad_epochs": state.bad_epochs, "history": [vars(r) for r in result.history]}
+        save_checkpoint(loop.checkpoint_dir, loop.model, loop.optimizer, loop.shuffle, state.best_state, meta)
+    if loop.progress is not None:
+        loop.progress.advance(record, result.best_val_loss)
+    if state.bad_epochs >= config.patience and dist.early_stopping:
+        result.stopped_early = True
+        return True
+    return False
+
+
+def _keep_final_weights(loop: _Loop, state: _State, result: TrainResult) -> None:
+    """Leave the group's model in place: the best-validation weights, or under store-avg the final average."""
+    if loop.dist.early_stopping:
+        loop.model.load_state_dict(state.best_state)
     elif result.history:  # store-avg: the final round's average is the model, whichever epoch validated best
         result.best_epoch, result.best_val_loss = result.history[-1].epoch, result.history[-1].val_loss
-        result.recipe["weights"] = f"final average of {dist.world_size} workers (store-avg)"
-    model.eval()
-    return result
+        result.recipe["weights"] = f"final average of {loop.dist.world_size} workers (store-avg)"
+    loop.model.eval()

@@ -1,5 +1,8 @@
 """Spectrogram datasets larger than memory: one memory-mapped file per symbol, a JSON index, lazy reads.
 
+It lives next to `hpcast.features.spectrogram`, whose transform and normaliser it applies to whole price
+histories; the trainer reads it through `hpcast.train.batches.LoaderBatches` like any other map-style Dataset.
+
 Layout under ``root`` (built by `build_spectrograms`):
 
 - ``index.json``: the spectrogram config, the training cutoff, and per symbol its sample count, first and

@@ -11,8 +11,7 @@ import torch
 
 from hpcast.config import TrainConfig
 from hpcast.features.spectrogram import SpectrogramConfig
-from hpcast.train.batches import LoaderBatches
-from hpcast.train.spectro_data import (
+from hpcast.features.spectrogram_dataset import (
     SpectrogramDataset,
     build_spectrograms,
     in_memory_spectrograms,
@@ -20,6 +19,8 @@ from hpcast.train.spectro_data import (
     normaliser,
     target_scale,
 )
+from hpcast.train.batches import LoaderBatches
+from hpcast.train.distributed import Distributed
 
 CONFIG = SpectrogramConfig(window=64, n_fft=16, hop=4)
 CUTOFF = "2016-06-30"
@@ -86,11 +87,11 @@ def test_same_seed_same_batches_with_0_and_2_workers(tmp_path: Path, panel: dict
     dataset = SpectrogramDataset(tmp_path, "all")
 
     def batches(workers: int, epoch: int) -> list[torch.Tensor]:
-        """What the trainer gets in an epoch: its seeded permutation, read through a DataLoader."""
+        """What the trainer gets in an epoch: its seeded order, read through a DataLoader."""
         shuffle = torch.Generator().manual_seed(3)
-        orders = [torch.randperm(len(dataset), generator=shuffle) for _ in range(epoch + 1)]
         source = LoaderBatches(dataset, TrainConfig(loader_workers=workers, prefetch=2))
-        return [targets for _, targets, _ in source.batches(orders[-1], 64)]
+        orders = [source.epoch_order(shuffle) for _ in range(epoch + 1)]
+        return [targets for _, targets, _ in source.batches(orders[-1], 64, Distributed.single())]
 
     serial, parallel = batches(0, 0), batches(2, 0)
     assert len(serial) == len(parallel) and all(torch.equal(a, b) for a, b in zip(serial, parallel, strict=True))
