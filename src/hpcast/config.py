@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["BacktestConfig", "ConfigError", "ModelConfig", "RunConfig", "SpectroConfig", "TrainConfig",
+__all__ = ["BacktestConfig", "ConfigError", "DistributedConfig", "ModelSettings", "RunConfig", "TrainConfig",
            "default_horizon", "default_window", "from_dict", "load_toml", "to_dict"]
 
 Target = Literal["log_return", "level"]
 Loss = Literal["mse", "mae", "huber"]
-Init = Literal["keras", "torch"]
 Kernels = Literal["auto", "torch", "triton"]
 Device = Literal["auto", "cpu", "cuda"]
-Architecture = Literal["lstm", "spectro-cnn"]
-Taper = Literal["hann", "hamming", "blackman", "rect"]
+Strategy = Literal["ddp", "local-sgd", "store-avg"]
+SeriesWeights = Literal["length", "equal"]
+Scope = Literal["global", "per-series"]
 Targets = Literal["all", "last"]
 Precision = Literal["auto", "bf16", "fp32"]
 Schedule = Literal["one-cycle", "constant"]
@@ -43,51 +43,6 @@ def default_horizon(freq: str) -> int:
 
 def default_window(freq: str) -> int:
     return _WINDOW[freq]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Stacked LSTM: one hidden size and one dropout rate per layer, then a linear head.
-
-    The defaults (one layer of 64, dropout 0.1, with `TrainConfig`'s lr 1e-2) won
-    ``benchmarks/defaults_sweep.py`` on AirPassengers folds that end before the folds the README reports;
-    see README "Choosing the defaults". The seed study's 50-60-80-120 stack is a flag away.
-    """
-
-    layers: tuple[int, ...] = (64,)
-    dropout: tuple[float, ...] = (0.1,)
-    init: Init = "keras"
-
-    def __post_init__(self) -> None:
-        if not self.layers or any(size < 1 for size in self.layers):
-            raise ConfigError(f"layers ({list(self.layers)}) must be one or more hidden sizes >= 1")
-        if len(self.dropout) != len(self.layers):
-            raise ConfigError(f"dropout ({list(self.dropout)}) must give one rate per layer "
-                              f"({len(self.layers)} layers)")
-        if any(not 0 <= rate < 1 for rate in self.dropout):
-            raise ConfigError(f"dropout ({list(self.dropout)}) rates must be in [0, 1)")
-
-
-@dataclass(frozen=True)
-class SpectroConfig:
-    """The spectrogram model: STFT settings (``window`` returns per sample) and the CNN's shape."""
-
-    window: int = 256
-    n_fft: int = 64
-    hop: int = 8
-    taper: Taper = "hann"
-    channels: tuple[int, ...] = (16, 32)
-    lstm_hidden: int = 0  # > 0: an LSTM over the frames after the convolutions
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not 8 <= self.n_fft <= self.window or self.hop < 1:
-            raise ConfigError(f"n_fft ({self.n_fft}) must be in [8, window ({self.window})] and hop ({self.hop}) "
-                              ">= 1")
-        if len(self.channels) != 2 or any(c < 1 for c in self.channels):
-            raise ConfigError(f"channels ({list(self.channels)}) must be two sizes >= 1")
-        if self.lstm_hidden < 0 or not 0 <= self.dropout < 1:
-            raise ConfigError(f"lstm_hidden ({self.lstm_hidden}) must be >= 0 and dropout ({self.dropout}) in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -124,6 +79,9 @@ class TrainConfig:
     stride: int = 0
     precision: Precision = "auto"  # "auto": bf16 autocast on GPUs with native bf16, float32 on CPUs
     schedule: Schedule = "one-cycle"  # lr warms up to `lr` and anneals towards 0 by the last epoch
+    # A panel's windows per epoch: every window once (length: long series weigh more), or as many drawn
+    # from each series, with replacement (equal)
+    series_weights: SeriesWeights = "length"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -146,10 +104,14 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    """Walk-forward folds over the last ``test_size`` points, one every ``step`` points (default = horizon)."""
+    """Walk-forward folds over the last ``test_size`` dates, one every ``step`` dates (default = horizon).
+
+    ``scope``: on a panel, refit each network as one global model over every series, or one per series.
+    """
 
     test_size: int | None = None
     step: int | None = None
+    scope: Scope = "global"
 
     def __post_init__(self) -> None:
         for name in ("test_size", "step"):
@@ -159,18 +121,53 @@ class BacktestConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    """Training in several processes through torchrun (README "Distributed training")."""
+
+    workers: int = 1  # processes on this machine
+    strategy: Strategy = "ddp"  # gradients every step; parameters every sync_every steps; checkpoints via a store
+    sync_every: int | None = None  # steps (local-sgd) or epochs (store-avg) between averaging; None: 8 / 5
+    sync_url: str | None = None  # store-avg: where workers meet (file:///dir, s3://bucket/prefix)
+    sync_timeout: float = 120.0  # store-avg: seconds to wait for the other workers' checkpoints
+    max_restarts: int = 0  # restarts torchrun may make after a worker dies (the group resumes)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.max_restarts < 0:
+            raise ConfigError(f"workers ({self.workers}) must be >= 1 and max_restarts ({self.max_restarts}) >= 0")
+        if self.sync_every is not None and self.sync_every < 1:
+            raise ConfigError(f"sync_every ({self.sync_every}) must be >= 1")
+        if self.sync_timeout <= 0:
+            raise ConfigError(f"sync_timeout ({self.sync_timeout}) must be > 0")
+
+
+class ModelSettings(typing.Protocol):
+    """One model's settings: a frozen dataclass whose ``kind`` names its row in `hpcast.forecast.MODELS`."""
+
+    kind: str
+
+
+def _default_model() -> ModelSettings:
+    from hpcast.forecast.lstm import LSTMConfig  # the specs import this module
+
+    return LSTMConfig()
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs besides the data. ``None`` window/horizon mean 'pick for the frequency'."""
+    """Everything a run needs besides the data. ``None`` window/horizon mean 'pick for the frequency'.
+
+    ``model`` holds exactly one model's settings, tagged by its ``kind`` (``[model] kind = "gru"`` in TOML;
+    default the LSTM); `hpcast.forecast.MODELS` says which settings each kind has.
+    """
 
     window: int | None = None
     horizon: int | None = None
     target: Target = "log_return"
     interval_levels: tuple[float, ...] = (0.8, 0.95)
-    architecture: Architecture = "lstm"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    spectro: SpectroConfig = field(default_factory=SpectroConfig)
+    model: ModelSettings = field(default_factory=_default_model)
     train: TrainConfig = field(default_factory=TrainConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     def __post_init__(self) -> None:
         for name in ("window", "horizon"):
@@ -180,14 +177,35 @@ class RunConfig:
         if any(not 0 < level < 1 for level in self.interval_levels):
             raise ConfigError(f"interval_levels ({list(self.interval_levels)}) must be in (0, 1)")
 
+    @property
+    def kind(self) -> str:
+        """The model's name in `hpcast.forecast.MODELS`."""
+        return self.model.kind
+
     def resolved(self, freq: str) -> RunConfig:
         """Fill frequency-dependent defaults so the saved config says exactly what ran."""
-        if self.architecture == "spectro-cnn" and self.horizon not in (None, 1):
-            raise ConfigError(f"horizon ({self.horizon}) must be 1 for spectro-cnn: it predicts the next step")
-        if self.architecture == "spectro-cnn":
-            return dataclasses.replace(self, window=self.window or default_window(freq), horizon=1)
-        return dataclasses.replace(self, window=self.window or default_window(freq),
-                                   horizon=self.horizon or default_horizon(freq))
+        from hpcast.forecast.table import model_spec
+
+        fixed = model_spec(self.kind).horizon
+        if fixed is not None and self.horizon not in (None, fixed):
+            raise ConfigError(f"horizon ({self.horizon}) must be {fixed} for {self.kind}: it predicts "
+                              f"{fixed} step(s) ahead")
+        spectrogram = getattr(self.model, "spectrogram", None)
+        if spectrogram is not None and self.window not in (None, spectrogram.window):
+            raise ConfigError(f"window ({self.window}) is the recurrent models' input length; {self.kind} reads "
+                              f"its spectrogram window ({spectrogram.window}, --spectro-window)")
+        window = spectrogram.window if spectrogram is not None else self.window or default_window(freq)
+        return dataclasses.replace(self, window=window, horizon=fixed or self.horizon or default_horizon(freq))
+
+    def for_model(self, name: str) -> RunConfig:
+        """This config with ``name``'s settings: its own if it is this config's model, else its defaults."""
+        from hpcast.forecast.table import model_spec
+
+        if name == self.kind:
+            return self
+        spec = model_spec(name)
+        window = None if hasattr(spec.config, "spectrogram") or hasattr(self.model, "spectrogram") else self.window
+        return dataclasses.replace(self, model=spec.config(kind=name), window=window)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -203,7 +221,21 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def _model_settings(value: Any, key: str) -> Any:
+    """A model's settings from a table whose ``kind`` picks the dataclass in `hpcast.forecast.MODELS`."""
+    from hpcast.forecast.table import model_spec
+
+    if dataclasses.is_dataclass(value):
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table of settings, got {value!r}")
+    spec = model_spec(value.get("kind", "lstm"))
+    return from_dict(spec.config, {"kind": spec.name, **value}, prefix=f"{key}.")
+
+
 def _coerce(kind: Any, value: Any, key: str) -> Any:
+    if kind is ModelSettings:
+        return _model_settings(value, key)
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a table of settings, got {value!r}")
@@ -227,6 +259,8 @@ def _coerce(kind: Any, value: Any, key: str) -> Any:
         return value
     if kind is bool and isinstance(value, bool):
         return value
+    if kind is str and isinstance(value, str):
+        return value
     raise ConfigError(f"{key} ({value!r}) must be of type {getattr(kind, '__name__', kind)}")
 
 
@@ -242,6 +276,7 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
 
 
 def load_toml(path: str | Path) -> RunConfig:
-    """Read a `RunConfig` from TOML (top-level keys plus [model], [train], [backtest] tables)."""
+    """Read a `RunConfig` from TOML (top-level keys plus [model], [train], [backtest], [distributed] tables;
+    ``[model] kind`` picks the model, default lstm)."""
     with open(path, "rb") as handle:
         return from_dict(RunConfig, tomllib.load(handle))

@@ -21,6 +21,7 @@ from hpcast import __version__
 from hpcast._io import atomic_write_json, atomic_write_text
 from hpcast.config import RunConfig, to_dict
 from hpcast.data.frame import Dataset, season_length
+from hpcast.data.panel import Panel
 
 __all__ = ["backtest_job", "demo", "forecast_job", "new_run_folder", "plot_job", "train_job"]
 
@@ -81,50 +82,62 @@ def _record(folder: Path, kind: str, config: RunConfig, data: dict[str, Any]) ->
     })
 
 
-def _record_run(folder: Path, kind: str, data: Dataset, series: pd.Series, config: RunConfig) -> None:
-    from hpcast.train.artifacts import fingerprint
+def _record_run(folder: Path, kind: str, panel: Panel, config: RunConfig) -> None:
+    from hpcast.forecast.artifacts import fingerprint
 
-    _record(folder, kind, config.resolved(data.freq), {
-        "name": data.name, "source": data.source, "column": series.name, "freq": data.freq, "rows": len(series),
-        "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat(),
-        "fingerprint": fingerprint(series), "notes": list(data.notes)})
+    dates = pd.DatetimeIndex(panel.dates)
+    facts: dict[str, Any] = {
+        "name": panel.name, "column": panel.target, "freq": panel.freq, "rows": len(dates),
+        "start": dates.min().date().isoformat(), "end": dates.max().date().isoformat(),
+        "fingerprint": fingerprint(panel.series(0)) if panel.n_series == 1 else panel.fingerprint(),
+        "notes": list(panel.notes)}
+    if panel.n_series > 1 or len(panel.columns) > 1 or panel.known_future:
+        facts.update(symbols=list(panel.symbols), covariates=[*panel.columns[1:], *panel.known_future])
+    _record(folder, kind, config.resolved(panel.freq), facts)
 
 
-def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
+def as_job_panel(data: Dataset | Panel, column: str | None = None) -> Panel:
+    """What a job models: a panel as given, or a dataset's ``column`` (default its target) for every symbol."""
+    return data if isinstance(data, Panel) else Panel.from_dataset(data, column)
+
+
+def train_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, column: str | None = None,
               resume: bool = False, quiet: bool = False, dist: Any = None, profile: bool = False) -> Any:
-    """Fit the configured network (LSTM or spectro-cnn) on the whole series; write ``model/``,
-    ``loss_curve.png`` and training metrics.
+    """Fit the configured model (`hpcast.forecast.MODELS`; one global model over every series of a panel)
+    on all the data; write ``model/``, ``loss_curve.png`` and training metrics.
 
     Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there. Under torchrun
     (``dist``), every worker trains and only rank 0 writes. ``profile`` writes torch.profiler traces to
     ``profile/`` (one per worker).
     """
-    from hpcast.train.forecaster import LSTMForecaster
+    from hpcast.forecast.table import model_spec
+    from hpcast.train.context import RunContext
     from hpcast.train.progress import EpochProgress
-    from hpcast.train.spectro import SpectroForecaster
     from hpcast.viz.plots import loss_curve
 
-    series = data.series(column)
-    estimator = SpectroForecaster if config.architecture == "spectro-cnn" else LSTMForecaster
+    panel = as_job_panel(data, column)
+    spec = model_spec(config.kind)
     main = dist is None or dist.is_main
     if main:
-        _record_run(folder, "train", data, series, config)
+        _record_run(folder, "train", panel, config)
         if dist is not None:
             _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
-    forecaster = estimator(config).fit(series, data.freq, calendar=data.calendar,
-                                       progress=None if quiet else EpochProgress(),
-                                       checkpoint_dir=folder / "checkpoint", resume=resume, dist=dist,
-                                       profile_dir=folder / "profile" if profile else None)
+    context = RunContext(progress=None if quiet else EpochProgress(), checkpoint_dir=folder / "checkpoint",
+                         resume=resume, dist=dist, profile_dir=folder / "profile" if profile else None)
+    forecaster = spec.estimator_class()(config).fit(panel, context=context)
     if not main:
         return forecaster
     result = forecaster.result
-    training = result.summary("epochs")
-    if dist is not None and dist.rounds:  # store-avg: which workers each round averaged, and who was skipped
-        training["sync_rounds"] = [vars(report) for report in dist.rounds]
-    forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
-    _merge_json(folder / "manifest.json", {"recipe": result.recipe})  # the levers as they ran here
-    _merge_json(folder / "metrics.json", {"training": training})
-    loss_curve(result.history, folder / "loss_curve.png", title=f"{data.name}: training loss")
+    metrics: dict[str, Any] = {}
+    if result is not None:
+        training = result.summary("epochs")
+        if dist is not None and dist.rounds:  # store-avg: which workers each round averaged, and who was skipped
+            training["sync_rounds"] = [vars(report) for report in dist.rounds]
+        metrics = {"val_loss": result.best_val_loss, "loss": config.train.loss}
+        _merge_json(folder / "manifest.json", {"recipe": result.recipe})  # the levers as they ran here
+        _merge_json(folder / "metrics.json", {"training": training})
+        loss_curve(result.history, folder / "loss_curve.png", title=f"{panel.name}: training loss")
+    forecaster.save(folder / "model", metrics=metrics)
     write_report(folder)
     return forecaster
 
@@ -132,15 +145,16 @@ def train_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | N
 def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet: bool = False,
                            profile: bool = False) -> Any:
     """Fit spectro-cnn on every symbol of the spectrogram dataset at ``root`` (read through DataLoader workers)."""
+    from hpcast.features.spectrogram_dataset import load_index
+    from hpcast.forecast.spectro import SpectroForecaster
+    from hpcast.train.context import RunContext
     from hpcast.train.progress import EpochProgress
-    from hpcast.train.spectro import SpectroForecaster
-    from hpcast.train.spectro_data import load_index
     from hpcast.viz.plots import loss_curve
 
     index = load_index(root)
-    forecaster = SpectroForecaster(config).fit_dataset(root, progress=None if quiet else EpochProgress(),
-                                                       checkpoint_dir=folder / "checkpoint",
-                                                       profile_dir=folder / "profile" if profile else None)
+    context = RunContext(progress=None if quiet else EpochProgress(), checkpoint_dir=folder / "checkpoint",
+                         profile_dir=folder / "profile" if profile else None)
+    forecaster = SpectroForecaster(config).fit_dataset(root, context=context)
     info = forecaster.data_info
     _record(folder, "train", forecaster.config, {
         "name": f"spectrograms of {len(index['symbols'])} symbols", "source": str(root), "column": "next log_return",
@@ -155,35 +169,49 @@ def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet
     return forecaster
 
 
-def backtest_job(data: Dataset, config: RunConfig, folder: Path, *, column: str | None = None,
+_PLOTTED_SERIES = 12  # a panel's first series get a chart each; the CSVs hold all of them
+
+
+def _chart_name(stem: str, panel: Panel, symbol: str) -> str:
+    return f"{stem}.png" if panel.n_series == 1 else f"{stem}_{symbol}.png"
+
+
+def backtest_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, column: str | None = None,
                  models: tuple[str, ...] | None = None, quiet: bool = False) -> Any:
-    """Walk-forward backtest of the LSTM and the baselines; write ``backtest.csv``/``.png`` and metrics."""
+    """Walk-forward backtest of the network and the baselines on every series; write ``backtest.csv``, a chart
+    per series (``backtest.png`` for one series) and metrics, pooled and per series."""
     from hpcast.evaluate.backtest import backtest
     from hpcast.train.progress import FoldProgress
     from hpcast.viz.plots import backtest_plot
 
-    series = data.series(column)
-    _record_run(folder, "backtest", data, series, config)
+    panel = as_job_panel(data, column)
+    _record_run(folder, "backtest", panel, config)
     progress = None if quiet else FoldProgress()
-    result = backtest(series, data.freq, config, models=models or None, progress=progress)
+    result = backtest(panel, config=config, models=models or None, progress=progress)
     result.predictions.to_csv(folder / "backtest.csv", index=False)
     _merge_json(folder / "metrics.json", {"backtest": result.to_dict()})
-    backtest_plot(series, result.predictions, folder / "backtest.png", title=f"{data.name}: walk-forward backtest")
+    for symbol in panel.symbols[:_PLOTTED_SERIES]:
+        rows = result.predictions[result.predictions["symbol"] == symbol]
+        backtest_plot(panel.series(symbol), rows, folder / _chart_name("backtest", panel, symbol),
+                      title=f"{symbol}: walk-forward backtest")
     write_report(folder)
     return result
 
 
-def forecast_job(data: Dataset, forecaster: Any, folder: Path, *, column: str | None = None,
+def forecast_job(data: Dataset | Panel, forecaster: Any, folder: Path, *, column: str | None = None,
                  horizon: int | None = None) -> pd.DataFrame:
-    """Forecast from the end of the series; write ``forecast.csv`` and the fan chart ``forecast.png``."""
+    """Forecast from the end of every series; write ``forecast.csv`` and a fan chart per series."""
     from hpcast.viz.plots import forecast_fan
 
-    series = data.series(column)
-    forecast = forecaster.predict(series, horizon)
+    panel = as_job_panel(data, column)
+    forecast = forecaster.predict(panel, horizon)
     forecast.assign(date=forecast["date"].dt.date).to_csv(folder / "forecast.csv", index=False,
                                                          float_format="%.6g")
-    forecast_fan(series, forecast, folder / "forecast.png",
-                 title=f"{data.name}: {len(forecast)}-step forecast from {series.index[-1].date()}")
+    for s, symbol in enumerate(panel.symbols[:_PLOTTED_SERIES]):
+        rows = forecast[forecast["symbol"] == forecaster.model_symbol(symbol, panel.n_series)]
+        series = panel.series(s)
+        forecast_fan(series, rows.reset_index(drop=True), folder / _chart_name("forecast", panel, symbol),
+                     title=f"{symbol}: {len(rows)}-step forecast from {series.index[-1].date()}")
     write_report(folder)
     return forecast
 
@@ -191,16 +219,22 @@ def forecast_job(data: Dataset, forecaster: Any, folder: Path, *, column: str | 
 _MOVING_AVERAGES = {"3D": (30, 60), "W": (26, 52), "YS": (3, 5)}  # in periods, for series with no season
 
 
-def plot_job(data: Dataset, folder: Path, *, column: str | None = None, run: Path | None = None) -> list[Path]:
-    """Price with moving averages (MA100/MA200 for daily data, one and two seasons otherwise); with ``run``,
-    also redraw that run's loss curve, backtest and forecast fan from its saved files."""
+def plot_job(data: Dataset | Panel, folder: Path, *, column: str | None = None,
+             run: Path | None = None) -> list[Path]:
+    """Price with moving averages (MA100/MA200 for daily data, one and two seasons otherwise) of the first
+    series; with ``run``, also redraw that run's loss curve, backtest and forecast fan from its saved files."""
     from hpcast.viz.plots import backtest_plot, forecast_fan, loss_curve, price_with_moving_averages
 
-    series = data.series(column)
+    data = as_job_panel(data, column)
+    series = data.series(0)
     season = season_length(data.freq)
     windows = (season, 2 * season) if season > 1 else _MOVING_AVERAGES.get(data.freq, (100, 200))
     written = [price_with_moving_averages(series, folder / "price.png", windows=windows,
                                           title=f"{data.name}: {series.name} with MA{windows[0]}/MA{windows[1]}")]
+
+    def first_series(frame: pd.DataFrame) -> pd.DataFrame:  # a panel run's CSVs hold every series
+        return frame[frame["symbol"] == frame["symbol"].iloc[0]] if "symbol" in frame else frame
+
     if run is None:
         return written
     metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
@@ -210,11 +244,11 @@ def plot_job(data: Dataset, folder: Path, *, column: str | None = None, run: Pat
         history = [EpochRecord(**epoch) for epoch in metrics["training"]["epochs"]]
         written.append(loss_curve(history, folder / "loss_curve.png", title=f"{data.name}: training loss"))
     if (run / "backtest.csv").is_file():
-        predictions = pd.read_csv(run / "backtest.csv", parse_dates=["origin", "date"])
+        predictions = first_series(pd.read_csv(run / "backtest.csv", parse_dates=["origin", "date"]))
         written.append(backtest_plot(series, predictions, folder / "backtest.png",
                                      title=f"{data.name}: walk-forward backtest"))
     if (run / "forecast.csv").is_file():
-        forecast = pd.read_csv(run / "forecast.csv", parse_dates=["date"])
+        forecast = first_series(pd.read_csv(run / "forecast.csv", parse_dates=["date"]))
         written.append(forecast_fan(series, forecast, folder / "forecast.png",
                                     title=f"{data.name}: {len(forecast)}-step forecast from {series.index[-1].date()}"))
     return written

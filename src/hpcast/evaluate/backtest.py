@@ -1,17 +1,23 @@
-"""Walk-forward backtest: expanding window, every model refitted per fold, all on the same folds.
+"""Walk-forward backtest over a panel: expanding window, every model refitted per fold, all on the same folds.
 
-Fold k forecasts ``h`` points from origin ``n - test_size + k·step`` using only the points before the
-origin; the LSTM is refitted (scaler included) on each fold's history, so nothing after a cutoff is ever
-seen. Metrics pool all folds' points; MASE scales each fold by its own history's in-sample naive error,
-one step (m = 1) unless the frequency declares a season (`hpcast.data.season_length`). The seasonal
-naive baseline runs only where a season is declared, and ARIMA is then the airline model; otherwise
-ARIMA(1,1,1) on log prices.
+Fold origins are dates on the panel's own time axis (every date any series has): fold k forecasts ``h``
+points after origin date ``d_k`` for every series with ``h`` points after it, from the rows dated on or
+before ``d_k`` only. Every model in ``models`` is refitted on that history each fold, scalers included
+(networks as one global model over the panel, or one per series with ``scope="per-series"``), so nothing
+after a cutoff is ever seen. Models already trained (``fitted``: a registry's champion and challenger) only
+forecast from each fold's history.
+
+Metrics pool all folds' points, per model and per model and series. MASE scales each series' fold by that
+history's in-sample naive error, one step (m = 1) unless the frequency declares a season
+(`hpcast.data.season_length`). Each series' model is set beside its own naive forecast with a
+Diebold-Mariano test (`hpcast.evaluate.significance`). Interval coverage is reported for every model that
+gives bands.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,13 +25,14 @@ import pandas as pd
 
 from hpcast.config import RunConfig
 from hpcast.data.frame import season_length
+from hpcast.data.panel import Panel
 from hpcast.evaluate.metrics import directional_accuracy, mae, mape, mase_scale, rmse, smape
-from hpcast.models.baselines import BASELINES
+from hpcast.forecast.base import as_panel
+from hpcast.forecast.table import MODELS, model_spec
 
-__all__ = ["BacktestResult", "backtest", "fold_origins", "score"]
+__all__ = ["BacktestResult", "backtest", "default_models", "fold_origins", "score"]
 
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
-NETWORKS = ("lstm", "spectro-cnn")  # refitted on each fold's history like the baselines
 
 
 def fold_origins(n_points: int, test_size: int, horizon: int, step: int) -> list[int]:
@@ -36,111 +43,178 @@ def fold_origins(n_points: int, test_size: int, horizon: int, step: int) -> list
     return list(range(first, n_points - horizon + 1, step))
 
 
+def default_models(freq: str, network: str = "lstm") -> tuple[str, ...]:
+    """``network`` and every baseline that applies to ``freq`` (seasonal naive only where a season is declared)."""
+    season = season_length(freq)
+    names = (network, *(m for m in DEFAULT_MODELS if m != "lstm"))
+    return tuple(m for m in names if season > 1 or not model_spec(m).needs_season)
+
+
 @dataclass(frozen=True)
 class BacktestResult:
-    """``predictions``: one row per (fold, model, step); ``metrics``: one row per model; ``coverage``:
-    share of actual values inside the LSTM's intervals, per level."""
+    """``predictions``: one row per (fold, series, model, step); ``metrics``: one row per model, pooled;
+    ``per_series``: one row per (model, symbol), with the DM test against that series' naive forecast;
+    ``coverage``: per model with bands, the share of actual values inside each interval level."""
 
     predictions: pd.DataFrame
     metrics: pd.DataFrame
-    coverage: dict[str, float]
+    coverage: dict[str, dict[str, float]]
     origins: list[str]
     horizon: int
     season: int
+    per_series: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
-        metrics = self.metrics.astype(object).where(self.metrics.notna(), None)
+        def plain(frame: pd.DataFrame) -> Any:
+            return frame.astype(object).where(frame.notna(), None)
+
+        per_series: dict[str, Any] = {}
+        for (model, symbol), row in plain(self.per_series).iterrows():
+            per_series.setdefault(model, {})[symbol] = row.to_dict()
         return {"horizon": self.horizon, "season": self.season, "folds": self.origins,
-                "metrics": metrics.to_dict(orient="index"), "interval_coverage": self.coverage}
+                "metrics": plain(self.metrics).to_dict(orient="index"), "interval_coverage": self.coverage,
+                "per_series": per_series}
 
 
-def score(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Pooled metrics per model from a predictions frame (columns model, actual, forecast, last, scale)."""
+def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.DataFrame:
+    """Pooled metrics per group of a predictions frame (columns model, actual, forecast, last, scale)."""
     rows = {}
-    for model, group in predictions.groupby("model", sort=False):
+    for key, group in predictions.groupby(list(by), sort=False):
         actual, forecast = group["actual"].to_numpy(), group["forecast"].to_numpy()
-        rows[model] = {"mae": mae(actual, forecast), "rmse": rmse(actual, forecast),
-                       "mape": mape(actual, forecast), "smape": smape(actual, forecast),
-                       "mase": float(np.mean(np.abs(actual - forecast) / group["scale"].to_numpy())),
-                       "directional_accuracy": directional_accuracy(actual, forecast, group["last"].to_numpy())}
-    return pd.DataFrame.from_dict(rows, orient="index")
+        rows[key[0] if len(by) == 1 else key] = {
+            "mae": mae(actual, forecast), "rmse": rmse(actual, forecast), "mape": mape(actual, forecast),
+            "smape": smape(actual, forecast),
+            "mase": float(np.mean(np.abs(actual - forecast) / group["scale"].to_numpy())),
+            "directional_accuracy": directional_accuracy(actual, forecast, group["last"].to_numpy()),
+            "points": len(group)}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    if len(by) > 1 and len(frame):
+        frame.index = pd.MultiIndex.from_tuples(frame.index, names=list(by))
+    return frame
 
 
-def _network(name: str, config: RunConfig) -> Any:
-    """A fresh estimator for ``name`` (torch is imported only when a network runs)."""
-    if name == "spectro-cnn":
-        from hpcast.train.spectro import SpectroForecaster
-
-        if config.horizon != 1:
-            raise ValueError(f"horizon ({config.horizon}) must be 1 to backtest spectro-cnn (it forecasts the "
-                             "next step): pass --horizon 1, and every model is compared one step ahead")
-        return SpectroForecaster(config)
-    from hpcast.train.forecaster import LSTMForecaster
-
-    return LSTMForecaster(dataclasses.replace(config, architecture="lstm"))
+def _fit_predict(name: str, config: RunConfig, history: Panel, horizon: int, scope: str) -> pd.DataFrame:
+    """Refit ``name`` on ``history`` (one global model, or one per series) and forecast ``horizon`` steps."""
+    spec = model_spec(name)
+    estimator = spec.estimator_class()
+    model_config = config.for_model(name)
+    if spec.network is None or scope == "global" or history.n_series == 1:
+        return estimator(model_config).fit(history).predict(horizon=horizon)
+    return pd.concat([estimator(model_config).fit(history.select([s])).predict(horizon=horizon)
+                      for s in history.symbols], ignore_index=True)
 
 
-def backtest(series: pd.Series, freq: str, config: RunConfig, *, models: tuple[str, ...] | None = None,
-             fitted: dict[str, Any] | None = None, progress: Any = None) -> BacktestResult:
-    """Run every model in ``models`` on the same walk-forward folds of ``series``.
+def _coverage(predictions: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, dict[str, float]]:
+    coverage: dict[str, dict[str, float]] = {}
+    for model, group in predictions.groupby("model", sort=False):
+        for level in levels:
+            lower, upper = f"lower_{round(level * 100)}", f"upper_{round(level * 100)}"
+            if lower in group and group[lower].notna().any():
+                inside = (group["actual"] >= group[lower]) & (group["actual"] <= group[upper])
+                coverage.setdefault(str(model), {})[f"{level:g}"] = float(inside[group[lower].notna()].mean())
+    return coverage
 
-    ``models`` are refitted on each fold's history; None means `DEFAULT_MODELS`, less seasonal naive where
-    the frequency declares no season. ``fitted`` maps names to already-trained forecasters
-    (e.g. a registry's champion and challenger) that are *not* refitted: each fold only asks them to
-    forecast from that fold's history. Only fold origins after their training data keep that honest;
-    the caller chooses ``config.backtest.test_size`` so.
+
+def _per_series(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Metrics per (model, symbol), with the DM test of each model against that series' naive forecast (where
+    the h-step long-run variance comes out negative the test falls back to the lag-0 variance, as
+    `hpcast.evaluate.significance.diebold_mariano` documents)."""
+    import warnings
+
+    from hpcast.evaluate.significance import dm_by_series
+
+    table = score(predictions, ("model", "symbol"))
+    if "naive" not in set(predictions["model"]):
+        return table
+    tests = []
+    for model in predictions["model"].unique():
+        if model == "naive":
+            continue
+        paired = predictions[predictions["model"].isin([model, "naive"])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = dm_by_series(paired, model, "naive")
+        tests.append(result.assign(model=model).set_index("model", append=True).swaplevel())
+    if tests:
+        table = table.join(pd.concat(tests)[["dm_stat", "dm_pvalue"]])
+    return table
+
+
+def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig | None = None, *,
+             models: tuple[str, ...] | None = None, fitted: dict[str, Any] | None = None,
+             progress: Any = None) -> BacktestResult:
+    """Run every model in ``models`` on the same walk-forward folds of ``data`` (a panel, or one series
+    sampled at ``freq``).
+
+    ``models`` are names in `MODELS`, refitted on each fold's history; None means `default_models` for the
+    config's network. ``fitted`` maps names to already-trained forecasters that are *not* refitted: only fold
+    origins after their training data keep that honest; the caller chooses ``config.backtest.test_size`` so.
 
     Example:
         >>> from hpcast.data import load_bundled
         >>> result = backtest(load_bundled("air_passengers").series(), "MS", RunConfig())  # doctest: +SKIP
         >>> result.metrics.loc[["lstm", "seasonal_naive"], "mase"]  # doctest: +SKIP
     """
+    config = config or RunConfig()
+    panel = as_panel(data, freq)
+    freq = panel.freq
     season = season_length(freq)
-    if models is None:
-        models = tuple(m for m in DEFAULT_MODELS if season > 1 or m != "seasonal_naive")
-    unknown = [m for m in models if m not in NETWORKS and m not in BASELINES]
+    network = config.kind if model_spec(config.kind).network is not None else "lstm"
+    models = tuple(models) if models else default_models(freq, network)
+    unknown = [m for m in models if m not in MODELS]
     if unknown:
-        raise ValueError(f"models ({unknown}) must be among {[*NETWORKS, *BASELINES]}")
-    if season == 1 and "seasonal_naive" in models:
+        raise ValueError(f"models ({unknown}) must be among {list(MODELS)}")
+    if season == 1 and any(model_spec(m).needs_season for m in models):
         raise ValueError(f"model 'seasonal_naive' needs a declared season; frequency {freq!r} has none "
                          "(only monthly and quarterly data declare one): leave it out")
     config = config.resolved(freq)
     h = config.horizon
     assert h is not None
+    for name in models:
+        fixed = model_spec(name).horizon
+        if fixed is not None and h != fixed:
+            raise ValueError(f"horizon ({h}) must be {fixed} to backtest {name} (it forecasts {fixed} step ahead): "
+                             f"pass --horizon {fixed}, and every model is compared {fixed} step ahead")
     step = config.backtest.step or h
+    axis = np.unique(panel.dates)  # every date any series has, sorted
     test_size = config.backtest.test_size or (3 if freq in ("B", "D") else 2) * h
-    origins = fold_origins(len(series), test_size, h, step)
-    values = series.to_numpy(dtype=np.float64)
+    origins = [axis[o - 1] for o in fold_origins(len(axis), test_size, h, step)]
     rows: list[pd.DataFrame] = []
     if progress is not None:
         progress.start(len(origins))
     for fold, origin in enumerate(origins):
-        history, actual = values[:origin], values[origin:origin + h]
-        common = {"fold": fold, "origin": series.index[origin - 1], "date": series.index[origin:origin + h],
-                  "step": np.arange(1, h + 1), "actual": actual, "last": history[-1],
-                  "scale": mase_scale(history, season)}
-        for model in models:
-            if model in NETWORKS:
-                forecast = _network(model, config).fit(series.iloc[:origin], freq).predict()
-                rows.append(pd.DataFrame({**common, "model": model, **{
-                    c: forecast[c].to_numpy() for c in forecast.columns if c != "date"}}))
-            else:
-                predicted = BASELINES[model](history, h, season)
-                rows.append(pd.DataFrame({**common, "model": model, "forecast": predicted}))
-        for name, forecaster in (fitted or {}).items():
-            forecast = forecaster.predict(series.iloc[:origin], h)
-            rows.append(pd.DataFrame({**common, "model": name, "forecast": forecast["forecast"].to_numpy()}))
+        history = panel.until(origin)
+        facts = {}
+        for symbol in history.symbols:  # the series with h points after the origin are scored
+            values = panel.values[panel.rows(symbol), 0]
+            past = history.values[history.rows(symbol), 0]
+            if len(values) >= len(past) + h:
+                facts[symbol] = {"actual": values[len(past):len(past) + h], "last": past[-1],
+                                 "scale": mase_scale(past, season),
+                                 "date": panel.index(symbol)[len(past):len(past) + h]}
+        forecasts = [(name, _fit_predict(name, config, history, h, config.backtest.scope)) for name in models]
+        forecasts += [(name, forecaster.predict(history, h)) for name, forecaster in (fitted or {}).items()]
+        for name, forecast in forecasts:
+            for symbol, group in forecast.groupby("symbol", sort=False):
+                if symbol not in facts:
+                    continue
+                fact = facts[symbol]
+                rows.append(pd.DataFrame({
+                    "fold": fold, "origin": pd.Timestamp(origin), "symbol": symbol, "date": fact["date"],
+                    "step": np.arange(1, h + 1), "model": name, "actual": fact["actual"], "last": fact["last"],
+                    "scale": fact["scale"], **{c: group[c].to_numpy() for c in group.columns
+                                                if c not in ("symbol", "date")}}))
         if progress is not None:
             progress.advance(fold)
     if progress is not None:
         progress.finish()
     predictions = pd.concat(rows, ignore_index=True)
-    coverage = {}
-    lstm = predictions[predictions["model"] == "lstm"]
-    for level in config.interval_levels if "lstm" in models else ():
-        pct = round(level * 100)
-        inside = (lstm["actual"] >= lstm[f"lower_{pct}"]) & (lstm["actual"] <= lstm[f"upper_{pct}"])
-        coverage[f"{level:g}"] = float(inside.mean())
-    return BacktestResult(predictions=predictions, metrics=score(predictions), coverage=coverage,
-                          origins=[series.index[o - 1].date().isoformat() for o in origins], horizon=h,
-                          season=season)
+    return BacktestResult(predictions=predictions, metrics=score(predictions),
+                          coverage=_coverage(predictions, config.interval_levels),
+                          origins=[pd.Timestamp(o).date().isoformat() for o in origins], horizon=h, season=season,
+                          per_series=_per_series(predictions))
+
+
+def with_test_size(config: RunConfig, test_size: int) -> RunConfig:
+    """``config`` with its backtest's ``test_size`` replaced."""
+    return dataclasses.replace(config, backtest=dataclasses.replace(config.backtest, test_size=test_size))

@@ -1,7 +1,21 @@
-"""Pure, leakage-free transforms: scalers fitted on training spans, returns, moving averages, windows."""
+"""Pure, leakage-free transforms: scalers fitted on training spans, returns, moving averages, windows,
+covariates, calendar features and spectrograms.
 
-from hpcast.features.scalers import Scaler, fit_scaler
-from hpcast.features.targets import decode, encode
-from hpcast.features.transforms import log_returns, moving_average, returns
+Names load on first use (PEP 562), so a config that embeds `hpcast.features.spectrogram.SpectrogramConfig`
+does not pull pandas into ``hpcast --help``.
+"""
 
-__all__ = ["Scaler", "decode", "encode", "fit_scaler", "log_returns", "moving_average", "returns"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {"Scaler": "scalers", "fit_scaler": "scalers", "decode": "targets", "encode": "targets",
+          "log_returns": "transforms", "moving_average": "transforms", "returns": "transforms"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'hpcast.features' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hpcast.features.{_HOMES[name]}"), name)

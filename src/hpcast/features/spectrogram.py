@@ -11,16 +11,17 @@ frequency bins and ``T = 1 + (W - n_fft) // hop`` frames. Works on CPU and GPU t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
-import torch
+
+if TYPE_CHECKING:  # torch and pandas load on use: the config (and `hpcast --help`) needs neither
+    import pandas as pd
+    import torch
 
 __all__ = ["TAPERS", "SpectrogramConfig", "SpectrogramNormaliser", "log_spectrogram", "return_windows"]
 
-TAPERS = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window,
-          "rect": lambda n, **kw: torch.ones(n, **kw)}
+TAPERS = ("hann", "hamming", "blackman", "rect")  # the window function applied to each frame
 FLOOR = 1e-12  # added to magnitudes before the log, so a silent bin is finite
 
 
@@ -31,7 +32,7 @@ class SpectrogramConfig:
     window: int = 256
     n_fft: int = 64
     hop: int = 8
-    taper: str = "hann"
+    taper: Literal["hann", "hamming", "blackman", "rect"] = "hann"
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_fft <= self.window:
@@ -54,7 +55,11 @@ def log_spectrogram(windows: torch.Tensor, config: SpectrogramConfig) -> torch.T
     """``log(|STFT| + FLOOR)`` of each window: ``(B, W) -> (B, F, T)`` (a single ``(W,)`` gives ``(F, T)``)."""
     if windows.shape[-1] != config.window:
         raise ValueError(f"windows have {windows.shape[-1]} values; the config says window={config.window}")
-    taper = TAPERS[config.taper](config.n_fft, dtype=windows.dtype, device=windows.device)
+    import torch
+
+    make = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window,
+            "rect": torch.ones}[config.taper]
+    taper = make(config.n_fft, dtype=windows.dtype, device=windows.device)
     spectrum = torch.stft(windows, config.n_fft, hop_length=config.hop, win_length=config.n_fft, window=taper,
                           center=False, return_complex=True)
     return torch.log(spectrum.abs() + FLOOR)
@@ -81,6 +86,8 @@ class SpectrogramNormaliser:
     @classmethod
     def fit(cls, spectrograms: np.ndarray | torch.Tensor) -> SpectrogramNormaliser:
         """Fit on ``(B, F, T)`` training spectrograms only (the caller picks the training span)."""
+        import torch
+
         values = torch.as_tensor(spectrograms, dtype=torch.float64)
         if values.ndim != 3 or values.shape[0] == 0:
             raise ValueError(f"spectrograms must be (B, F, T) with B >= 1, got {tuple(values.shape)}")
@@ -89,6 +96,8 @@ class SpectrogramNormaliser:
         return cls(flat.mean(dim=1).numpy(), torch.where(std > 0, std, torch.ones_like(std)).numpy())
 
     def transform(self, spectrograms: torch.Tensor) -> torch.Tensor:
+        import torch
+
         mean = torch.as_tensor(self.mean, dtype=spectrograms.dtype, device=spectrograms.device)[:, None]
         std = torch.as_tensor(self.std, dtype=spectrograms.dtype, device=spectrograms.device)[:, None]
         return (spectrograms - mean) / std

@@ -6,7 +6,9 @@ Each layer l runs a standard LSTM cell over time (PyTorch gate order i, f, g, o)
     g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                      h_t = o_t ⊙ tanh(c_t)
 
-then dropout; the head maps the last layer's final hidden state to h outputs.
+then dropout; the head maps the last layer's final hidden state to h outputs. Inputs beyond the past
+values (known-future features for the head, a series id for a symbol embedding) follow the layout of
+`hpcast.models.recurrent`.
 
 Legend: B batch, T time steps (window), F input features, H hidden size of a layer, h horizon.
 
@@ -23,8 +25,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hpcast.config import ModelConfig
 from hpcast.kernels.dispatch import check_kernels, triton_installed
+from hpcast.models.recurrent import RecurrentNet
 
 __all__ = ["LSTMNet", "init_keras_"]
 
@@ -52,44 +54,39 @@ def _layer(input_size: int, hidden_size: int, kernels: str) -> nn.LSTM:
     return FusedLSTM(input_size, hidden_size, kernels=kernels)
 
 
-class LSTMNet(nn.Module):
-    """LSTM stack + linear head: ``(B, T, F) -> (B, h)``.
+class LSTMNet(RecurrentNet):
+    """LSTM stack + linear head: ``(B, T, F) -> (B, h)`` (F = P past values, plus the known-future block and
+    the series id of `hpcast.models.recurrent` when ``future_size`` / ``n_series`` are given).
 
     Args:
-        config: layer sizes, dropout rates, initialisation.
-        input_size: F.
+        config: layer sizes, dropout rates, initialisation, embedding size
+            (`hpcast.forecast.lstm.LSTMConfig`).
+        input_size: P, the past-observed values per step.
         horizon: h, the number of future steps predicted at once.
         kernels: ``torch`` (plain ``nn.LSTM`` layers), ``auto`` (Triton on CUDA tensors when installed) or
             ``triton``; the parameters and state dict are the same in every case.
+        future_size: Q = h·K known-future features seen by the head.
+        n_series: series a symbol embedding tells apart (0: none).
 
     Example:
-        >>> net = LSTMNet(ModelConfig(layers=(8,), dropout=(0.0,)), input_size=1, horizon=3)
+        >>> from hpcast.forecast.lstm import LSTMConfig
+        >>> net = LSTMNet(LSTMConfig(layers=(8,), dropout=(0.0,)), input_size=1, horizon=3)
         >>> net(torch.zeros(2, 5, 1)).shape
         torch.Size([2, 3])
     """
 
-    def __init__(self, config: ModelConfig, input_size: int, horizon: int, kernels: str = "torch") -> None:
-        super().__init__()
-        if input_size < 1 or horizon < 1:
-            raise ValueError(f"input_size ({input_size}) and horizon ({horizon}) must be >= 1")
-        self.config, self.input_size, self.horizon = config, input_size, horizon
-        sizes = (input_size, *config.layers)
-        self.lstms = nn.ModuleList(_layer(sizes[k], sizes[k + 1], kernels) for k in range(len(config.layers)))
-        self.dropouts = nn.ModuleList(nn.Dropout(rate) for rate in config.dropout)
-        self.head = nn.Linear(config.layers[-1], horizon)
-        if config.init == "keras":
-            for lstm in self.lstms:
-                init_keras_(lstm)
-            with torch.no_grad():
-                nn.init.xavier_uniform_(self.head.weight)  # Keras' Dense default
-                self.head.bias.zero_()
+    def __init__(self, config, input_size: int, horizon: int, kernels: str = "torch", *,  # noqa: ANN001
+                 future_size: int = 0, n_series: int = 0) -> None:
+        self._kernels = kernels
+        super().__init__(config, input_size, horizon, future_size=future_size, n_series=n_series)
 
-    def forward(self, x: torch.Tensor, every_step: bool = False) -> torch.Tensor:
-        """``(B, T, F) -> (B, h)`` from the last step; ``every_step``: ``(B, T, h)``, the head at each step
-        (multi-target training; step t has seen ``x[:, :t+1]`` only)."""
-        if x.ndim != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")
-        for lstm, dropout in zip(self.lstms, self.dropouts, strict=True):
-            x, _ = lstm(x)  # (B, T, H_l)
-            x = dropout(x)
-        return self.head(x if every_step else x[:, -1, :])  # (B, T, h) or (B, h)
+    @property
+    def recurrent(self) -> nn.ModuleList:
+        return self.lstms
+
+    def _build_layers(self, sizes: tuple[int, ...]) -> None:
+        self.lstms = nn.ModuleList(_layer(sizes[k], sizes[k + 1], self._kernels) for k in range(len(sizes) - 1))
+
+    def _init_layers(self) -> None:
+        for lstm in self.lstms:
+            init_keras_(lstm)

@@ -1,0 +1,207 @@
+"""`RecurrentForecaster`: the LSTM and the GRU (`MODELS` names the network) over a panel's windows.
+
+One network across every series of the panel (a global model; a single series is a panel of one): past
+values of the target and the covariates at each step, the calendar of the forecast dates for the head
+when the panel declares known-future features, a learned symbol vector when ``embedding > 0``. The split,
+the scalers and the windows are `hpcast.forecast.panel_windows`'; bands are split-conformal per series
+(`hpcast.forecast.calibration`), on that series' own calibration windows.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from hpcast.data.panel import Panel
+from hpcast.features.scalers import Scaler
+from hpcast.features.targets import decode, encode
+from hpcast.forecast.base import Forecaster, training_device
+from hpcast.forecast.calibration import conformal_calibration
+from hpcast.forecast.panel_windows import PanelWindows, prepare_panel
+from hpcast.forecast.table import model_spec
+
+__all__ = ["RecurrentForecaster"]
+
+_CHUNK = 4096  # windows per forward pass when scoring many at once
+
+
+class RecurrentForecaster(Forecaster):
+    """Fit the configured recurrent network (``config.model.kind``: lstm or gru) and forecast with bands.
+
+    Example:
+        >>> from hpcast.data import load_bundled
+        >>> from hpcast.data.panel import Panel
+        >>> f = RecurrentForecaster().fit(Panel.from_dataset(load_bundled("air_passengers")))  # doctest: +SKIP
+        >>> f.predict().columns.tolist()  # doctest: +SKIP
+        ['symbol', 'date', 'forecast', 'lower_80', 'upper_80', 'lower_95', 'upper_95']
+    """
+
+    columns: tuple[str, ...] = ()
+    known_future: tuple[str, ...] = ()
+
+    @property
+    def min_history(self) -> int:
+        """Points `predict` needs before its first forecast."""
+        assert self.config.window is not None
+        return self.config.window + (1 if self.config.target == "log_return" else 0)
+
+    def _network(self, input_size: int, future_size: int, n_series: int, kernels: str) -> torch.nn.Module:
+        network = model_spec(self.kind).network_class()
+        return network(self.config.model, input_size=input_size, horizon=self.config.horizon, kernels=kernels,
+                       future_size=future_size, n_series=n_series)
+
+    # -- fitting -------------------------------------------------------------------------------------------
+    def _fit(self, panel: Panel, context: Any) -> None:
+        from hpcast.kernels.dispatch import resolve
+        from hpcast.train.trainer import train
+
+        config = self.config
+        device = training_device(config.train.device)
+        dist = context.dist
+        if dist is not None and dist.world_size > 1 and device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per worker
+        embed = getattr(config.model, "embedding", 0) > 0
+        windows = prepare_panel(panel, config, device, with_ids=embed)
+        every_step = config.train.targets == "all"
+        stride = (config.train.stride or max(1, config.window // 10)) if every_step else 1  # type: ignore[operator]
+        train_data = windows.batches(windows.starts("train", stride), every_step, config.train.series_weights)
+        val_data = windows.batches(windows.starts("val"))
+        if config.train.kernels == "triton":
+            resolve("triton", windows.buffer)  # fail before training when Triton cannot run here
+        torch.manual_seed(config.train.seed)
+        K = 0 if windows.future is None else windows.future.shape[1]
+        self.net = self._network(panel.values.shape[1], config.horizon * K,  # type: ignore[operator]
+                                 panel.n_series if windows.with_ids else 0, config.train.kernels).to(device)
+        self.result = train(self.net, train_data, val_data, config.train, context)
+        self.result.recipe["stride"] = stride
+        self.columns, self.known_future = panel.columns, panel.known_future
+        self._calibrate(panel, windows)
+
+    def _calibrate(self, panel: Panel, windows: PanelWindows) -> None:
+        """Per series: conformal quantiles of its calibration windows' residuals; and its scalers and split."""
+        starts = windows.starts("cal")
+        paths = self._score(windows, starts, panel.values[:, 0])  # (M, h) forecast values
+        series = windows.series_of(starts)
+        T, h = windows.window, windows.horizon
+        actual = panel.values[windows.source_rows[(starts + T)[:, None] + np.arange(h)], 0]  # (M, h)
+        log_space = self.config.target == "log_return"
+        residuals = np.abs(np.log(actual) - np.log(paths)) if log_space else np.abs(actual - paths)
+        for s, symbol in enumerate(panel.symbols):
+            n_train, first_val, n_val, first_cal = (int(v) for v in windows.splits[s])
+            target, covariates = windows.scalers[s]
+            raw_first = int(panel.offsets[s])
+            cutoff = int(windows.source_rows[windows.first_row[s] + first_val + T - 1]) - raw_first
+            self.series[symbol].update(
+                scalers={"target": target.to_dict(), "covariates": covariates.to_dict() if covariates else None},
+                calibration=conformal_calibration(residuals[series == s], self.config.interval_levels,
+                                                  "log" if log_space else "linear"),
+                data={"train_windows": n_train, "val_windows": n_val,
+                      "calibration_windows": int(windows.windows[s]) - first_cal,
+                      "scaler_fitted_through": panel.index(s)[cutoff].date().isoformat()})
+
+    def _score(self, windows: PanelWindows, starts: np.ndarray, raw_target: np.ndarray) -> np.ndarray:
+        """Decoded point forecasts ``(M, h)`` of the windows starting at buffer rows ``starts``
+        (``raw_target (N,)``: the panel's target values, whose last value in each window the paths continue)."""
+        T = windows.window
+        outputs = []
+        self.net.eval()
+        with torch.no_grad():
+            for first in range(0, len(starts), _CHUNK):
+                chunk = torch.from_numpy(starts[first:first + _CHUNK]).to(windows.buffer.device)
+                outputs.append(self.net(windows.gather(chunk)).double().cpu().numpy())  # (B, h)
+        scaled = np.concatenate(outputs) if outputs else np.zeros((0, windows.horizon))
+        series = windows.series_of(starts)
+        offset = np.array([windows.scalers[s][0].offset[0] for s in range(len(windows.scalers))])[series]
+        scale = np.array([windows.scalers[s][0].scale[0] for s in range(len(windows.scalers))])[series]
+        z = scaled * scale[:, None] + offset[:, None]  # the target scaler's inverse, per window's series
+        last = raw_target[windows.source_rows[starts + T - 1]]
+        return decode(z, last, self.config.target)
+
+    # -- forecasting ---------------------------------------------------------------------------------------
+    def _scalers(self, symbol: str) -> tuple[Scaler, Scaler | None]:
+        entry = self.series[symbol]["scalers"]
+        return Scaler.from_dict(entry["target"]), Scaler.from_dict(entry["covariates"]) if entry["covariates"] else None
+
+    def _inputs(self, panel: Panel) -> torch.Tensor:
+        """The model input ``(S, T, width)`` at the end of every series of ``panel``, scaled by its own scalers."""
+        T, h = self.config.window, self.config.horizon
+        need = self.min_history
+        columns = self.columns or (panel.target,)
+        if panel.values.shape[1] != len(columns):
+            raise ValueError(f"history has columns {list(panel.columns)}; the model was fitted on {list(columns)}")
+        rows = []
+        for s, given in enumerate(panel.symbols):
+            symbol = self.model_symbol(given, panel.n_series)
+            values = panel.values[panel.rows(s)]
+            if len(values) < need:
+                raise ValueError(f"history of {given!r} has {len(values)} points; the model needs the last {need}")
+            tail = values[-need:]
+            target, covariates = self._scalers(symbol)
+            past = np.empty((T, tail.shape[1]))
+            past[:, 0] = target.transform(encode(tail[:, 0], self.config.target))[-T:]
+            if covariates is not None:
+                past[:, 1:] = covariates.transform(tail[-T:, 1:])
+            row = [past]
+            if self.known_future:
+                from hpcast.data.calendars import future_dates
+                from hpcast.features.calendar_features import calendar_features
+
+                dates = future_dates(panel.index(s), self.freq, h, self.series[symbol].get("calendar"))
+                features = calendar_features(dates, self.freq, self.series[symbol].get("calendar"))  # (h, K)
+                future = np.zeros((T, features.size))
+                future[-1] = features.reshape(-1)  # only the last step's head reads it
+                row.append(future)
+            if getattr(self.net, "symbols", None) is not None:
+                row.append(np.full((T, 1), float(list(self.series).index(symbol))))
+            rows.append(np.concatenate(row, axis=1))
+        return torch.from_numpy(np.stack(rows).astype(np.float32))  # (S, T, width)
+
+    def _paths(self, panel: Panel, horizon: int) -> np.ndarray:
+        if self.net is None:
+            raise RuntimeError("call fit() or load() before predict()")
+        x = self._inputs(panel)
+        self.net.eval()
+        with torch.no_grad():
+            scaled = self.net(x.to(next(self.net.parameters()).device)).double().cpu().numpy()  # (S, h)
+        paths = []
+        for s, given in enumerate(panel.symbols):
+            target, _ = self._scalers(self.model_symbol(given, panel.n_series))
+            last = panel.values[panel.rows(s)][-1, 0]
+            paths.append(decode(target.inverse(scaled[s]), np.asarray(last), self.config.target))
+        return np.stack(paths)[:, :horizon]
+
+    def forecast_paths(self, windows: np.ndarray, symbol: str | None = None) -> np.ndarray:
+        """Point forecasts ``(B, h)`` for ``B`` windows of raw target values ``(B, min_history)`` of one series
+        (a model without covariates or calendar features), in one batch: benchmarks score many windows so."""
+        if self.net is None:
+            raise RuntimeError("call fit() or load() before forecast_paths()")
+        if len(self.columns or (None,)) > 1 or self.known_future or getattr(self.net, "symbols", None) is not None:
+            raise ValueError("forecast_paths takes target windows only; this model also reads covariates")
+        windows = np.asarray(windows, dtype=np.float64)
+        if windows.ndim != 2 or windows.shape[1] != self.min_history:
+            raise ValueError(f"windows must have shape (B, {self.min_history}), got {windows.shape}")
+        target, _ = self._scalers(symbol or next(iter(self.series)))
+        z = target.transform(encode(windows, self.config.target))  # (B, T)
+        X = torch.from_numpy(z.astype(np.float32))[:, :, None]  # (B, T, 1)
+        self.net.eval()
+        with torch.no_grad():
+            scaled = self.net(X.to(next(self.net.parameters()).device)).double().cpu().numpy()  # (B, h)
+        return decode(target.inverse(scaled), windows[:, -1], self.config.target)
+
+    # -- artifacts -----------------------------------------------------------------------------------------
+    def _own_manifest(self) -> dict[str, Any]:
+        net = self.net
+        return {"model": {"kind": self.kind, "class": type(net).__name__, "input_size": net.input_size,
+                          "future_size": net.future_size, "n_series": net.n_series, "horizon": net.horizon},
+                "feature_schema": {"target": self.config.target, "window": self.config.window,
+                                   "columns": list(self.columns), "known_future": list(self.known_future),
+                                   "scalers": {"target": self._scalers(next(iter(self.series)))[0].kind,
+                                               "covariates": "standard"}}}
+
+    def _restore(self, manifest: dict[str, Any]) -> torch.nn.Module:
+        schema, model = manifest["feature_schema"], manifest["model"]
+        self.columns, self.known_future = tuple(schema["columns"]), tuple(schema["known_future"])
+        return self._network(model["input_size"], model["future_size"], model["n_series"], "auto")
