@@ -43,17 +43,20 @@ def data_list() -> None:
 @click.argument("name")
 @user_errors
 def data_show(name: str) -> None:
-    """Show a bundled dataset's range, frequency, calendar, rows, columns, source, licence and gaps.
+    """Show a bundled dataset's range, frequency, calendar, rows, columns, source, licence, gaps and the
+    covariates `--covariates` can add to it.
 
     \b
     Example:
         hpcast data show air_passengers
     """
     from hpcast.data import BUNDLED, load_data
+    from hpcast.features.covariates import available_covariates
 
     dataset = load_data(name)  # with the gap report in its notes
     info = BUNDLED[name]
     facts = {**dataset.summary(), "licence": info.licence, "caveat": info.caveat or "—",
+             "covariates": f"{', '.join(available_covariates(dataset))} (--covariates; see `hpcast train --help`)",
              "notes": "; ".join(dataset.notes) or "—"}
     for key, value in facts.items():
         click.echo(f"{key:>10}: {value}")

@@ -1,4 +1,5 @@
-"""Sources of series, all returning one tidy shape (`Dataset`): bundled files, CSV files, Yahoo Finance."""
+"""Sources of series, all returning one tidy shape (`Dataset`): bundled files, CSV files, Yahoo Finance; and
+`load_panel`, which gathers many series (and their covariates) into one `Panel`."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 from hpcast.data.bundled import BUNDLED, load_bundled
 from hpcast.data.csv import load_csv
 from hpcast.data.frame import FREQUENCIES, DataError, Dataset, infer_frequency, season_length
+from hpcast.data.inputs import load_long_csv, load_panel
 from hpcast.data.yahoo import fetch_yahoo
 
 __all__ = ["BUNDLED", "FREQUENCIES", "DataError", "Dataset", "fetch_yahoo", "infer_frequency", "load_bundled",
-           "load_csv", "load_data", "season_length"]
+           "load_csv", "load_data", "load_long_csv", "load_panel", "season_length"]
 
 
 def load_data(

@@ -22,7 +22,8 @@ import pandas as pd
 from hpcast.data.dates import DateOrderError, read_dates
 from hpcast.data.frame import DataError, Dataset, infer_frequency
 
-__all__ = ["MISSING_MARKERS", "MISSING_POLICIES", "load_csv"]
+__all__ = ["MISSING_MARKERS", "MISSING_POLICIES", "find_column", "first_problem", "load_csv", "read_text_table",
+           "read_values", "repair_missing"]
 
 _VALUE_PREFERENCE = ("adj_close", "close", "value", "price")
 MISSING_MARKERS = ("", "NA", "N/A", "NaN", "null", "#N/A", ".")  # compared ignoring case; "." is FRED's
@@ -30,14 +31,14 @@ MISSING_POLICIES = ("error", "drop", "ffill")
 _MISSING_HINT = "(--missing drop or --missing ffill loads the file anyway)"
 
 
-def _find_column(columns: list[str], wanted: str | None, role: str, path: Path) -> str:
+def find_column(columns: list[str], wanted: str | None, role: str, path: Path) -> str:
     if wanted is not None:
         for column in columns:
             if column == wanted or column.strip().lower() == wanted.strip().lower():
                 return column
         raise DataError(f"{path}: row 1: no {role} column {wanted!r} (columns: {', '.join(columns)})")
     if role == "date":
-        return _find_column(columns, "date", role, path)
+        return find_column(columns, "date", role, path)
     normalised = {c.strip().lower().replace(" ", "_"): c for c in columns}
     for name in _VALUE_PREFERENCE:
         if name in normalised:
@@ -49,7 +50,7 @@ def _find_column(columns: list[str], wanted: str | None, role: str, path: Path) 
                     f"pass --value-col (columns: {', '.join(columns)})")
 
 
-def _first_problem(path: Path, problems: list[tuple[int, str]]) -> None:
+def first_problem(path: Path, problems: list[tuple[int, str]]) -> None:
     if problems:
         problems.sort()
         row, rule = problems[0]
@@ -61,8 +62,8 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _read_values(text: pd.Series, rows: pd.Series, column: str, missing: str,
-                 require_positive: bool) -> tuple[pd.Series, list[tuple[int, str]]]:
+def read_values(text: pd.Series, rows: pd.Series, column: str, missing: str,
+                require_positive: bool) -> tuple[pd.Series, list[tuple[int, str]]]:
     """Float values (NaN where a cell is missing) and the rows that break a value rule."""
     blank = text.str.lower().isin([marker.lower() for marker in MISSING_MARKERS])
     values = pd.to_numeric(text.where(~blank), errors="coerce").astype(np.float64)
@@ -83,7 +84,7 @@ def _read_values(text: pd.Series, rows: pd.Series, column: str, missing: str,
     return values, problems
 
 
-def _repair_missing(values: pd.Series, missing: str) -> tuple[pd.Series, pd.Series, str | None]:
+def repair_missing(values: pd.Series, missing: str) -> tuple[pd.Series, pd.Series, str | None]:
     """Values with holes forward-filled (``ffill``), the rows to keep, and a note saying what was done."""
     holes = values.isna()
     if not holes.any():
@@ -97,6 +98,21 @@ def _repair_missing(values: pd.Series, missing: str) -> tuple[pd.Series, pd.Seri
     note = (f"missing values: {_plural(int(holes.sum()) - leading, 'row')} filled with the previous row's value"
             f"{dropped} (--missing ffill)")
     return filled, filled.notna(), note
+
+
+def read_text_table(path: Path, missing: str) -> pd.DataFrame:
+    """Every cell of a CSV file as text (nothing parsed, nothing treated as missing yet), after checking
+    the ``missing`` policy's name and that the file exists and is not empty."""
+    if missing not in MISSING_POLICIES:
+        raise DataError(f"missing ({missing!r}) must be one of {', '.join(MISSING_POLICIES)}")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0 or not path.read_text(errors="replace").strip():
+        raise DataError(f"{path}: row 1: file is empty (expected a header row and at least 3 data rows)")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a readable CSV file ({error})".replace("\n", " ")) from error
 
 
 def load_csv(
@@ -136,20 +152,11 @@ def load_csv(
         >>> ds = load_csv("prices.csv", value_col="Close")  # doctest: +SKIP
         >>> ds = load_csv("rates.csv", date_format="%d/%m/%Y", missing="ffill")  # doctest: +SKIP
     """
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"missing ({missing!r}) must be one of {', '.join(MISSING_POLICIES)}")
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    if path.stat().st_size == 0 or not path.read_text(errors="replace").strip():
-        raise DataError(f"{path}: row 1: file is empty (expected a header row and at least 3 data rows)")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not a readable CSV file ({error})".replace("\n", " ")) from error
+    raw = read_text_table(path, missing)
     columns = [str(c) for c in raw.columns]
-    date_name = _find_column(columns, date_col, "date", path)
-    value_name = _find_column(columns, value_col, "value", path)
+    date_name = find_column(columns, date_col, "date", path)
+    value_name = find_column(columns, value_col, "value", path)
     if len(raw) < 3:
         raise DataError(f"{path}: row {len(raw) + 2}: need at least 3 data rows, found {len(raw)}")
 
@@ -161,21 +168,21 @@ def load_csv(
     except DateOrderError as error:
         raise DataError(f"{path}: {error}") from error
     problems = [(int(row_numbers[label]), rule) for label, rule in date_problems.dropna().items()]
-    values, value_problems = _read_values(text_values, row_numbers, value_name, missing, require_positive)
-    _first_problem(path, problems + value_problems)
+    values, value_problems = read_values(text_values, row_numbers, value_name, missing, require_positive)
+    first_problem(path, problems + value_problems)
 
     duplicated = dates.duplicated(keep="first")
     for row, stamp in zip(row_numbers[duplicated], dates[duplicated], strict=True):
         first = int(row_numbers[dates == stamp].iloc[0])
         problems.append((int(row), f"duplicate date {stamp.date()} (first seen on row {first})"))
-    _first_problem(path, problems)
+    first_problem(path, problems)
     earlier = dates.diff() < pd.Timedelta(0)
     for row, stamp, previous in zip(row_numbers[earlier], dates[earlier], dates.shift()[earlier], strict=True):
         problems.append((int(row), f"date {stamp.date()} comes after {previous.date()} on the row above "
                                    "(dates must be in increasing order)"))
-    _first_problem(path, problems)
+    first_problem(path, problems)
 
-    values, keep, note = _repair_missing(values, missing)
+    values, keep, note = repair_missing(values, missing)
     if keep.sum() < 3:
         raise DataError(f"{path}: need at least 3 data rows with a value, found {int(keep.sum())} "
                         f"({_plural(int((~keep).sum()), 'row')} with missing values dropped by --missing {missing})")
