@@ -87,4 +87,4 @@ def test_training_flags_with_a_saved_model_are_refused(tmp_path):
 def test_workers_must_be_positive(tmp_path):
     result = CliRunner().invoke(cli, ["train", "--dataset", "air_passengers", "--workers", "0",
                                       "--out", str(tmp_path / "run")])
-    assert result.exit_code == 2 and "--workers" in result.output and "must be >= 1" in result.output
+    assert result.exit_code == 2 and "--workers" in result.output and "0 is not in the range x>=1" in result.output

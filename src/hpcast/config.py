@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = ["BacktestConfig", "ConfigError", "DistributedConfig", "ModelSettings", "RunConfig", "TrainConfig",
-           "default_horizon", "default_window", "from_dict", "load_toml", "to_dict"]
+           "configure", "default_horizon", "default_window", "from_dict", "load_toml", "to_dict"]
 
 Target = Literal["log_return", "level"]
 Loss = Literal["mse", "mae", "huber"]
@@ -132,8 +132,10 @@ class DistributedConfig:
     max_restarts: int = 0  # restarts torchrun may make after a worker dies (the group resumes)
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.max_restarts < 0:
-            raise ConfigError(f"workers ({self.workers}) must be >= 1 and max_restarts ({self.max_restarts}) >= 0")
+        if self.workers < 1:
+            raise ConfigError(f"workers ({self.workers}) must be >= 1")
+        if self.max_restarts < 0:
+            raise ConfigError(f"max_restarts ({self.max_restarts}) must be >= 0")
         if self.sync_every is not None and self.sync_every < 1:
             raise ConfigError(f"sync_every ({self.sync_every}) must be >= 1")
         if self.sync_timeout <= 0:
@@ -204,7 +206,8 @@ class RunConfig:
         if name == self.kind:
             return self
         spec = model_spec(name)
-        window = None if hasattr(spec.config, "spectrogram") or hasattr(self.model, "spectrogram") else self.window
+        spectrogram = "spectrogram" in spec.config.__dataclass_fields__ or hasattr(self.model, "spectrogram")
+        window = None if spectrogram else self.window  # the STFT sets its own window
         return dataclasses.replace(self, model=spec.config(kind=name), window=window)
 
 
@@ -280,3 +283,36 @@ def load_toml(path: str | Path) -> RunConfig:
     ``[model] kind`` picks the model, default lstm)."""
     with open(path, "rb") as handle:
         return from_dict(RunConfig, tomllib.load(handle))
+
+
+def configure(base: RunConfig | None = None, **settings: Any) -> RunConfig:
+    """``base`` (default `RunConfig()`) with settings given by their own names, wherever they live:
+    ``configure(epochs=20, layers=(32,), model="gru")`` sets ``train.epochs``, ``model.layers`` and picks the
+    model (``model=`` names a row of `hpcast.forecast.MODELS`; its settings start from its defaults).
+
+    Example:
+        >>> configure(epochs=5, window=12).train.epochs
+        5
+    """
+    from hpcast.forecast.table import model_spec
+
+    config = to_dict(base or RunConfig())
+    if "model" in settings:
+        kind = model_spec(settings.pop("model")).name
+        if kind != config["model"]["kind"]:
+            config["model"] = {"kind": kind}
+    model_fields = {f.name for f in dataclasses.fields(model_spec(config["model"]["kind"]).config)} - {"kind"}
+    tables = {"train": TrainConfig, "backtest": BacktestConfig, "distributed": DistributedConfig}
+    for key, value in settings.items():
+        if key in {f.name for f in dataclasses.fields(RunConfig)} - {"model", *tables}:
+            config[key] = value
+        elif key in model_fields:
+            config["model"][key] = value
+        elif table := next((name for name, cls in tables.items() if key in cls.__dataclass_fields__), None):
+            config[table][key] = value
+        else:
+            known = sorted({*model_fields, *(f for cls in tables.values() for f in cls.__dataclass_fields__),
+                            "window", "horizon", "target", "interval_levels", "model"})
+            raise ConfigError(f"unknown setting {key!r} for model {config['model']['kind']!r}; known: "
+                              f"{', '.join(known)}")
+    return from_dict(RunConfig, json_ready(config))

@@ -25,35 +25,46 @@ def _number(value: Any, scale: float = 1.0) -> str:
     return f"{value * scale:.3f}" if abs(value * scale) < 100 else f"{value * scale:,.1f}"
 
 
+def _networks(metrics: dict[str, Any]) -> list[str]:
+    """The models in ``metrics`` that are not baselines (networks, or fitted models such as a champion)."""
+    from hpcast.forecast.table import BASELINE_NAMES
+
+    return [model for model in metrics if model not in BASELINE_NAMES]
+
+
 def backtest_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """Markdown table: one row per model, the LSTM first, columns as in `_METRIC_NAMES`."""
+    """Markdown table: one row per model, the networks first (bold), columns as in `_METRIC_NAMES`."""
     header = "| model | " + " | ".join(_METRIC_NAMES.values()) + " |"
     lines = [header, "|---" * (len(_METRIC_NAMES) + 1) + "|"]
-    for model, row in sorted(metrics.items(), key=lambda item: item[0] != "lstm"):
+    networks = _networks(metrics)
+    for model, row in sorted(metrics.items(), key=lambda item: item[0] not in networks):
         cells = [_number(row.get(key), 100 if key == "directional_accuracy" else 1) for key in _METRIC_NAMES]
-        name = f"**{model}**" if model == "lstm" else model
+        name = f"**{model}**" if model in networks else model
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def verdict(metrics: dict[str, dict[str, Any]]) -> str:
-    """One plain sentence: did the LSTM beat naive, and the best baseline, on MASE?"""
-    if "lstm" not in metrics:
-        return ""
-    lstm = metrics["lstm"]["mase"]
-    baselines = {m: row["mase"] for m, row in metrics.items() if m != "lstm"}
-    parts = []
-    if "naive" in baselines:
-        word = "beat" if lstm < baselines["naive"] else "did not beat"
-        parts.append(f"The LSTM {word} the naive last-value forecast (MASE {lstm:.3f} vs {baselines['naive']:.3f})")
-    best = min(baselines, key=baselines.get) if baselines else None
-    if best is not None:
-        if lstm < baselines[best]:
-            parts.append(f"and was better than every baseline (best baseline: {best}, MASE {baselines[best]:.3f})")
-        else:
-            parts.append(f"; the best model on these folds was {best} (MASE {baselines[best]:.3f}), "
-                         "so prefer it over the LSTM here")
-    return " ".join(parts).replace(" ;", ";") + "."
+    """Plain sentences: did each network beat naive, and the best baseline, on MASE?"""
+    networks = _networks(metrics)
+    baselines = {m: row["mase"] for m, row in metrics.items() if m not in networks}
+    sentences = []
+    for network in networks:
+        mase, name = metrics[network]["mase"], network.upper() if network in ("lstm", "gru") else network
+        parts = []
+        if "naive" in baselines:
+            word = "beat" if mase < baselines["naive"] else "did not beat"
+            parts.append(f"The {name} {word} the naive last-value forecast (MASE {mase:.3f} vs "
+                         f"{baselines['naive']:.3f})")
+        best = min(baselines, key=baselines.get) if baselines else None
+        if best is not None:
+            if mase < baselines[best]:
+                parts.append(f"and was better than every baseline (best baseline: {best}, MASE {baselines[best]:.3f})")
+            else:
+                parts.append(f"; the best baseline on these folds was {best} (MASE {baselines[best]:.3f}), "
+                             f"so prefer it over the {name} here")
+        sentences.append(" ".join(parts).replace(" ;", ";") + ".")
+    return " ".join(sentences)
 
 
 def mase_scale_words(season: int) -> str:
@@ -67,26 +78,52 @@ def _interval_lines(model_manifest: Path) -> list[str]:
     """Where the bands come from, and any warning that they rest on too few residuals."""
     if not model_manifest.is_file():
         return []
-    calibration = json.loads(model_manifest.read_text()).get("calibration", {})
-    if "windows" not in calibration:
+    manifest = json.loads(model_manifest.read_text())
+    calibrations = [(entry["symbol"], entry["calibration"]) for entry in manifest.get("series", [])
+                    if "windows" in entry.get("calibration", {})]
+    if not calibrations and "windows" in manifest.get("calibration", {}):
+        calibrations = [("", manifest["calibration"])]  # pooled over the series (spectro-cnn)
+    if not calibrations:
         return []
-    return [f"Intervals are split-conformal, from the residuals of {calibration['windows']} calibration windows "
-            "that neither trained the model nor chose its epoch.",
-            *[f"- note: {note}" for note in calibration.get("notes", [])], ""]
+    several = len(calibrations) > 1
+    windows = ", ".join(f"{symbol} {c['windows']}" if several else str(c["windows"]) for symbol, c in calibrations)
+    return [f"Intervals are split-conformal, from the residuals of {windows} calibration windows "
+            f"{'per series ' if several else ''}that neither trained the model nor chose its epoch.",
+            *[f"- note: {f'{symbol}: ' if several else ''}{note}" for symbol, c in calibrations
+              for note in c.get("notes", [])], ""]
+
+
+def _per_series_lines(per_series: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """A table of MASE, direction and the DM p-value against naive, per model and series (panels only)."""
+    symbols = {symbol for rows in per_series.values() for symbol in rows}
+    if len(symbols) < 2:
+        return []
+    out = ["Per series, each beside its own naive forecast (DM: Diebold-Mariano test against naive, two-sided):",
+           "", "| model | series | MASE | direction | DM p |", "|---|---|---|---|---|"]
+    for model, rows in per_series.items():
+        for symbol, row in rows.items():
+            direction, p = row.get("directional_accuracy"), row.get("dm_pvalue")
+            out.append(f"| {model} | {symbol} | {row['mase']:.3f} | "
+                       f"{'—' if direction is None else f'{direction:.1%}'} | {'—' if p is None else f'{p:.3f}'} |")
+    return [*out, ""]
 
 
 def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     data, config = manifest.get("data", {}), manifest.get("config", {})
     out = [f"# hpcast {manifest.get('command', 'run')}: {data.get('name', '?')}", ""]
     if data:
-        out += ["## Data", f"- source: {data['source']}", f"- column: `{data['column']}`, {data['rows']} points, "
+        out += ["## Data", *([f"- source: {data['source']}"] if "source" in data else []),
+                *([f"- series: {', '.join(data['symbols'])}"] if "symbols" in data else []),
+                *([f"- covariates: {', '.join(data['covariates'])}"] if data.get("covariates") else []),
+                f"- column: `{data['column']}`, {data['rows']} points, "
                 f"{data['start']} to {data['end']} (frequency {data['freq']})",
                 f"- fingerprint: `{data['fingerprint'][:16]}…`", *[f"- note: {n}" for n in data.get("notes", [])], ""]
     if config:
         model, train = config["model"], config["train"]
         out += ["## Configuration", f"- target: `{config['target']}`, window {config['window']}, "
                 f"horizon {config['horizon']}",
-                f"- LSTM layers {model['layers']}, dropout {model['dropout']}, init `{model['init']}`",
+                f"- model `{model['kind']}`: " + ", ".join(f"{key} {value}" for key, value in model.items()
+                                                         if key != "kind"),
                 f"- Adam lr {train['lr']}, batch {train['batch_size']}, up to {train['epochs']} epochs "
                 f"(patience {train['patience']}), loss `{train['loss']}`, seed {train['seed']}",
                 f"- hpcast {manifest.get('hpcast_version')}, torch {manifest.get('torch_version')}, "
@@ -101,22 +138,25 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
                 f"- {training['seconds_per_epoch']:.2f} s/epoch", "", "![loss curve](loss_curve.png)", ""]
     backtest = metrics.get("backtest")
     if backtest:
-        coverage = ", ".join(f"{float(level):.0%} interval: {share:.0%} inside"
-                             for level, share in backtest["interval_coverage"].items())
+        coverage = "; ".join(f"{model}: " + ", ".join(f"{float(level):.0%} interval: {share:.0%} inside"
+                                                      for level, share in levels.items())
+                             for model, levels in backtest["interval_coverage"].items())
         out += ["## Walk-forward backtest",
                 f"{len(backtest['folds'])} folds of {backtest['horizon']} steps (origins "
                 f"{', '.join(backtest['folds'])}); every model refitted on each fold's history only. "
                 f"MASE is scaled by {mase_scale_words(backtest['season'])}.", "",
                 backtest_table(backtest["metrics"]), "", verdict(backtest["metrics"]), ""]
         if coverage:
-            out += [f"Empirical coverage of the LSTM's conformal intervals: {coverage}.", ""]
-        out += ["![backtest](backtest.png)", ""]
+            out += [f"Empirical coverage of the conformal intervals: {coverage}.", ""]
+        out += _per_series_lines(backtest.get("per_series", {}))
+        out += [f"![backtest]({p.name})" for p in sorted(folder.glob("backtest*.png"))] + [""]
     if (folder / "forecast.csv").is_file():
         forecast = pd.read_csv(folder / "forecast.csv")
         shown = pd.concat([forecast.head(3), forecast.tail(2)]).drop_duplicates()
         out += ["## Forecast", f"{len(forecast)} steps from the last observation; full table in `forecast.csv`.",
                 "", "```", shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"), "```", "",
-                *_interval_lines(folder / "model" / "manifest.json"), "![forecast](forecast.png)", ""]
+                *_interval_lines(folder / "model" / "manifest.json"),
+                *[f"![forecast]({p.name})" for p in sorted(folder.glob("forecast*.png"))], ""]
     out += ["## Files", *[f"- `{p.relative_to(folder)}`" for p in sorted(folder.rglob("*"))
                           if p.is_file() and not p.name.startswith(".") and p.parent.name != "checkpoint"
                           and p.name != "report.md"], "",

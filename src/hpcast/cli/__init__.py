@@ -55,4 +55,15 @@ def main() -> None:
 
 
 # Registers the commands on `cli` (each module decorates with @cli.command / @cli.group).
-from hpcast.cli import datasets, features, invest, pipelines, registry, runs, scratch, store, training  # noqa: E402, F401
+from hpcast.cli import (  # noqa: E402, F401
+    datasets,
+    features,
+    invest,
+    models,
+    pipelines,
+    registry,
+    runs,
+    scratch,
+    store,
+    training,
+)

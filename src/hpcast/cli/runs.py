@@ -9,9 +9,12 @@ import click
 
 from hpcast.cli import cli
 from hpcast.cli.options import (
+    DATA_FLAGS,
+    PANEL_FLAGS,
     console,
     data_options,
-    load_dataset,
+    default,
+    load_panel_flags,
     run_config,
     saved_config,
     spectro_options,
@@ -54,52 +57,66 @@ def _print_backtest(result: Any) -> None:
         direction = row["directional_accuracy"]
         table.add_row(model, *(f"{row[k]:.3f}" for k in ("mae", "rmse", "mape", "smape", "mase")),
                       "—" if direction != direction else f"{100 * direction:.1f}",
-                      style="bold" if model == "lstm" else None)
+                      style="bold" if model in result.coverage else None)
     terminal = console()
     terminal.print(table)
+    symbols = result.per_series.index.get_level_values("symbol").unique() if len(result.per_series) else []
+    if len(symbols) > 1:
+        per = Table("model", "series", "MASE", "Direction %", "DM p vs naive",
+                    title="per series (each beside its own naive forecast; DM: Diebold-Mariano, two-sided)")
+        for (model, symbol), row in result.per_series.iterrows():
+            direction, p = row["directional_accuracy"], row.get("dm_pvalue", float("nan"))
+            per.add_row(str(model), str(symbol), f"{row['mase']:.3f}",
+                        "—" if direction != direction else f"{100 * direction:.1f}", "—" if p != p else f"{p:.3f}")
+        terminal.print(per)
     terminal.print(f"MASE is scaled by {mase_scale_words(result.season)}.")
     terminal.print(verdict(result.to_dict()["metrics"]))
-    if result.coverage:
-        terminal.print("interval coverage: " + ", ".join(f"{float(k):.0%} band held {v:.0%}"
-                                                         for k, v in result.coverage.items()))
+    for model, levels in result.coverage.items():
+        terminal.print(f"{model} interval coverage: " + ", ".join(f"{float(k):.0%} band held {v:.0%}"
+                                                                  for k, v in levels.items()))
 
 
 @cli.command()
 @data_options
 @train_options
-@click.option("--test-size", type=int, help="Points at the end covered by folds [default: 3 horizons "
+@click.option("--test-size", type=int, help="Dates at the end covered by folds [default: 3 horizons "
                                             "daily, 2 otherwise].")
-@click.option("--step", type=int, help="Points between fold origins [default: the horizon].")
+@click.option("--step", type=int, help="Dates between fold origins [default: the horizon].")
+@click.option("--scope", type=click.Choice(["global", "per-series"]),
+              help="On several series: refit each network as one global model (global), or one per series "
+                   f"[default: {default('backtest.scope')}].")
 @spectro_options
-@click.option("--models", help="Comma-separated models to compare: lstm, spectro-cnn (needs --horizon 1), naive, "
-                                "seasonal_naive (monthly and quarterly data: the only ones that declare a season), "
-                                "drift, arima [default: lstm,naive,drift,arima, and seasonal_naive where a season "
-                                "is declared].")
+@click.option("--models", help="Comma-separated models to compare, by their names in `hpcast models` (spectro-cnn "
+                                "needs --horizon 1; seasonal_naive monthly and quarterly data, the only ones that "
+                                "declare a season) [default: the network, naive, drift, arima, and seasonal_naive "
+                                "where a season is declared].")
 @click.option("--model", "model_dir", metavar="DIR",
               help="Backtest the configuration of a trained run (refitted on every fold).")
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-backtest].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, **kwargs: Any) -> None:
-    """Walk-forward backtest: the LSTM beside the baselines on the same folds.
+    """Walk-forward backtest: the network beside the baselines on the same folds, per series and pooled.
 
-    Each fold refits every model (and the LSTM's scaler) on the history before its origin only.
-    Metrics: MAE, RMSE, MAPE, sMAPE, MASE and directional accuracy; plus the empirical coverage of
-    the LSTM's conformal intervals.
+    Each fold refits every model (and its scalers) on the data dated before its origin only; on
+    several series the folds' origins are dates shared by the panel. Metrics: MAE, RMSE, MAPE, sMAPE,
+    MASE and directional accuracy, pooled and per series, each series beside its own naive forecast with
+    a Diebold-Mariano test; plus the empirical coverage of every model's conformal intervals.
 
     \b
     Example:
         hpcast backtest --dataset air_passengers --test-size 24
         hpcast backtest --dataset air_passengers --test-size 24 --model runs/air
         hpcast backtest --dataset sp500 --horizon 1 --test-size 60 --models spectro-cnn,lstm,naive
+        hpcast backtest --datasets sp500,nasdaq,aapl,msft,goog --covariates volume,calendar --models lstm,naive
     """
     from hpcast.jobs import backtest_job, new_run_folder
 
-    dataset, column = load_dataset(kwargs)
+    panel = load_panel_flags(kwargs)
     config = run_config(kwargs, saved_config(model_dir) if model_dir else None)
     chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
     folder = new_run_folder("backtest", out)
-    result = backtest_job(dataset, config, folder, column=column, models=chosen, quiet=quiet)
+    result = backtest_job(panel, config, folder, models=chosen, quiet=quiet)
     _print_backtest(result)
     click.echo(f"report: {folder / 'report.md'}")
 
@@ -113,37 +130,45 @@ def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, *
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: bool, **kwargs: Any) -> None:
-    """Forecast the next steps with 80%/95% prediction intervals (training first unless --model).
+    """Forecast the next steps of every series with 80%/95% prediction intervals (training first unless --model).
+
+    A saved model reads the covariates it was trained with (unless --covariates says otherwise).
 
     \b
     Example:
         hpcast forecast --dataset sp500 --model runs/my-train --out runs/my-forecast
+        hpcast forecast --datasets sp500,nasdaq --covariates calendar --epochs 20
     """
+    from hpcast.forecast.base import load_forecaster
     from hpcast.jobs import forecast_job, new_run_folder, train_job
-    from hpcast.train.spectro import load_forecaster
 
     calendar_given = kwargs.get("calendar") is not None
-    dataset, column = load_dataset(kwargs)
     if model_dir:
-        given = sorted("--config" if k == "config_path" else f"--{k.replace('_', '-')}"
-                       for k, v in kwargs.items() if v is not None)
+        given = sorted("--config" if k == "config_path" else f"--{k.replace('_', '-')}" for k, v in kwargs.items()
+                       if v not in (None, False) and k not in (*DATA_FLAGS, *PANEL_FLAGS))
         if given:
             raise click.UsageError(f"{', '.join(given)} only apply when training; a saved model (--model) "
                                    "keeps its own settings")
         path = Path(model_dir)
         forecaster = load_forecaster(path / "model" if (path / "model").is_dir() else path)
-        if forecaster.freq != dataset.freq:
-            raise ConfigError(f"model was trained on {forecaster.freq!r} data, this series is {dataset.freq!r}")
-        if calendar_given:  # the model keeps the calendar it was trained on unless --calendar says otherwise
-            forecaster.calendar = dataset.calendar
+        inputs = [*getattr(forecaster, "columns", ())[1:], *getattr(forecaster, "known_future", ())]
+        if kwargs.get("covariates") is None and inputs:
+            kwargs["covariates"] = ",".join(inputs)
+    panel = load_panel_flags(kwargs)
+    if model_dir:
+        if forecaster.freq != panel.freq:
+            raise ConfigError(f"model was trained on {forecaster.freq!r} data, this series is {panel.freq!r}")
+        if calendar_given:  # the model keeps the calendars it was trained on unless --calendar says otherwise
+            for s, symbol in enumerate(panel.symbols):
+                forecaster.series[forecaster.model_symbol(symbol, panel.n_series)]["calendar"] = panel.calendars[s]
         folder = new_run_folder("forecast", out)
     else:
         config = run_config(kwargs)
         folder = new_run_folder("forecast", out)
-        forecaster = train_job(dataset, config, folder, column=column, quiet=quiet)
-    table = forecast_job(dataset, forecaster, folder, column=column, horizon=steps)
+        forecaster = train_job(panel, config, folder, quiet=quiet)
+    table = forecast_job(panel, forecaster, folder, horizon=steps)
     click.echo(table.assign(date=table["date"].dt.date).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-    click.echo(f"forecast: {folder / 'forecast.csv'}\nplot: {folder / 'forecast.png'}")
+    click.echo(f"forecast: {folder / 'forecast.csv'}\nplots: {folder}")
 
 
 @cli.command()
@@ -165,10 +190,10 @@ def plot(run_dir: str | None, out: str | None, **kwargs: Any) -> None:
     """
     from hpcast.jobs import new_run_folder, plot_job
 
-    dataset, column = load_dataset(kwargs)
+    panel = load_panel_flags(kwargs)
     run = Path(run_dir) if run_dir else None
     if run is not None and not run.is_dir():
         raise click.UsageError(f"--run ({run}) must be an existing run folder")
     folder = new_run_folder("plot", out or run)
-    for path in plot_job(dataset, folder, column=column, run=run):
+    for path in plot_job(panel, folder, run=run):
         click.echo(f"plot: {path}")

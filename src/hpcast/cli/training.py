@@ -13,8 +13,10 @@ from hpcast.cli.options import (
     DATA_FLAGS,
     console,
     data_options,
-    load_dataset,
+    default,
+    load_panel_flags,
     loader_options,
+    model_choice,
     run_config,
     spectro_options,
     train_options,
@@ -24,6 +26,9 @@ from hpcast.cli.options import (
 
 def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> None:
     result = forecaster.result
+    if result is None:  # a baseline: nothing to train
+        click.echo(f"model: {folder / 'model'} (a baseline: no training)\nreport: {folder / 'report.md'}")
+        return
     if profile:
         from rich.table import Table
 
@@ -41,27 +46,30 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
 @cli.command()
 @data_options
 @train_options
-@click.option("--model", "architecture", type=click.Choice(["lstm", "spectro-cnn"]),
-              help="Network: the LSTM over windows, or the CNN over return spectrograms [default: lstm].")
+@click.option("--model", "kind", type=model_choice(),
+              help="The model, by its name in the model table (`hpcast models`) [default: "
+                   f"{default('model.kind')}].")
 @spectro_options
 @click.option("--spectrograms", metavar="DIR", help="spectro-cnn: train on every symbol of a spectrogram dataset "
                                                     "(`hpcast features spectrogram --out DIR`) instead of one series.")
 @loader_options
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-train].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last checkpoint.")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes on this machine, launched through torchrun.")
-@click.option("--strategy", type=click.Choice(["ddp", "local-sgd", "store-avg"]), default="ddp", show_default=True,
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes on this machine, launched through torchrun "
+                                          f"[default: {default('distributed.workers')}].")
+@click.option("--strategy", type=click.Choice(["ddp", "local-sgd", "store-avg"]),
               help="ddp: gradients averaged every step; local-sgd: parameters averaged every --sync-every steps; "
-                   "store-avg: checkpoints averaged through --sync-url every --sync-every epochs.")
+                   "store-avg: checkpoints averaged through --sync-url every --sync-every epochs "
+                   f"[default: {default('distributed.strategy')}].")
 @click.option("--sync-every", type=int, help="Steps (local-sgd) or epochs (store-avg) between averaging "
                                              "[default: 8 steps, 5 epochs].")
 @click.option("--sync-url", metavar="URL", help="store-avg: where workers meet (file:///dir, s3://bucket/prefix); "
                                                 "credentials from the environment / AWS chain.")
-@click.option("--sync-timeout", type=float, default=120.0, show_default=True,
-              help="store-avg: seconds to wait for the other workers' checkpoints.")
-@click.option("--max-restarts", type=int, default=0, show_default=True,
-              help="Restarts torchrun may make after a worker dies; the group resumes from the last checkpoint.")
+@click.option("--sync-timeout", type=float, help="store-avg: seconds to wait for the other workers' checkpoints "
+                                                 f"[default: {default('distributed.sync_timeout')}].")
+@click.option("--max-restarts", type=int, help="Restarts torchrun may make after a worker dies; the group resumes "
+                                               "from the last checkpoint "
+                                               f"[default: {default('distributed.max_restarts')}].")
 @click.option("--profile", is_flag=True, help="Write torch.profiler traces (profile/, open in Perfetto) and print "
                                                "a per-epoch table of compute, data and sync time.")
 @click.option("--register", metavar="ASSET", help="Log the run to MLflow and register the model as a new version "
@@ -70,18 +78,22 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
                                                  "against naive (default folds).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
-def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every: int | None,
-          sync_url: str | None, sync_timeout: float, max_restarts: int, profile: bool, register: str | None,
-          quiet: bool, spectrograms: str | None, **kwargs: Any) -> None:
-    """Train the LSTM (or, with --model spectro-cnn, the spectrogram CNN) and save the model.
+def train(out: str | None, resume: bool, profile: bool, register: str | None, quiet: bool,
+          spectrograms: str | None, **kwargs: Any) -> None:
+    """Train a model (the LSTM unless --model says otherwise) and save it.
 
-    The last --val-fraction of windows validates (early stopping); the scaler is fitted on the training
-    span only. Prints seconds per epoch; per-epoch timings go to metrics.json. With --workers N it runs
-    N processes through torchrun (gloo on CPU, NCCL on GPU); only rank 0 writes.
+    On several series (--datasets, a long CSV with --id-col, --symbols --from-store) one global model
+    learns from all of them, each with its own scalers; --covariates adds past-observed inputs and the
+    calendar of the forecast dates. Each series' last --val-fraction of windows validates (early stopping)
+    and calibrates the intervals; the scalers see the training span only. Prints seconds per epoch;
+    per-epoch timings go to metrics.json. With --workers N it runs N processes through torchrun (gloo on
+    CPU, NCCL on GPU); only rank 0 writes.
 
     \b
     Example:
         hpcast train --dataset air_passengers --epochs 100 --out runs/air
+        hpcast train --dataset sp500 --model gru --layers 32,32
+        hpcast train --datasets sp500,nasdaq,aapl,msft,goog --covariates volume,ret:nasdaq,calendar --embedding 4
         hpcast train --dataset sp500 --target level --window 100 \\
             --layers 50,60,80,120 --dropout 0.2,0.3,0.4,0.5 --batch-size 32 --epochs 2
         hpcast train --dataset sp500 --workers 2 --strategy ddp --out runs/ddp
@@ -96,14 +108,14 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
     from hpcast.train.distributed import Distributed, in_worker
 
     if spectrograms:
-        from hpcast.jobs import new_run_folder, train_spectrograms_job
+        from hpcast.jobs import train_spectrograms_job
 
         given = [f"--{key.removesuffix('_path').replace('_', '-')}" for key in DATA_FLAGS
-                 if kwargs.pop(key, None) is not None]
-        if given or workers > 1 or resume:
+                 if kwargs.pop(key, None) not in (None, False)]
+        config = run_config({**kwargs, "kind": "spectro-cnn"})
+        if given or config.distributed.workers > 1 or resume:
             raise click.UsageError(f"--spectrograms trains from the dataset on disk: no data flags "
                                    f"({', '.join(given) or 'none given'}), --workers or --resume with it")
-        config = run_config({**kwargs, "architecture": "spectro-cnn"})
         folder = new_run_folder("train", out)
         forecaster = train_spectrograms_job(Path(spectrograms), config, folder, quiet=quiet, profile=profile)
         _print_training(forecaster, folder, profile)
@@ -112,42 +124,42 @@ def train(out: str | None, resume: bool, workers: int, strategy: str, sync_every
                        "(`hpcast pipeline retrain` records the model's live error)")
             _register(folder, register, {})
         return
-    dataset, column = load_dataset(kwargs)
+    panel = load_panel_flags(kwargs)
     config = run_config(kwargs)
+    distributed = config.distributed
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the folder of the interrupted run")
-    if workers < 1:
-        raise click.BadParameter(f"{workers} must be >= 1", param_hint="--workers")
     if in_worker():  # one of torchrun's processes: join the group and train
-        dist = Distributed.from_env(strategy, sync_every, sync_url, sync_timeout)  # type: ignore[arg-type]
+        dist = Distributed.from_env(distributed.strategy, distributed.sync_every, distributed.sync_url,
+                                    distributed.sync_timeout)
         restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
         try:
             folder = Path(out) if out else new_run_folder("train")
-            forecaster = train_job(dataset, config, folder, column=column, resume=resume or restarted,
-                                   quiet=quiet, dist=dist, profile=profile)
+            forecaster = train_job(panel, config, folder, resume=resume or restarted, quiet=quiet, dist=dist,
+                                   profile=profile)
         finally:
             dist.close()
         if dist.is_main:
             _print_training(forecaster, folder, profile)
         return
-    if strategy == "store-avg" and not sync_url:
+    if distributed.strategy == "store-avg" and not distributed.sync_url:
         raise click.UsageError("--strategy store-avg needs --sync-url (file:///shared/dir or s3://bucket/prefix)")
     folder = new_run_folder("train", out)
-    if workers > 1:
-        _launch_workers(click.get_current_context(), folder, workers, max_restarts)
+    if distributed.workers > 1:
+        _launch_workers(click.get_current_context(), folder, distributed.workers, distributed.max_restarts)
     else:
-        forecaster = train_job(dataset, config, folder, column=column, resume=resume, quiet=quiet, profile=profile)
+        forecaster = train_job(panel, config, folder, resume=resume, quiet=quiet, profile=profile)
         _print_training(forecaster, folder, profile)
     if register:
-        _register(folder, register, _backtest_tags(dataset.series(column), dataset.freq, config, quiet))
+        _register(folder, register, _backtest_tags(panel, config, quiet))
 
 
-def _backtest_tags(series: Any, freq: str, config: Any, quiet: bool) -> dict[str, str]:
+def _backtest_tags(panel: Any, config: Any, quiet: bool) -> dict[str, str]:
     """The walk-forward backtest a registered version carries as tags, so its skill is never unknown."""
     from hpcast.pipelines.retrain import backtest_tags
     from hpcast.train.progress import FoldProgress
 
-    tags = backtest_tags(series, freq, config, progress=None if quiet else FoldProgress())
+    tags = backtest_tags(panel, panel.freq, config, progress=None if quiet else FoldProgress())
     click.echo(f"backtest: MASE {float(tags['backtest_mase']):.3f} against {float(tags['naive_mase']):.3f} for naive "
                f"on {len(tags['folds'].split(','))} folds")
     return tags

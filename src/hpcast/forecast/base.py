@@ -65,6 +65,8 @@ class Forecaster:
         self.net: Any = None
         self.result: Any = None  # hpcast.train.trainer.TrainResult once a network is fitted
         self.data_info: dict[str, Any] = {}
+        self.columns: tuple[str, ...] = ()  # the fitted panel's columns (target first), () when unknown
+        self.known_future: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -97,6 +99,7 @@ class Forecaster:
         self.freq = panel.freq
         self.series = {symbol: {"symbol": symbol, "calendar": panel.calendars[s]}
                        for s, symbol in enumerate(panel.symbols)}
+        self.columns, self.known_future = panel.columns, panel.known_future
         self._fit(panel, context if context is not None else RunContext())
         self.history = panel
         self.data_info = _data_facts(panel)
@@ -123,8 +126,12 @@ class Forecaster:
         if isinstance(history, pd.Series):
             symbol = next(iter(self.series)) if len(self.series) == 1 else str(history.name)
             calendar = self.series.get(symbol, {}).get("calendar")
-            return Panel.from_series(history, self.freq, calendar, symbol=symbol)
-        return as_panel(history)
+            history = Panel.from_series(history, self.freq, calendar, symbol=symbol)
+        panel = as_panel(history)
+        if self.columns and (panel.columns[1:] != self.columns[1:] or panel.known_future != self.known_future):
+            raise ValueError(f"history has columns {[*panel.columns, *panel.known_future]}; the model was fitted on "
+                             f"{[*self.columns, *self.known_future]} (give it the same --covariates)")
+        return panel
 
     def check_horizon(self, horizon: int | None) -> int:
         h = self.config.horizon
@@ -163,6 +170,7 @@ class Forecaster:
                 "config": to_dict(self.config), "freq": self.freq, "seed": self.config.train.seed,
                 "series": [self.series[symbol] for symbol in self.series], "calibration": self.calibration,
                 "data": self.data_info, "training": self.result.summary() if self.result is not None else {},
+                "inputs": {"columns": list(self.columns), "known_future": list(self.known_future)},
                 "metrics": metrics or {}}
 
     def save(self, folder: str | Path, metrics: dict[str, Any] | None = None) -> Path:
@@ -178,6 +186,9 @@ class Forecaster:
         estimator.freq, estimator.data_info = manifest["freq"], manifest.get("data", {})
         estimator.series = {entry["symbol"]: entry for entry in manifest["series"]}
         estimator.calibration = manifest.get("calibration", {})
+        inputs = manifest.get("inputs") or manifest.get("feature_schema", {})
+        estimator.columns = tuple(inputs.get("columns", ()))
+        estimator.known_future = tuple(inputs.get("known_future", ()))
         estimator.history = None if history is None else estimator.history_panel(history)
         net = estimator.net = estimator._restore(manifest)
         if net is not None:
@@ -196,7 +207,8 @@ def _data_facts(panel: Panel) -> dict[str, Any]:
     if panel.n_series == 1:
         series = panel.series(0)
         return {"name": panel.name, "fingerprint": fingerprint(series), "rows": len(series), "column": series.name,
-                "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat()}
+                "start": series.index[0].date().isoformat(), "end": series.index[-1].date().isoformat(),
+                "calendar": panel.calendars[0]}
     dates = pd.DatetimeIndex(panel.dates)
     return {"name": panel.name, "fingerprint": panel.fingerprint(), "rows": len(dates), "symbols": list(panel.symbols),
             "column": panel.target, "start": dates.min().date().isoformat(), "end": dates.max().date().isoformat()}

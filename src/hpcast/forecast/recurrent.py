@@ -39,9 +39,6 @@ class RecurrentForecaster(Forecaster):
         ['symbol', 'date', 'forecast', 'lower_80', 'upper_80', 'lower_95', 'upper_95']
     """
 
-    columns: tuple[str, ...] = ()
-    known_future: tuple[str, ...] = ()
-
     @property
     def min_history(self) -> int:
         """Points `predict` needs before its first forecast."""
@@ -77,7 +74,6 @@ class RecurrentForecaster(Forecaster):
                                  panel.n_series if windows.with_ids else 0, config.train.kernels).to(device)
         self.result = train(self.net, train_data, val_data, config.train, context)
         self.result.recipe["stride"] = stride
-        self.columns, self.known_future = panel.columns, panel.known_future
         self._calibrate(panel, windows)
 
     def _calibrate(self, panel: Panel, windows: PanelWindows) -> None:
@@ -202,6 +198,5 @@ class RecurrentForecaster(Forecaster):
                                                "covariates": "standard"}}}
 
     def _restore(self, manifest: dict[str, Any]) -> torch.nn.Module:
-        schema, model = manifest["feature_schema"], manifest["model"]
-        self.columns, self.known_future = tuple(schema["columns"]), tuple(schema["known_future"])
+        model = manifest["model"]
         return self._network(model["input_size"], model["future_size"], model["n_series"], "auto")

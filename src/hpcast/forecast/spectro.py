@@ -105,9 +105,9 @@ class SpectroForecaster(Forecaster):
         self._train(TensorBatches(X_train.to(device), Y_train.to(device)),
                     TensorBatches(X_val[:n_val], Y_val[:n_val]), device,
                     TensorBatches(X_val[n_val:], Y_val[n_val:]), context)
-        self.series[panel.symbols[0]]["data"] = {
+        self.series[panel.symbols[0]]["data"] = {  # the last training sample's target is the next day's return
             "train_windows": len(Y_train), "val_windows": n_val, "calibration_windows": len(Y_val) - n_val,
-            "scaler_fitted_through": cutoff.date().isoformat()}
+            "scaler_fitted_through": series.index[spec.window + n_train].date().isoformat()}
 
     def fit_dataset(self, root: str | Path, freq: str = "B", *, context: Any = None) -> SpectroForecaster:
         """Train on every symbol of a memory-mapped spectrogram dataset, reading through DataLoader workers.

@@ -15,6 +15,8 @@ Legend: B batch, T time steps (window), F input columns, H hidden size of a laye
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -34,7 +36,7 @@ class GRUNet(RecurrentNet):
         torch.Size([2, 3])
     """
 
-    def __init__(self, config, input_size: int, horizon: int, kernels: str = "torch", *,  # noqa: ANN001
+    def __init__(self, config: Any, input_size: int, horizon: int, kernels: str = "torch", *,
                  future_size: int = 0, n_series: int = 0) -> None:
         super().__init__(config, input_size, horizon, future_size=future_size, n_series=n_series)
 

@@ -22,6 +22,8 @@ orthogonal block per gate, and both beat PyTorch's default uniform(-1/sqrt(H), 1
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -75,7 +77,7 @@ class LSTMNet(RecurrentNet):
         torch.Size([2, 3])
     """
 
-    def __init__(self, config, input_size: int, horizon: int, kernels: str = "torch", *,  # noqa: ANN001
+    def __init__(self, config: Any, input_size: int, horizon: int, kernels: str = "torch", *,
                  future_size: int = 0, n_series: int = 0) -> None:
         self._kernels = kernels
         super().__init__(config, input_size, horizon, future_size=future_size, n_series=n_series)

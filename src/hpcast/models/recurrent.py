@@ -17,6 +17,8 @@ E embedding size, H hidden size of the last layer, h horizon.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -30,7 +32,7 @@ class RecurrentNet(nn.Module):
     initialise them in ``_init_layers()``; `recurrent` names them.
     """
 
-    def __init__(self, config, input_size: int, horizon: int, *, future_size: int = 0,  # noqa: ANN001
+    def __init__(self, config: Any, input_size: int, horizon: int, *, future_size: int = 0,
                  n_series: int = 0) -> None:
         super().__init__()
         if input_size < 1 or horizon < 1 or future_size < 0 or n_series < 0:
