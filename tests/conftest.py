@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpcast.config import ModelConfig, RunConfig, TrainConfig
+from hpcast.config import RunConfig, TrainConfig
+from hpcast.forecast.lstm import LSTMConfig
 
 # Triton kernels run on the CPU through the interpreter here; it must be chosen before Triton is imported.
 if os.environ.get("HPCAST_TEST_GPU") != "1":
@@ -21,7 +22,7 @@ if os.environ.get("HPCAST_TEST_GPU") != "1":
 @pytest.fixture
 def tiny_config() -> RunConfig:
     """The smallest config that still exercises every part: 2 layers, dropout, early stopping."""
-    return RunConfig(window=8, horizon=3, model=ModelConfig(layers=(6, 5), dropout=(0.1, 0.0)),
+    return RunConfig(window=8, horizon=3, model=LSTMConfig(layers=(6, 5), dropout=(0.1, 0.0)),
                      train=TrainConfig(epochs=3, batch_size=16, patience=2, seed=7))
 
 
@@ -31,6 +32,28 @@ def tiny(tiny_config: RunConfig):
 
     def make(**train: object) -> RunConfig:
         return dataclasses.replace(tiny_config, train=dataclasses.replace(tiny_config.train, **train))
+
+    return make
+
+
+@pytest.fixture
+def tiny_model(tiny_config: RunConfig):
+    """Return a function giving `tiny_config` for any model of `MODELS`: ``tiny_model("gru")`` (recurrent
+    models keep its layers, spectro-cnn gets a 32-return spectrogram and forecasts one step, baselines
+    have no settings)."""
+    from hpcast.features.spectrogram import SpectrogramConfig
+    from hpcast.forecast.spectro_cnn import SpectroCNNConfig
+    from hpcast.forecast.table import model_spec
+
+    def make(name: str) -> RunConfig:
+        spec = model_spec(name)
+        if spec.config is SpectroCNNConfig:
+            model = SpectroCNNConfig(spectrogram=SpectrogramConfig(window=32, n_fft=16, hop=4), channels=(4, 8))
+            return dataclasses.replace(tiny_config, model=model, window=None, horizon=None)
+        if spec.network is not None:
+            shape = tiny_config.model
+            return dataclasses.replace(tiny_config, model=spec.config(layers=shape.layers, dropout=shape.dropout))
+        return tiny_config.for_model(name)
 
     return make
 
@@ -120,7 +143,7 @@ def investor_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     backfill(store, ["sp500", "gold", "core_cpi", "treasury_3m"])
     data = store.dataset("sp500")
     data = dataclasses.replace(data, frame=data.frame[data.frame["date"] <= "2016-12-30"].reset_index(drop=True))
-    config = RunConfig(window=20, horizon=10, model=ModelConfig(layers=(8,), dropout=(0.0,)),
+    config = RunConfig(window=20, horizon=10, model=LSTMConfig(layers=(8,), dropout=(0.0,)),
                        train=TrainConfig(epochs=2, batch_size=256, seed=1))
     forecaster = train_job(data, config, home / "run", quiet=True)
     series = store.dataset("sp500").series()

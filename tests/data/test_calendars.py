@@ -142,23 +142,23 @@ def test_bundled_exchange_series_have_no_gaps_but_bitcoin_has_its_dropped_rows()
 
 # -- through the forecaster, the saved model, the demo and the CLI ---------------------------------------------
 def test_forecaster_dates_continue_weekly_fridays(tiny_config):
-    from hpcast.train.forecaster import LSTMForecaster
+    from hpcast.forecast.recurrent import RecurrentForecaster
 
     index = pd.date_range(end="2018-10-26", periods=60, freq="W-FRI", name="date")
     series = pd.Series(100.0 + pd.RangeIndex(60).to_numpy() % 7, index=index, name="value")
-    forecast = LSTMForecaster(tiny_config).fit(series, "W").predict()
+    forecast = RecurrentForecaster(tiny_config).fit(series, "W").predict()
     assert list(forecast["date"]) == _days("2018-11-02", "2018-11-09", "2018-11-16")
 
 
 def test_the_calendar_is_saved_with_the_model_and_used_after_loading(tiny_config, tmp_path):
-    from hpcast.train.forecaster import LSTMForecaster
+    from hpcast.forecast.recurrent import RecurrentForecaster
 
     series = load_bundled("sp500").series().iloc[-300:]
-    fitted = LSTMForecaster(tiny_config).fit(series, "B", calendar="NYSE")
+    fitted = RecurrentForecaster(tiny_config).fit(series, "B", calendar="NYSE")
     folder = fitted.save(tmp_path / "model")
-    assert json.loads((folder / "manifest.json").read_text())["data"]["calendar"] == "NYSE"
-    loaded = LSTMForecaster.load(folder, history=series)
-    assert loaded.calendar == "NYSE"
+    assert json.loads((folder / "manifest.json").read_text())["series"][0]["calendar"] == "NYSE"
+    loaded = RecurrentForecaster.load(folder, history=series)
+    assert [entry["calendar"] for entry in loaded.series.values()] == ["NYSE"]
     assert list(loaded.predict()["date"]) == _days("2019-01-02", "2019-01-03", "2019-01-04")
 
 
@@ -188,7 +188,7 @@ def test_calendar_flag_lands_in_the_model_manifest(tmp_path):
                                       "0", "--quiet", "--calendar", "weekdays", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "run" / "model" / "manifest.json").read_text())
-    assert manifest["data"]["calendar"] == "weekdays"  # the flag won over sp500's own NYSE
+    assert manifest["series"][0]["calendar"] == "weekdays"  # the flag won over sp500's own NYSE
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Backtests checked against oracles whose forecasts and errors are computable by hand."""
+"""Backtests checked against oracles whose forecasts and errors are computable by hand, on one series and on
+panels whose series cover different dates."""
 
 import dataclasses
 
@@ -7,8 +8,9 @@ import pandas as pd
 import pytest
 
 from hpcast.config import BacktestConfig, RunConfig
+from hpcast.data.panel import Panel
 from hpcast.evaluate import backtest, fold_origins
-from hpcast.evaluate.backtest import DEFAULT_MODELS
+from hpcast.evaluate.backtest import DEFAULT_MODELS, default_models
 
 
 @pytest.fixture
@@ -61,6 +63,8 @@ def test_seasonal_naive_only_where_a_season_is_declared(line, price_series, tiny
     tiny = dataclasses.replace(tiny_config, backtest=BacktestConfig(test_size=3))
     default = backtest(price_series, "B", tiny)
     assert list(default.metrics.index) == [m for m in DEFAULT_MODELS if m != "seasonal_naive"]
+    assert default_models("B", "gru") == ("gru", "naive", "drift", "arima")
+    assert default_models("MS") == DEFAULT_MODELS
 
 
 @pytest.mark.parametrize(("freq", "models"), [("B", ("lstm", "naive", "drift", "arima")),
@@ -87,8 +91,10 @@ def test_lstm_sits_beside_the_baselines_with_interval_coverage(price_series, tin
     config = dataclasses.replace(tiny_config, backtest=BacktestConfig(test_size=6))
     result = backtest(price_series, "B", config, models=("lstm", "naive"))
     assert list(result.metrics.index) == ["lstm", "naive"]
-    assert set(result.coverage) == {"0.8", "0.95"}
-    assert 0 <= result.coverage["0.8"] <= result.coverage["0.95"] <= 1
+    assert set(result.coverage) == {"lstm"}  # naive gives no bands
+    assert set(result.coverage["lstm"]) == {"0.8", "0.95"}
+    assert 0 <= result.coverage["lstm"]["0.8"] <= result.coverage["lstm"]["0.95"] <= 1
+    assert result.to_dict()["interval_coverage"] == result.coverage
 
 
 def test_unknown_model_is_named():
@@ -110,4 +116,89 @@ def test_conformal_bands_cover_known_noise_within_binomial_error(tiny):
     assert n == 120
     for level in (0.8, 0.95):
         error = 3 * np.sqrt(level * (1 - level) / n)  # three binomial standard errors
-        assert level - error <= result.coverage[f"{level:g}"] <= level + error, result.coverage
+        assert level - error <= result.coverage["lstm"][f"{level:g}"] <= level + error, result.coverage
+
+
+# -- panels ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def staggered():
+    """aaa = 1, 2, ..., 40 on every date of the axis; bbb = 1², 2², ..., 27² on dates 10..36 of it (it starts
+    later and ends three dates before aaa)."""
+    axis = pd.bdate_range("2020-01-01", periods=40)
+    aaa = pd.DataFrame({"value": np.arange(1.0, 41.0)}, index=axis)
+    bbb = pd.DataFrame({"value": np.arange(1.0, 28.0) ** 2}, index=axis[10:37])
+    return Panel.from_frames({"aaa": aaa, "bbb": bbb}, "B")
+
+
+def test_a_panel_backtests_on_origins_by_date_against_hand_computed_oracles(staggered):
+    """Origins are dates of the panel's axis; a series without h points after an origin is not scored in that
+    fold. naive and drift on bbb (history 1², ..., 24² at the first origin) are computable by hand."""
+    config = RunConfig(horizon=3, backtest=BacktestConfig(test_size=6))
+    result = backtest(staggered, config=config, models=("naive", "drift"))
+    axis = staggered.index("aaa")
+    assert result.origins == [axis[33].date().isoformat(), axis[36].date().isoformat()]
+    predictions = result.predictions
+    scored = predictions.groupby("fold")["symbol"].unique().map(sorted).to_dict()
+    assert scored == {0: ["aaa", "bbb"], 1: ["aaa"]}  # bbb ends on the second origin: nothing left to score
+    bbb = predictions[predictions["symbol"] == "bbb"]
+    assert list(bbb["date"].unique()) == list(axis[34:37])
+    naive = bbb[bbb["model"] == "naive"]
+    np.testing.assert_array_equal(naive["actual"], [625.0, 676.0, 729.0])
+    np.testing.assert_array_equal(naive["forecast"], [576.0, 576.0, 576.0])
+    scale = np.mean(np.diff(np.arange(1.0, 25.0) ** 2))  # in-sample one-step naive error of bbb's history: 25
+    assert scale == 25.0 and (bbb["scale"] == scale).all()
+    per_series = result.per_series
+    assert per_series.loc[("naive", "bbb"), "mase"] == pytest.approx((49 + 100 + 153) / 3 / 25)
+    assert per_series.loc[("drift", "bbb"), "mase"] == pytest.approx((24 + 50 + 78) / 3 / 25)  # slope 575/23 = 25
+    assert per_series.loc[("naive", "aaa"), "mase"] == pytest.approx(2.0)
+    assert per_series.loc[("drift", "aaa"), "mae"] == pytest.approx(0.0, abs=1e-12)
+    assert per_series.loc[("naive", "aaa"), "points"] == 6 and per_series.loc[("naive", "bbb"), "points"] == 3
+    assert result.metrics.loc["naive", "points"] == 9
+    assert result.metrics.loc["naive", "mae"] == pytest.approx((6 * 2.0 + 302) / 9)  # pooled over every point
+    assert {"dm_stat", "dm_pvalue"} <= set(per_series.columns)
+    assert per_series.loc[("drift", "aaa"), "dm_stat"] == pytest.approx(-2.0)  # drift is exact, naive is not
+    plain = result.to_dict()["per_series"]
+    assert set(plain) == {"naive", "drift"} and set(plain["drift"]) == {"aaa", "bbb"}
+    assert plain["naive"]["bbb"]["mase"] == pytest.approx(302 / 75)
+
+
+def _walks(price_series):
+    """Two positive random walks: aaa on all 200 dates, bbb from date 30 to three dates before the end."""
+    rng = np.random.default_rng(8)
+    other = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, 167)))
+    frames = {"aaa": price_series.to_frame("close"),
+              "bbb": pd.DataFrame({"close": other}, index=price_series.index[30:197])}
+    return Panel.from_frames(frames, "B")
+
+
+def test_every_model_with_bands_reports_coverage_and_per_series_tests(price_series, tiny_config):
+    config = dataclasses.replace(tiny_config, backtest=BacktestConfig(test_size=6))
+    result = backtest(_walks(price_series), config=config, models=("lstm", "gru", "naive"))
+    assert set(result.coverage) == {"lstm", "gru"}
+    for levels in result.coverage.values():
+        assert set(levels) == {"0.8", "0.95"} and 0 <= levels["0.8"] <= levels["0.95"] <= 1
+    assert set(result.per_series.index) == {(m, s) for m in ("lstm", "gru", "naive") for s in ("aaa", "bbb")}
+    tested = result.per_series.drop(index="naive", level="model")
+    assert {"mase", "points", "dm_stat", "dm_pvalue"} <= set(tested.columns)
+    assert tested.xs("aaa", level="symbol")["dm_stat"].notna().all()
+    assert tested.xs("bbb", level="symbol")["dm_stat"].isna().all()  # one fold: 3 points, too few for h = 3
+    assert dict(result.metrics["points"]) == {"lstm": 9, "gru": 9, "naive": 9}  # aaa 2 folds, bbb 1, 3 steps
+    gru, lstm = (result.predictions[result.predictions["model"] == m] for m in ("gru", "lstm"))
+    assert not np.allclose(gru["forecast"], lstm["forecast"])  # two networks, not one under two names
+
+
+def test_per_series_scope_fits_each_series_its_own_model(price_series, tiny_config):
+    """scope="per-series": aaa's forecasts are those of a backtest of aaa alone, and differ from the global
+    model's, which also learned from bbb."""
+    panel = _walks(price_series)
+    folds = BacktestConfig(test_size=6)
+    config = dataclasses.replace(tiny_config, backtest=folds)
+    local = dataclasses.replace(tiny_config, backtest=dataclasses.replace(folds, scope="per-series"))
+    per_series = backtest(panel, config=local, models=("lstm",)).predictions
+    alone = backtest(panel.select(["aaa"]), config=config, models=("lstm",)).predictions
+    joint = backtest(panel, config=config, models=("lstm",)).predictions
+    mine = per_series[per_series["symbol"] == "aaa"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, alone.reset_index(drop=True))
+    assert set(per_series["symbol"]) == set(joint["symbol"]) == {"aaa", "bbb"}
+    together = joint[joint["symbol"] == "aaa"]
+    assert not np.allclose(mine["forecast"], together["forecast"])

@@ -3,7 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from hpcast.config import ModelConfig, TrainConfig
+from hpcast.config import TrainConfig
+from hpcast.forecast.lstm import LSTMConfig as ModelConfig
 from hpcast.models.lstm import LSTMNet
 from hpcast.train.batches import TensorBatches
 from hpcast.train.context import RunContext

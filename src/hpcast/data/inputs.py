@@ -104,9 +104,10 @@ def _duplicates(ids: pd.Series, dates: pd.Series, rows: pd.Series, id_name: str,
 
 def _series_frames(data: pd.DataFrame, ids: pd.Series, dates: pd.Series, target: str, missing: str,
                    path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """One frame per id, sorted by date, target holes repaired by ``missing``; notes say what was done."""
+    """One frame per id (ids in sorted order, as a shuffled export gives the same panel), sorted by date, target
+    holes repaired by ``missing``; notes say what was done."""
     frames, notes = {}, []
-    for symbol, part in data.groupby(ids, sort=False):
+    for symbol, part in data.groupby(ids, sort=True):
         stamps = dates[part.index]
         if not stamps.is_monotonic_increasing:
             notes.append(f"{symbol}: rows sorted by date (the file lists them out of order)")

@@ -10,17 +10,20 @@ import pandas as pd
 import pytest
 import torch
 
-from hpcast.config import RunConfig, SpectroConfig, TrainConfig
+from hpcast.config import RunConfig, TrainConfig
+from hpcast.data.panel import Panel
 from hpcast.features.spectrogram import SpectrogramConfig
-from hpcast.train.spectro import SpectroForecaster, load_forecaster
-from hpcast.train.spectro_data import build_spectrograms
+from hpcast.features.spectrogram_dataset import build_spectrograms
+from hpcast.forecast.base import load_forecaster
+from hpcast.forecast.spectro import SpectroForecaster
+from hpcast.forecast.spectro_cnn import SpectroCNNConfig
 
-SPECTRO = SpectroConfig(window=32, n_fft=16, hop=4, channels=(4, 8))
+SPECTRO = SpectroCNNConfig(spectrogram=SpectrogramConfig(window=32, n_fft=16, hop=4), channels=(4, 8))
 
 
 def _config(**train: object) -> RunConfig:
     settings = {"epochs": 2, "batch_size": 64, "seed": 5, **train}
-    return RunConfig(architecture="spectro-cnn", spectro=SPECTRO, train=TrainConfig(**settings))  # type: ignore[arg-type]
+    return RunConfig(model=SPECTRO, train=TrainConfig(**settings))  # type: ignore[arg-type]
 
 
 def _prices(seed: int, periods: int = 400) -> pd.Series:
@@ -33,8 +36,9 @@ def test_fit_forecast_and_reload_give_the_same_numbers(tmp_path: Path) -> None:
     series = _prices(1)
     forecaster = SpectroForecaster(_config()).fit(series, "B")
     frame = forecaster.predict()
-    assert list(frame.columns) == ["date", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert list(frame.columns) == ["symbol", "date", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
     assert len(frame) == 1 and frame["date"].iloc[0] == series.index[-1] + pd.offsets.BDay(1)
+    assert frame["symbol"].iloc[0] == "close"  # a single series is named after itself
     row = frame.iloc[0]
     assert row["lower_95"] < row["lower_80"] < row["forecast"] < row["upper_80"] < row["upper_95"]
     forecaster.save(tmp_path / "model")
@@ -49,7 +53,7 @@ def test_scalers_are_fitted_on_the_training_samples_only() -> None:
     series = _prices(2)
     first = SpectroForecaster(_config(epochs=1)).fit(series, "B")
     changed = series.copy()
-    cutoff = pd.Timestamp(first.data_info["scaler_fitted_through"])
+    cutoff = pd.Timestamp(first.series["close"]["data"]["scaler_fitted_through"])
     later = changed.index > cutoff + pd.offsets.BDay(1)  # returns after the last training target
     changed[later] *= np.exp(np.random.default_rng(3).normal(0, 0.2, int(later.sum())))
     second = SpectroForecaster(_config(epochs=1)).fit(changed, "B")
@@ -68,6 +72,15 @@ def test_training_from_disk_does_not_depend_on_the_number_of_loader_workers(tmp_
         weights.append(model.net.state_dict())
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name
-    other = dataclasses.replace(_config(epochs=1), spectro=dataclasses.replace(SPECTRO, window=64, hop=8))
+    wider = dataclasses.replace(SPECTRO.spectrogram, window=64, hop=8)
+    other = dataclasses.replace(_config(epochs=1), model=dataclasses.replace(SPECTRO, spectrogram=wider))
     adopted = SpectroForecaster(other).fit_dataset(tmp_path)  # the dataset's STFT settings win
-    assert (adopted.config.spectro.window, adopted.config.spectro.hop) == (32, 4)
+    assert (adopted.config.model.spectrogram.window, adopted.config.model.spectrogram.hop) == (32, 4)
+    assert adopted.config.window == 32 and adopted.config.horizon == 1
+
+
+def test_a_panel_in_memory_is_refused_with_the_way_out() -> None:
+    frames = {"aaa": _prices(1).to_frame("close"), "bbb": _prices(2).to_frame("close")}
+    with pytest.raises(ValueError, match=r"spectro-cnn trains on one series without covariates in memory; for "
+                                         r"many symbols build a spectrogram dataset"):
+        SpectroForecaster(_config()).fit(Panel.from_frames(frames, "B"))
