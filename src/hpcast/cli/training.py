@@ -55,8 +55,9 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
 @loader_options
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-train].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last checkpoint.")
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes on this machine, launched through torchrun "
-                                          f"[default: {default('distributed.workers')}].")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes on this machine, launched through torchrun "
+                   f"[default: {default('distributed.workers')}].")
 @click.option("--strategy", type=click.Choice(["ddp", "local-sgd", "store-avg"]),
               help="ddp: gradients averaged every step; local-sgd: parameters averaged every --sync-every steps; "
                    "store-avg: checkpoints averaged through --sync-url every --sync-every epochs "
