@@ -14,7 +14,11 @@ import pandas as pd
 
 from hpcast.data.frame import DataError, Dataset
 
-__all__ = ["BUNDLED", "BundledInfo", "load_bundled"]
+__all__ = ["BUNDLED", "PUBLICATION_LAG", "BundledInfo", "load_bundled"]
+
+# CPI for a period is published about two weeks after the period ends: a value counts from then on, for the
+# investor's inflation projection and for the macro covariates alike
+PUBLICATION_LAG = pd.Timedelta(days=15)
 
 log = logging.getLogger(__name__)
 

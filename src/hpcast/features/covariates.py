@@ -7,7 +7,7 @@ column names, and ``calendar``, which adds no column: it marks the panel's known
 (`hpcast.features.calendar_features`, computed from dates over the horizon too).
 
 No lookahead: a value dated d comes from raw values dated d or earlier, and a macro value only once it
-was published: CPI for month M counts from the end of M + `hpcast.invest.inflation.PUBLICATION_LAG`; a
+was published: CPI for month M counts from the end of M + `hpcast.data.bundled.PUBLICATION_LAG`; a
 Treasury yield observed on day t from the next business day (one row later on the same calendar). The
 latest published value is carried forward to each target date.
 
@@ -148,7 +148,7 @@ def published_covariate(dates: pd.DatetimeIndex, values: pd.Series, published: p
 
 def cpi_publication(months: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """When CPI for each month (dated on its first day) is published: the month's end + the lag."""
-    from hpcast.invest.inflation import PUBLICATION_LAG  # hpcast.invest is heavy: load it only when asked
+    from hpcast.data.bundled import PUBLICATION_LAG
 
     return months + pd.DateOffset(months=1) + PUBLICATION_LAG
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpcast.data.bundled import PUBLICATION_LAG
 from hpcast.invest.market import CPI_SOURCES, Market
 
 __all__ = ["PUBLICATION_LAG", "Inflation", "cash_rate", "growth", "project_inflation"]
 
-PUBLICATION_LAG = pd.Timedelta(days=15)
 _PERIOD = {"MS": pd.DateOffset(months=1), "QS": pd.DateOffset(months=3)}
 STALE_AFTER = pd.Timedelta(days=120)
 
