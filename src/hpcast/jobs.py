@@ -208,7 +208,7 @@ def forecast_job(data: Dataset | Panel, forecaster: Any, folder: Path, *, column
     forecast.assign(date=forecast["date"].dt.date).to_csv(folder / "forecast.csv", index=False,
                                                          float_format="%.6g")
     for s, symbol in enumerate(panel.symbols[:_PLOTTED_SERIES]):
-        rows = forecast[forecast["symbol"] == forecaster.model_symbol(symbol, panel.n_series)]
+        rows = forecast[forecast["symbol"] == symbol]
         series = panel.series(s)
         forecast_fan(series, rows.reset_index(drop=True), folder / _chart_name("forecast", panel, symbol),
                      title=f"{symbol}: {len(rows)}-step forecast from {series.index[-1].date()}")

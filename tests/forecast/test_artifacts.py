@@ -17,7 +17,7 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "artifact_v1"
 
 # The manifest's top-level keys are part of the file format: changing them needs a format_version bump.
 MANIFEST_KEYS = {"format", "format_version", "hpcast_version", "torch_version", "model", "config", "freq", "seed",
-                 "feature_schema", "series", "calibration", "data", "training", "metrics", "weights_sha256"}
+                 "feature_schema", "series", "calibration", "data", "training", "metrics", "inputs", "weights_sha256"}
 SERIES_KEYS = {"symbol", "calendar", "scalers", "calibration", "data"}
 
 

@@ -143,7 +143,8 @@ class Forecaster:
 
     def predict(self, history: Panel | pd.Series | None = None, horizon: int | None = None) -> pd.DataFrame:
         """Forecast ``horizon`` steps (default: the fitted horizon) from the end of every series of
-        ``history`` (default: the fitted data): ``symbol, date, forecast`` and the bands."""
+        ``history`` (default: the fitted data): ``symbol`` (the history's name for the series), ``date``,
+        ``forecast`` and the bands."""
         from hpcast.data.calendars import future_dates
 
         panel = self.history_panel(history)
@@ -154,7 +155,7 @@ class Forecaster:
             symbol = self.model_symbol(given, panel.n_series)
             info = self.series[symbol]
             dates = future_dates(panel.index(s), self.freq, horizon, info.get("calendar"))  # its anchor, its sessions
-            frame = pd.DataFrame({"symbol": symbol, "date": dates, "forecast": paths[s]})
+            frame = pd.DataFrame({"symbol": given, "date": dates, "forecast": paths[s]})
             frames.append(add_bands(frame, info.get("calibration") or self.calibration))
         return pd.concat(frames, ignore_index=True)
 
