@@ -94,8 +94,10 @@ def upgrade_v1(manifest: dict[str, Any]) -> dict[str, Any]:
         entry["scalers"] = {"target": manifest.pop("scaler"), "covariates": None}
         schema = manifest["feature_schema"]
         manifest["feature_schema"] = {**schema, "columns": [data.get("column") or "value"], "known_future": []}
+        manifest["inputs"] = {"columns": [data.get("column") or "value"], "known_future": []}
     else:
         model["kind"] = "spectro-cnn"
+        manifest["inputs"] = {"columns": [], "known_future": []}  # v1 spectro-cnn: the target only
     manifest["model"] = model
     manifest["series"] = [entry]
     manifest["format_version"] = 2
