@@ -33,15 +33,15 @@ from _machine import describe  # benchmarks/_machine.py: python puts this folder
 from hpcast.config import TrainConfig
 from hpcast.data import load_bundled
 from hpcast.features.spectrogram import SpectrogramConfig
-from hpcast.models.spectro_cnn import SpectroCNN
-from hpcast.train.batches import LoaderBatches, TensorBatches
-from hpcast.train.spectro_data import (
+from hpcast.features.spectrogram_dataset import (
     SpectrogramDataset,
     build_spectrograms,
     dataset_bytes,
     in_memory_spectrograms,
     load_index,
 )
+from hpcast.models.spectro_cnn import SpectroCNN
+from hpcast.train.batches import LoaderBatches, TensorBatches
 from hpcast.train.trainer import train
 
 STFT = SpectrogramConfig(window=256, n_fft=64, hop=8)

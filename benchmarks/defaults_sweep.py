@@ -23,9 +23,10 @@ import statistics
 import time
 
 from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
-from hpcast.config import BacktestConfig, ModelConfig, RunConfig, TrainConfig
+from hpcast.config import BacktestConfig, RunConfig, TrainConfig
 from hpcast.data import load_bundled
 from hpcast.evaluate import backtest
+from hpcast.forecast.lstm import LSTMConfig
 
 HELD_OUT = 24  # months of reported folds at the end of the series
 CANDIDATES: dict[str, tuple[tuple[int, ...], float, float]] = {  # name: (layers, dropout, lr)
@@ -41,7 +42,7 @@ BASELINES = ("arima", "seasonal_naive", "drift", "naive")
 
 def candidate_config(name: str, seed: int) -> RunConfig:
     layers, dropout, lr = CANDIDATES[name]
-    return RunConfig(model=ModelConfig(layers=layers, dropout=(dropout,) * len(layers)),
+    return RunConfig(model=LSTMConfig(layers=layers, dropout=(dropout,) * len(layers)),
                      train=TrainConfig(lr=lr, seed=seed), backtest=BacktestConfig(test_size=HELD_OUT))
 
 
@@ -58,7 +59,7 @@ def lstm_scores(series, name: str, seeds: list[int]) -> list[dict[str, float]]:
     rows = []
     for seed in seeds:
         result = backtest(series, "MS", candidate_config(name, seed), models=("lstm",))
-        rows.append({"mase": float(result.metrics.loc["lstm", "mase"]), **result.coverage,
+        rows.append({"mase": float(result.metrics.loc["lstm", "mase"]), **result.coverage["lstm"],
                      **{k: float(result.metrics.loc["lstm", k]) for k in ("mae", "rmse", "mape")}})
     return rows
 

@@ -10,14 +10,14 @@ to ``--hpcast-lr``) and the MSE loss everywhere, otherwise each framework's docu
 (``--epochs``; NeuralForecast counts steps, see below).
 
 - reference: the usual loop (one target per window, every window, constant lr, float32), 20 epochs.
-- hpcast: `LSTMForecaster.fit` with its defaults: the log-return target (the network predicts the next
-  standardised log-return; zero is the naive forecast) and the default recipe (a target at every step
-  after a warm-up, windows every 10 steps, bf16 only on a GPU, one-cycle lr peaking at ``--hpcast-lr``),
-  for ``--hpcast-epochs`` epochs.
+- hpcast: `RecurrentForecaster.fit` (the LSTM) with its defaults: the log-return target (the network
+  predicts the next standardised log-return; zero is the naive forecast) and the default recipe (a target
+  at every step after a warm-up, windows every 10 steps, bf16 only on a GPU, one-cycle lr peaking at
+  ``--hpcast-lr``), for ``--hpcast-epochs`` epochs.
 - hpcast-level: the same recipe on the reference's own target (min-max scaled price levels), so the
   recipe's effect shows apart from the target's.
-hpcast's forecasts are price paths (`LSTMForecaster.forecast_paths`), scored in the workload's scaled price
-space like the rest; its training span ends at the same date as everyone's (checked).
+hpcast's forecasts are price paths (`RecurrentForecaster.forecast_paths`), scored in the workload's scaled
+price space like the rest; its training span ends at the same date as everyone's (checked).
 
 Every run is a fresh process with ``--seeds`` seeds per system, and every system is timed alike: a weights
 snapshot at the end of each epoch, off the clock, and no callback per batch. The clock starts with training
@@ -111,20 +111,25 @@ class Workload:
 
 
 def seed_config(**train: Any) -> Any:
-    from hpcast.config import ModelConfig, RunConfig, TrainConfig
+    from hpcast.config import RunConfig, TrainConfig
+    from hpcast.forecast.lstm import LSTMConfig
 
-    return RunConfig(window=WINDOW, horizon=1, target="level", model=ModelConfig(LAYERS, DROPOUT),
+    return RunConfig(window=WINDOW, horizon=1, target="level", model=LSTMConfig(LAYERS, DROPOUT),
                      train=TrainConfig(batch_size=BATCH, patience=10**6, **train))
 
 
 def workload() -> Workload:
     from hpcast.data import load_bundled
-    from hpcast.train.forecaster import prepare
+    from hpcast.data.panel import Panel
+    from hpcast.forecast.panel_windows import prepare_panel
 
-    series = load_bundled("sp500").series()
-    prepared = prepare(series, seed_config())
-    return Workload(series.to_numpy(dtype="float64"), prepared.scaler, prepared.scaled.numpy(), prepared.n_train,
-                    prepared.first_val, series.index[prepared.cutoff_position].date().isoformat())
+    dataset = load_bundled("sp500")
+    series = dataset.series()
+    windows = prepare_panel(Panel.from_series(series, dataset.freq), seed_config())  # one series, level target
+    n_train, first_val = (int(v) for v in windows.splits[0][:2])
+    cutoff = int(windows.source_rows[first_val + WINDOW - 1])  # the last value the training windows touch
+    return Workload(series.to_numpy(dtype="float64"), windows.scalers[0][0], windows.buffer[:, 0].numpy(), n_train,
+                    first_val, series.index[cutoff].date().isoformat())
 
 
 # -- the training clock -----------------------------------------------------------------------------------
@@ -226,11 +231,12 @@ def run_hpcast(data: Workload, seed: int, args: argparse.Namespace, target: str 
     from dataclasses import replace
 
     from hpcast.data import load_bundled
+    from hpcast.forecast.recurrent import RecurrentForecaster
     from hpcast.train import trainer
-    from hpcast.train.forecaster import LSTMForecaster
+    from hpcast.train.context import RunContext
 
-    forecaster = LSTMForecaster(replace(seed_config(epochs=args.hpcast_epochs, lr=args.hpcast_lr, seed=seed),
-                                        target=target))
+    forecaster = RecurrentForecaster(replace(seed_config(epochs=args.hpcast_epochs, lr=args.hpcast_lr, seed=seed),
+                                             target=target))
     clock = EpochClock(lambda: _torch_snapshot(forecaster.net)(), sync=_cuda_sync)
 
     class Marks:  # the trainer's progress hook
@@ -253,12 +259,13 @@ def run_hpcast(data: Workload, seed: int, args: argparse.Namespace, target: str 
 
     trainer._evaluate = timed_evaluate
     try:
-        forecaster.fit(load_bundled("sp500").series(), "B", progress=Marks())
+        forecaster.fit(load_bundled("sp500").series(), "B", context=RunContext(progress=Marks()))
     finally:
         trainer._evaluate = evaluate
     assert forecaster.result is not None and forecaster.net is not None
-    if forecaster.data_info["scaler_fitted_through"] != data.cutoff:
-        raise RuntimeError(f"hpcast ({target}) trained through {forecaster.data_info['scaler_fitted_through']}, "
+    fitted_through = next(iter(forecaster.series.values()))["data"]["scaler_fitted_through"]
+    if fitted_through != data.cutoff:
+        raise RuntimeError(f"hpcast ({target}) trained through {fitted_through}, "
                            f"the workload through {data.cutoff}: the splits differ")
     windows, net = data.val_windows(forecaster.min_history), forecaster.net
 

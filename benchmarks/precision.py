@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
-from hpcast.config import ModelConfig
+from hpcast.forecast.lstm import LSTMConfig
 from hpcast.models.lstm import LSTMNet
 from hpcast.train.trainer import bf16_unavailable
 
@@ -67,7 +67,7 @@ def main() -> None:
     models = {}
     for precision in precisions:
         torch.manual_seed(0)
-        model = LSTMNet(ModelConfig(layers=LAYERS, dropout=DROPOUT), input_size=1, horizon=1,
+        model = LSTMNet(LSTMConfig(layers=LAYERS, dropout=DROPOUT), input_size=1, horizon=1,
                         kernels="torch").to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
         step_ms(model, optimizer, x, y, 3, precision == "bf16")  # warm-up: kernels chosen, caches filled

@@ -9,8 +9,9 @@ so this is the same-math check (issue #8: within 5% of the plain loop, or faster
 is measured as time to accuracy by ``benchmarks/peers.py``. Epochs alternate between the two loops, so
 drift of a shared machine hits both alike. The
 "usual" loop materialises every window into a TensorDataset, iterates a shuffling DataLoader and calls
-``loss.item()`` every step. hpcast keeps strided window views, gathers each batch by index, syncs once
-per epoch and updates with fused Adam.
+``loss.item()`` every step. hpcast keeps the series in one buffer (`prepare_panel`, what
+`RecurrentForecaster` trains on), gathers each batch's windows by index, syncs once per epoch and updates
+with fused Adam.
 
 The floor: FLOPs per epoch (LSTM gate matmuls, forward + backward ≈ 3× forward) divided by the best
 float32 matrix-multiply rate measured here. Run: ``python benchmarks/seed_workload.py [--epochs 5]``.
@@ -23,15 +24,18 @@ import dataclasses
 import statistics
 import time
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
-from hpcast.config import ModelConfig, RunConfig, TrainConfig
+from hpcast.config import RunConfig, TrainConfig
 from hpcast.data import load_bundled
+from hpcast.data.panel import Panel
+from hpcast.forecast.lstm import LSTMConfig
+from hpcast.forecast.panel_windows import prepare_panel
 from hpcast.models.lstm import LSTMNet
-from hpcast.train.forecaster import prepare
 from hpcast.train.trainer import train
 
 LAYERS, DROPOUT, WINDOW, BATCH = (50, 60, 80, 120), (0.2, 0.3, 0.4, 0.5), 100, 32
@@ -91,12 +95,21 @@ def main() -> None:
     print(describe())
     torch.set_num_threads(args.threads)
 
-    config = RunConfig(window=WINDOW, horizon=1, target="level", model=ModelConfig(LAYERS, DROPOUT),
+    config = RunConfig(window=WINDOW, horizon=1, target="level", model=LSTMConfig(LAYERS, DROPOUT),
                        train=TrainConfig(epochs=args.epochs, batch_size=BATCH, lr=1e-3, patience=10**6, seed=0,
                                          targets="last", precision="fp32", schedule="constant"))  # levers off
-    series = load_bundled("sp500").series()
-    prepared = prepare(series, config)
-    n_train = prepared.n_train
+    dataset = load_bundled("sp500")
+    series = dataset.series()
+    windows = prepare_panel(Panel.from_series(series, dataset.freq), config)
+    train_starts, val_starts = windows.starts("train"), windows.starts("val")
+    n_train = len(train_starts)
+
+    def materialised(starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:  # (M, T, 1), (M, 1)
+        index = torch.from_numpy(starts)
+        return windows.gather(index), windows.targets(index, every_step=False)
+
+    train_xy, val_xy = materialised(train_starts), materialised(val_starts)
+    train_data, val_data = windows.batches(train_starts), windows.batches(val_starts)
 
     def fresh() -> LSTMNet:
         torch.manual_seed(0)
@@ -106,8 +119,8 @@ def main() -> None:
     plain_model, ours_model, plain, ours = fresh(), fresh(), [], []
     one_epoch = dataclasses.replace(config.train, epochs=1)
     for _ in range(args.epochs):
-        plain += usual_loop(plain_model, prepared.train_xy, prepared.val_xy, 1, seed=0)
-        ours += [r.seconds for r in train(ours_model, prepared.train_xy, prepared.val_xy, one_epoch).history]
+        plain += usual_loop(plain_model, train_xy, val_xy, 1, seed=0)
+        ours += [r.seconds for r in train(ours_model, train_data, val_data, one_epoch).history]
     plain_median, ours_median = statistics.median(plain), statistics.median(ours)
     ratios = sorted(p / o for p, o in zip(plain, ours, strict=True))
     flops, rate = lstm_flops_per_epoch(n_train), gemm_rate()

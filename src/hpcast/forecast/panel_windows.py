@@ -59,20 +59,6 @@ def minimum_points(window: int, horizon: int, val_fraction: float, calibration_f
         windows += 1
 
 
-def encode_panel(panel: Panel, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """The encoded buffer ``(N', F)`` (target column encoded, covariates as they are) and, for each of its
-    rows, the panel row it dates from ``(N',)``. A log-return drops each series' first row."""
-    y = panel.values[:, 0]
-    if target == "log_return":
-        rows = np.ones(len(y), dtype=bool)
-        rows[panel.offsets[:-1]] = False  # no return before a series' first value
-        source = np.flatnonzero(rows)
-        encoded = panel.values[source].copy()
-        encoded[:, 0] = encode(np.stack([y[source - 1], y[source]], axis=-1), target)[:, 0]  # log y_i - log y_{i-1}
-        return encoded, source
-    return encode(panel.values, target), np.arange(len(y))
-
-
 @dataclass(frozen=True)
 class PanelWindows:
     """The scaled buffer and every series' window split (module docstring); tensors on the training device.
@@ -83,7 +69,7 @@ class PanelWindows:
 
     buffer: torch.Tensor  # (N', F) float32, scaled
     future: torch.Tensor | None  # (N', K) float32 calendar features of each row's date, or None
-    series_of_row: torch.Tensor  # (N',) int64
+    series_of_row: torch.Tensor  # (N',) int32
     source_rows: np.ndarray  # (N',) the panel row each buffer row dates from
     first_row: np.ndarray  # (S,) buffer row where each series starts
     splits: np.ndarray  # (S, 4): n_train, first_val, n_val, first_cal per series
@@ -202,40 +188,49 @@ def _too_short(panel: Panel, s: int, config: RunConfig, extra: int) -> ValueErro
 
 def prepare_panel(panel: Panel, config: RunConfig, device: torch.device | str = "cpu", *,
                   with_ids: bool = False) -> PanelWindows:
-    """Encode, split every series by time, fit its scalers on its training span only, and index its windows."""
+    """Encode, split every series by time, fit its scalers on its training span only, and index its windows.
+
+    Series by series, straight into one float32 buffer: the only full-size copy of the panel this makes is
+    the model's own (half the float64 panel's bytes), so a panel that fits in memory trains in it.
+    """
     T, h = config.window, config.horizon
     if T is None or h is None:
         raise ValueError("config must be resolved (window and horizon set); call config.resolved(freq)")
-    encoded, source = encode_panel(panel, config.target)  # (N', F), (N',)
-    dropped = len(panel.dates) - len(source)
-    lengths = panel.lengths - dropped // panel.n_series
+    drop = 1 if config.target == "log_return" else 0  # a log-return has no value at a series' first row
+    lengths = panel.lengths - drop
     first_row = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     fractions = config.train.val_fraction, config.train.calibration_fraction
+    scaled = np.empty((int(lengths.sum()), panel.values.shape[1]), dtype=np.float32)  # (N', F)
+    source = np.empty(len(scaled), dtype=np.int32)  # the panel row each buffer row dates from
     splits, windows, scalers = [], [], []
-    scaled = np.empty_like(encoded)
     for s in range(panel.n_series):
         count = int(lengths[s]) - T - h + 1
         split = split_windows(max(count, 0), h, *fractions)
         if min(count, split[0], split[2], count - split[3]) < 1:
-            raise _too_short(panel, s, config, dropped // panel.n_series)
-        rows = slice(int(first_row[s]), int(first_row[s] + lengths[s]))
+            raise _too_short(panel, s, config, drop)
+        raw = panel.values[panel.rows(s)]  # (n, F) view
+        z = encode(raw[:, 0], config.target)  # (n - drop,)
+        covariates = raw[drop:, 1:]  # (n - drop, F - 1) view, aligned with z
         cutoff = split[1] + T  # the training windows touch z[:cutoff] only
-        target = fit_scaler(SCALER_FOR_TARGET[config.target], encoded[rows][:cutoff, 0])
-        covariates = fit_scaler("standard", encoded[rows][:cutoff, 1:]) if encoded.shape[1] > 1 else None
-        scaled[rows, 0] = target.transform(encoded[rows, 0])
-        if covariates is not None:
-            scaled[rows, 1:] = covariates.transform(encoded[rows, 1:])
+        rows = slice(int(first_row[s]), int(first_row[s] + lengths[s]))
+        target_scaler = fit_scaler(SCALER_FOR_TARGET[config.target], z[:cutoff])
+        scaled[rows, 0] = target_scaler.transform(z)  # float64 arithmetic, stored as float32
+        covariate_scaler = None
+        if covariates.shape[1]:
+            covariate_scaler = fit_scaler("standard", covariates[:cutoff])
+            scaled[rows, 1:] = covariate_scaler.transform(covariates)
+        source[rows] = panel.offsets[s] + drop + np.arange(lengths[s])
         splits.append(split)
         windows.append(count)
-        scalers.append((target, covariates))
+        scalers.append((target_scaler, covariate_scaler))
     future = None
     if "calendar" in panel.known_future:
         from hpcast.features.calendar_features import calendar_features
 
-        future = np.concatenate([calendar_features(panel.index(s)[panel.lengths[s] - lengths[s]:], panel.freq,
-                                                   panel.calendars[s]) for s in range(panel.n_series)])
-        future = torch.from_numpy(future.astype(np.float32)).to(device)
-    series_of_row = torch.from_numpy(np.repeat(np.arange(panel.n_series), lengths)).to(device)
-    return PanelWindows(torch.from_numpy(scaled.astype(np.float32)).to(device), future, series_of_row, source,
-                        first_row, np.asarray(splits, dtype=np.int64), np.asarray(windows, dtype=np.int64), scalers,
+        future = np.concatenate([calendar_features(panel.index(s)[drop:], panel.freq, panel.calendars[s])
+                                 for s in range(panel.n_series)])
+        future = torch.from_numpy(future.astype(np.float32)).to(device)  # (N', K)
+    series_of_row = torch.from_numpy(np.repeat(np.arange(panel.n_series, dtype=np.int32), lengths)).to(device)
+    return PanelWindows(torch.from_numpy(scaled).to(device), future, series_of_row, source, first_row,
+                        np.asarray(splits, dtype=np.int64), np.asarray(windows, dtype=np.int64), scalers,
                         int(T), int(h), with_ids and panel.n_series > 1)
