@@ -197,3 +197,58 @@ def test_an_empty_store_is_filled_from_bundled_data_when_the_app_opens(tmp_path:
     assert opened.market.rate_symbol == "treasury_3m" and set(opened.market.cpi) == {"cpi", "core_cpi"}
     answer = opened.simulate(10000, {"sp500": 60, "gold": 40}).to_dict()
     assert answer["as_of"] == "2018-12-31" and answer["inflation"]["series"] == "core_cpi"
+
+
+@pytest.fixture(scope="module")
+def tech(tmp_path_factory: pytest.TempPathFactory):
+    """A registry whose only model is one global LSTM over aapl and msft (their first 300 business days),
+    registered once as ``global-tech`` with its walk-forward backtest; and that model's own forecast."""
+    from hpcast.config import RunConfig, TrainConfig
+    from hpcast.data import load_bundled
+    from hpcast.data.panel import Panel
+    from hpcast.forecast.lstm import LSTMConfig
+    from hpcast.jobs import train_job
+    from hpcast.pipelines.retrain import backtest_tags
+    from hpcast.registry import Registry
+
+    home = tmp_path_factory.mktemp("tech")
+    prices = {s: load_bundled(s).series() for s in ("aapl", "msft")}
+    panel = Panel.from_frames({s: p[:300].to_frame("adj_close") for s, p in prices.items()}, "B",
+                              dict.fromkeys(prices, "NYSE"))
+    config = RunConfig(window=8, horizon=3, model=LSTMConfig(layers=(6,), dropout=(0.0,)),
+                       train=TrainConfig(epochs=2, seed=5))
+    model = train_job(panel, config, home / "run", quiet=True)
+    registry = Registry(f"sqlite:///{home / 'data' / 'mlflow.db'}")
+    tags = backtest_tags(panel, None, config)
+    registry.register(registry.log_training(home / "run", "global-tech"), "global-tech", tags=tags)
+    return registry, prices, model.predict(panel.select(["msft"])), tags
+
+
+def test_an_asset_covered_only_by_a_global_champion_is_forecast_by_it(tech) -> None:
+    registry, prices, before, tags = tech
+    as_of = prices["msft"].index[299]  # the last day the model was trained on
+    outlook = Outlooks(registry).get("msft", prices["msft"][:as_of], as_of)
+    assert outlook.source == "global champion v1 (hpcast-global-tech)" and outlook.version == 1
+    assert outlook.model == "hpcast-global-tech" and outlook.covers == ("aapl", "msft")
+    expected = before  # the model's own forecast of msft's series
+    np.testing.assert_array_equal(outlook.forecast.to_numpy(), expected["forecast"].to_numpy())
+    assert list(outlook.forecast.index) == list(expected["date"])
+    verb = "beat" if float(tags["backtest_mase"]) < float(tags["naive_mase"]) else "did not beat"
+    assert outlook.skill.startswith("the global model global-tech (v1, one network over aapl, msft; its figures are "
+                                    f"pooled over them) {verb} a random walk in backtests (MASE ")
+    assert outlook.to_dict()["covers"] == ["aapl", "msft"]
+
+    days = prices["msft"][:"2001-12-31"].index
+    months = pd.date_range("1998-01-01", "2001-12-01", freq="MS")
+    cpi = pd.Series(200 * 1.03 ** (np.arange(len(months)) / 12), index=months)
+    market = Market({"msft": prices["msft"][days]}, rate=pd.Series(0.02, index=days), rate_symbol="treasury_3m",
+                    cpi={"core_cpi": cpi}, cpi_freq={"core_cpi": "MS"})
+    request = plan(market, 10000, {"msft": 100}, 3, as_of.date().isoformat())
+    with_model = simulate(market, Outlooks(registry), request)
+    assert with_model.outlooks["msft"].source == "global champion v1 (hpcast-global-tech)"
+    assert with_model.to_dict()["assets"][0]["model"] == "hpcast-global-tech"
+    baseline = simulate(market, Outlooks(None), request)
+    assert not np.allclose(with_model.asset_returns["msft"], baseline.asset_returns["msft"])  # the model moved it
+    early = Outlooks(registry).get("aapl", prices["aapl"][:"2001-01-31"], pd.Timestamp("2001-01-31"))
+    assert early.source == BASELINE
+    assert "the global global-tech champion (v1) was trained on data through 2001-05-08" in early.skill

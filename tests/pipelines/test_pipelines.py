@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from hpcast.cli import cli
-from hpcast.config import ModelConfig, RunConfig, TrainConfig
+from hpcast.config import RunConfig, TrainConfig
+from hpcast.forecast.lstm import LSTMConfig
 from hpcast.pipelines import decide, retrain, return_shift
 from hpcast.registry import CHAMPION, Registry
 from hpcast.store import FeatureStore
@@ -72,7 +73,7 @@ def test_quarantine_is_shown_and_unknown_assets_are_refused(home: Path) -> None:
 
 
 def _tiny() -> RunConfig:
-    return RunConfig(window=20, horizon=5, model=ModelConfig(layers=(8,), dropout=(0.0,)),
+    return RunConfig(window=20, horizon=5, model=LSTMConfig(layers=(8,), dropout=(0.0,)),
                      train=TrainConfig(epochs=4, batch_size=64, patience=2, seed=3))
 
 

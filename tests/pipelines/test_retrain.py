@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from hpcast.cli import cli
-from hpcast.config import ModelConfig, RunConfig, TrainConfig
+from hpcast.config import RunConfig, TrainConfig
+from hpcast.forecast.lstm import LSTMConfig
 from hpcast.invest.outlook import skill_words
 from hpcast.jobs import train_job
 from hpcast.pipelines import retrain, return_shift
@@ -24,7 +25,7 @@ from hpcast.registry import CHALLENGER, CHAMPION, Registry, RegistryError
 from hpcast.store import FeatureStore
 from hpcast.store.ingest import backfill
 
-CONFIG = RunConfig(window=20, horizon=5, model=ModelConfig(layers=(8,), dropout=(0.0,)),
+CONFIG = RunConfig(window=20, horizon=5, model=LSTMConfig(layers=(8,), dropout=(0.0,)),
                    train=TrainConfig(epochs=2, batch_size=64, patience=2, seed=3))
 # a model no better than guessing the middle of its training range: it cannot beat a random walk
 HOPELESS = dataclasses.replace(CONFIG, target="level", train=dataclasses.replace(CONFIG.train, epochs=1, lr=1e-6))
@@ -156,3 +157,59 @@ def test_train_register_records_a_backtest_so_the_page_has_a_figure(home: Path) 
     assert f"backtest: MASE {float(tags['backtest_mase']):.3f} against {float(tags['naive_mase']):.3f} for naive" in (
         done.output)
     assert "in backtests (MASE" in skill_words("air", 1, tags)[0]
+
+
+def _global_champion(store: FeatureStore, registry: Registry, key: str, symbols: tuple[str, ...], folder: Path, *,
+                     unseen: int, config: RunConfig = CONFIG) -> pd.Timestamp:
+    """One model over the panel of ``symbols``, trained on all but their last ``unseen`` dates and registered
+    once as ``key``; the training end date."""
+    from hpcast.data.panel import Panel
+
+    datasets = [store.dataset(symbol) for symbol in symbols]
+    panel = Panel.from_frames({d.name: d.series().to_frame() for d in datasets}, "B",
+                              {d.name: d.calendar for d in datasets})
+    end = pd.DatetimeIndex(np.unique(panel.dates))[-unseen - 1]
+    train_job(panel.until(end), config, folder, quiet=True)
+    registry.register(registry.log_training(folder, key), key)
+    return end
+
+
+@pytest.mark.slow
+def test_assets_served_by_a_global_champion_retrain_that_model_once_on_all_its_symbols(home: Path) -> None:
+    store, registry = FeatureStore(), Registry()
+    backfill(store, ["aapl", "msft", "gold"], start="2010-01-01", end="2012-12-31")  # the bundled stocks end 2013
+    dates = store.dataset("msft").series().index
+    end = _global_champion(store, registry, "global-tech", ("aapl", "msft"), home / "champion", unseen=12,
+                           config=dataclasses.replace(CONFIG, horizon=8))
+
+    decisions = retrain(store, registry, ["msft", "gold", "aapl"], CONFIG, home / "runs", force=True)
+    assert [(d.asset, d.symbols) for d in decisions] == [("global-tech", ["aapl", "msft"]), ("gold", ["gold"])]
+    tech = decisions[0]
+    assert set(tech.mase) == {"challenger", "champion", "naive"} and tech.action in ("promoted", "kept champion")
+    # the same fair folds as for one series: whole horizons after both training ends, on the panel's dates
+    assert tech.folds == [dates[-11].date().isoformat(), dates[-6].date().isoformat()]
+    assert min(pd.Timestamp(f) for f in tech.folds) > end
+    champion = registry.version("global-tech", 1).tags
+    assert champion["live_points"] == "8" and champion["beats_naive"] in ("true", "false")
+    challenger = registry.versions("global-tech")[0]
+    assert challenger.version == tech.challenger_version == 2 and challenger.symbols == ("aapl", "msft")
+    assert challenger.tags["data_end"] == tech.folds[0] and float(challenger.tags["compared_mase"]) == pytest.approx(
+        tech.mase["challenger"], abs=1e-6)
+    assert registry.assets() == ["global-tech", "gold"]  # no per-asset model was made for aapl or msft
+    serving = 2 if tech.action == "promoted" else 1
+    assert {s: (registry.resolve(s).key, registry.resolve(s).version) for s in ("aapl", "msft")} == {
+        "aapl": ("global-tech", serving), "msft": ("global-tech", serving)}
+    assert (home / "runs" / "global-tech" / "decision.json").is_file()
+    recorded = registry.client.search_runs([registry.experiment("hpcast-pipeline")], order_by=["start_time ASC"])
+    assert [(r.data.tags["hpcast.asset"], r.data.tags["hpcast.symbols"]) for r in recorded] == [
+        ("global-tech", "aapl,msft"), ("gold", "gold")]
+
+
+def test_a_global_champion_whose_symbols_are_not_all_in_the_store_fails_with_the_reason(home: Path) -> None:
+    from hpcast.pipelines.retrain import _store_panel
+
+    store = FeatureStore()
+    backfill(store, ["aapl"], start="2012-01-01", end="2012-12-31")
+    with pytest.raises(ValueError, match=r"the global model global-tech covers msft, not prices symbol\(s\) in the "
+                                         r"store \(aapl\): it is retrained only on every series it covers"):
+        _store_panel(store, "global-tech", ("aapl", "msft"))

@@ -52,6 +52,9 @@ def pipeline_daily(assets: str | None, source: str | None, until: str | None, al
 def pipeline_retrain(assets: str | None, force: bool, out: str | None, store_url: str | None, **kwargs: Any) -> None:
     """Per asset: drift check, train a challenger, compare with the champion and naive, promote if better.
 
+    An asset served only by a global champion (a model over several symbols) retrains that global model,
+    once, on the panel of all its symbols: a global challenger, compared on the same folds, MASE pooled.
+
     The champion's live MASE (on the data after its training end) is written on its version. Drift is a
     KS test of the returns after the champion's training end against its training span, or its live MASE
     above 1.5x its recorded backtest MASE. Challenger and champion are compared only on folds after both
@@ -79,7 +82,8 @@ def pipeline_retrain(assets: str | None, force: bool, out: str | None, store_url
                             progress=lambda name: status.update(f"retrain: {name}"))
     table = Table("asset", "drift", "decision", "challenger", "champion", "naive", "reason", box=None)
     for d in decisions:
-        table.add_row(d.asset, d.drift.summary(), d.action,
+        name = d.asset if d.symbols in ([], [d.asset]) else f"{d.asset} ({', '.join(d.symbols)})"
+        table.add_row(name, d.drift.summary(), d.action,
                       *(f"{d.mase[k]:.3f}" if k in d.mase else "-" for k in ("challenger", "champion", "naive")),
                       d.reason)
     console().print(table)

@@ -11,10 +11,12 @@ from hpcast.cli.options import console, user_errors
 
 @cli.group()
 def registry() -> None:
-    """Registered models per asset (MLflow), their versions, metrics and aliases.
+    """Registered models (MLflow), per asset or global, their versions, metrics and aliases.
 
     SQLite under ./hpcast-data by default (HPCAST_DATA moves it); HPCAST_TRACKING_URI points at an
-    MLflow server instead. Models are safetensors + manifest; loading never unpickles.
+    MLflow server instead. Models are safetensors + manifest; loading never unpickles. A model trained
+    on several series (hpcast train --datasets aapl,msft --register global-tech) is one global model,
+    registered once; it serves each asset it covers that has no champion of its own.
 
     \b
     Example:
@@ -25,7 +27,9 @@ def registry() -> None:
 @registry.command("list")
 @user_errors
 def registry_list() -> None:
-    """One line per asset: versions, champion, challenger.
+    """One line per model: scope, the symbols it covers, versions, champion, challenger.
+
+    A global model covers the symbols its champion was fitted on (its latest version's when it has none).
 
     \b
     Example:
@@ -33,16 +37,19 @@ def registry_list() -> None:
     """
     from rich.table import Table
 
-    from hpcast.registry import CHALLENGER, CHAMPION, Registry
+    from hpcast.registry import CHALLENGER, CHAMPION, Registry, model_name
 
     store = Registry()
-    table = Table("asset", "model", "versions", CHAMPION, CHALLENGER, "champion backtest MASE", box=None)
+    table = Table("asset", "model", "scope", "covers", "versions", CHAMPION, CHALLENGER, "champion backtest MASE",
+                  box=None)
     for asset in store.assets():
         versions = store.versions(asset)
+        scope, symbols = store.coverage(asset)
         champion = next((v for v in versions if CHAMPION in v.aliases), None)
         challenger = next((v for v in versions if CHALLENGER in v.aliases), None)
-        table.add_row(asset, f"hpcast-{asset}", str(len(versions)), str(champion.version) if champion else "-",
-                      str(challenger.version) if challenger else "-",
+        covers = (champion.symbols if champion and champion.symbols else symbols) if scope == "global" else symbols
+        table.add_row(asset, model_name(asset), scope, ", ".join(covers), str(len(versions)),
+                      str(champion.version) if champion else "-", str(challenger.version) if challenger else "-",
                       champion.tags.get("backtest_mase", "-")[:6] if champion else "-")
     console().print(table)
     click.echo(f"registry: {redact(store.uri)}")
@@ -54,22 +61,41 @@ def registry_list() -> None:
 def registry_show(asset: str) -> None:
     """Every version of ASSET's model: aliases, when, validation loss, backtest MASE against naive.
 
+    ASSET is an asset or a global model's name. For a global model, each version's symbols are shown;
+    for an asset without a model of its own, the global champion that serves it is named.
+
     \b
     Example:
         hpcast registry show sp500
+        hpcast registry show global-tech
     """
     from rich.table import Table
 
-    from hpcast.registry import Registry
+    from hpcast.registry import Registry, RegistryError, model_name
 
+    store = Registry()
+    try:
+        versions = store.versions(asset)
+    except RegistryError:
+        found = store.resolve(asset)
+        if found is None:
+            raise
+        click.echo(f"{asset} has no model of its own; it is served by the global model {model_name(found.key)} "
+                   f"(champion v{found.version}, covering {', '.join(found.symbols)})")
+        asset, versions = found.key, store.versions(found.key)
+    scope, symbols = store.coverage(asset)
+    if scope == "global":
+        click.echo(f"{model_name(asset)}: a global model, one network over {', '.join(symbols)} (latest version); "
+                   "it serves each of them that has no champion of its own")
     table = Table("version", "aliases", "created (UTC)", "best val loss", "s/epoch", "backtest MASE", "naive MASE",
-                  "data end", "run", box=None)
-    for v in Registry().versions(asset):
+                  "data end", *(("symbols",) if scope == "global" else ()), "run", box=None)
+    for v in versions:
         table.add_row(str(v.version), ", ".join(v.aliases) or "-", v.created,
                       f"{v.metrics.get('best_val_loss', float('nan')):.4g}",
                       f"{v.metrics.get('seconds_per_epoch', float('nan')):.2f}",
                       v.tags.get("backtest_mase", "-")[:6], v.tags.get("naive_mase", "-")[:6],
-                      v.tags.get("data_end", "-"), v.run_id[:8])
+                      v.tags.get("data_end", "-"), *((", ".join(v.symbols),) if scope == "global" else ()),
+                      v.run_id[:8])
     console().print(table)
 
 

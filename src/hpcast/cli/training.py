@@ -76,7 +76,8 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
 @click.option("--register", metavar="ASSET", help="Log the run to MLflow and register the model as a new version "
                                                  "of hpcast-ASSET (alias challenger; champion if it is the first), "
                                                  "tagged with a walk-forward backtest of the same configuration "
-                                                 "against naive (default folds).")
+                                                 "against naive (default folds). A model of several series is "
+                                                 "registered once, as global-<name>, and serves each of them.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(out: str | None, resume: bool, profile: bool, register: str | None, quiet: bool,
@@ -128,6 +129,9 @@ def train(out: str | None, resume: bool, profile: bool, register: str | None, qu
     panel = load_panel_flags(kwargs)
     config = run_config(kwargs)
     distributed = config.distributed
+    if register and panel.n_series > 1 and register in panel.symbols:
+        raise click.UsageError(f"--register {register}: a model of {panel.n_series} series is registered once, under a "
+                               f"name of its own (e.g. global-{panel.name}), not under one of its symbols")
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the folder of the interrupted run")
     if in_worker():  # one of torchrun's processes: join the group and train

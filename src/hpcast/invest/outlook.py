@@ -1,11 +1,16 @@
 """What each asset is expected to do: its registry champion's forecast, or the historical-drift baseline.
 
+The champion is the one `hpcast.registry.Registry.resolve` names: the asset's own, else a global model's
+(one network over a panel of several symbols) whose champion covers the asset; a global model forecasts
+the asset's own series. Its skill figures are pooled over the series it covers, and the words say so.
+
 An `Outlook` carries the expected path (the champion's point forecast, when there is a usable one) and
 the model's skill against the naive random walk in plain words (its backtest, its live error since its
 training data ended, the latest retrain's comparison: whatever its registry version records), so the page
-can say how far to trust it. A champion is not used for an as-of date before its training data ends: its forecast would
-have seen the answer. `Outlooks` caches registry lookups, loaded models and forecasts, because every
-simulation asks for them.
+can say how far to trust it. A champion is not used for an as-of date before its training data ends: its
+forecast would have seen the answer (for a global model, the last date of any of its series: its weights
+saw them all). `Outlooks` caches registry lookups, loaded models and forecasts, because every simulation
+asks for them.
 """
 
 from __future__ import annotations
@@ -31,14 +36,17 @@ class Outlook:
     """One asset's expected path and how much its source can be trusted."""
 
     asset: str
-    source: str  # "champion v3" or `BASELINE`
+    source: str  # "champion v3", "global champion v2 (hpcast-global-tech)" or `BASELINE`
     skill: str
     beats_naive: bool | None = None
     version: int | None = None
     forecast: pd.Series | None = None  # the model's point forecast of the price, indexed by date
+    model: str | None = None  # the registered model's name (hpcast-<key>)
+    covers: tuple[str, ...] = ()  # a global model's symbols
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "version": self.version, "skill": self.skill, "beats_naive": self.beats_naive}
+        return {"source": self.source, "version": self.version, "skill": self.skill, "beats_naive": self.beats_naive,
+                "model": self.model, "covers": list(self.covers)}
 
 
 def _against_naive(tags: dict[str, str], model: str, naive: str, where: str) -> tuple[str, bool] | None:
@@ -50,13 +58,19 @@ def _against_naive(tags: dict[str, str], model: str, naive: str, where: str) -> 
     return f"{verb} a random walk {where} (MASE {ours:.3f} against {walk:.3f} for a random walk)", ours < walk
 
 
-def skill_words(asset: str, version: int, tags: dict[str, str]) -> tuple[str, bool | None]:
+def skill_words(asset: str, version: int, tags: dict[str, str], *, key: str | None = None,
+                covers: tuple[str, ...] = ()) -> tuple[str, bool | None]:
     """The champion's skill against the naive random walk, said plainly, from its version's tags.
 
     Three kinds of evidence, each said when recorded: the backtest at registration (``backtest_mase``,
     ``naive_mase``), the live error since its training data ended (``live_*``, written by every retrain)
     and the latest retrain's comparison (``beats_naive``, ``compared_*``). The model beats the random walk
-    only if every recorded piece says so.
+    only if every recorded piece says so. A global model (``key`` names it, ``covers`` its symbols) is
+    named as such, and its figures are said to be pooled over its series.
+
+    Example:
+        >>> skill_words("gold", 3, {"backtest_mase": "0.9", "naive_mase": "1.0"})[1]
+        True
     """
     evidence = [_against_naive(tags, "backtest_mase", "naive_mase", "in backtests"),
                 _against_naive(tags, "live_mase", "live_naive_mase",
@@ -68,11 +82,15 @@ def skill_words(asset: str, version: int, tags: dict[str, str]) -> tuple[str, bo
         evidence.append(compared or (f"{'beat' if beats else 'did not beat'} a random walk in the latest "
                                      "retrain's comparison", beats))
     found = [piece for piece in evidence if piece is not None]
+    subject = f"the {asset} model"
+    if covers:
+        subject = (f"the global model {key} (v{version}, one network over {', '.join(covers)}; its figures are "
+                   f"pooled over them)")
     if not found:
-        return (f"the {asset} model (v{version}) has no recorded backtest, so its skill is unknown; "
-                f"`hpcast pipeline retrain --assets {asset}` records one", None)
+        return (f"{subject if covers else subject + f' (v{version})'} has no recorded backtest, so its skill is "
+                f"unknown; `hpcast pipeline retrain --assets {asset}` records one", None)
     beats = all(ok for _, ok in found)
-    words = f"the {asset} model " + "; it ".join(text for text, _ in found)
+    words = f"{subject} " + "; it ".join(text for text, _ in found)
     return (words if beats else f"{words}; read its forecast as a reference only"), beats
 
 
@@ -88,66 +106,77 @@ class Outlooks:
         self.registry = registry
         self.refresh_seconds = refresh_seconds
         self.cache_size = cache_size
-        self._champions: dict[str, tuple[float, int | None, dict[str, str]]] = {}
+        self._champions: dict[str, tuple[float, Any, dict[str, str]]] = {}
         self._models: dict[tuple[str, int], Any] = {}
-        self._forecasts: OrderedDict[tuple[str, int, pd.Timestamp], pd.Series] = OrderedDict()
+        self._forecasts: OrderedDict[tuple[str, str, int, pd.Timestamp], pd.Series] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _champion(self, asset: str) -> tuple[int | None, dict[str, str]]:
+    def _champion(self, asset: str) -> tuple[Any, dict[str, str]]:
+        """The `hpcast.registry.Resolved` champion that serves ``asset`` (or None) and its version's tags."""
         seen = self._champions.get(asset)
         if seen is not None and time.monotonic() - seen[0] < self.refresh_seconds:
             return seen[1], seen[2]
-        from hpcast.registry import CHAMPION
+        found = self.registry.resolve(asset)
+        tags = dict(self.registry.version(found.key, found.version).tags) if found is not None else {}
+        self._champions[asset] = (time.monotonic(), found, tags)
+        return found, tags
 
-        version = self.registry.version_by_alias(asset, CHAMPION)
-        tags = dict(self.registry.version(asset, version).tags) if version is not None else {}
-        self._champions[asset] = (time.monotonic(), version, tags)
-        return version, tags
-
-    def _model(self, asset: str, version: int) -> Any:
-        key = (asset, version)
-        with self._lock:  # one download per model, however many requests arrive at once
-            if key not in self._models:
-                self._models[key] = self.registry.load(asset, version=version)
-            return self._models[key]
+    def _model(self, key: str, version: int) -> Any:
+        with self._lock:  # one download per model, however many requests (and assets it covers) ask at once
+            if (key, version) not in self._models:
+                self._models[key, version] = self.registry.load(key, version=version)
+            return self._models[key, version]
 
     def get(self, asset: str, history: pd.Series, as_of: pd.Timestamp) -> Outlook:
         """The outlook for ``asset`` from ``history`` (its prices up to ``as_of``)."""
         if self.registry is None:
             return _baseline(asset, "no model registry is connected")
         try:
-            version, tags = self._champion(asset)
+            found, tags = self._champion(asset)
         except Exception as error:  # a registry that cannot answer must not take the page down
             log.warning("registry lookup for %s failed: %s", asset, error)
             return _baseline(asset, f"the registry could not be read ({type(error).__name__})")
-        if version is None:
+        if found is None:
             return _baseline(asset, f"no registered model for {asset} (train one: "
-                                    f"`hpcast train --dataset {asset} --register {asset}`)")
-        skill, beats = skill_words(asset, version, tags)
+                                    f"`hpcast train --dataset {asset} --register {asset}`), and no global model "
+                                    "covers it")
+        covers = found.symbols if found.is_global else ()
+        skill, beats = skill_words(asset, found.version, tags, key=found.key, covers=covers)
         try:
-            return self._forecast(asset, version, skill, beats, history, as_of)
+            return self._forecast(asset, found, skill, beats, history, as_of)
         except Exception as error:  # a broken artifact must not take the page down: say so, use the baseline
-            log.warning("the %s champion v%s could not forecast: %s", asset, version, error)
-            return _baseline(asset, f"the {asset} champion (v{version}) could not forecast "
+            log.warning("the %s champion v%s could not forecast %s: %s", found.key, found.version, asset, error)
+            return _baseline(asset, f"the {_whose(found)} champion (v{found.version}) could not forecast "
                                     f"({type(error).__name__}: {str(error)[:120]})")
 
-    def _forecast(self, asset: str, version: int, skill: str, beats: bool | None, history: pd.Series,
+    def _forecast(self, asset: str, found: Any, skill: str, beats: bool | None, history: pd.Series,
                   as_of: pd.Timestamp) -> Outlook:
-        model = self._model(asset, version)
+        from hpcast.registry import for_symbol, model_name
+
+        version = found.version
+        model = self._model(found.key, version)
         trained_end = pd.Timestamp(model.data_info["end"])
         if trained_end > as_of:
-            return _baseline(asset, f"the {asset} champion (v{version}) was trained on data through "
+            return _baseline(asset, f"the {_whose(found)} champion (v{version}) was trained on data through "
                                     f"{trained_end.date()}, after the as-of date, so its forecast would "
                                     "have seen the answer")
-        if len(history) < model.min_history:
-            return _baseline(asset, f"the {asset} champion needs {model.min_history} prices before the as-of date")
-        key = (asset, version, as_of)
+        need = getattr(model, "min_history", 1)
+        if len(history) < need:
+            return _baseline(asset, f"the {_whose(found)} champion needs {need} prices before the as-of date")
+        key = (asset, found.key, version, as_of)
         forecast = self._forecasts.get(key)
         if forecast is None:
-            frame = model.predict(history)
+            frame = model.predict(for_symbol(model, asset, history))
             forecast = pd.Series(frame["forecast"].to_numpy(), index=pd.DatetimeIndex(frame["date"]))
             with self._lock:
                 self._forecasts[key] = forecast
                 while len(self._forecasts) > self.cache_size:
                     self._forecasts.popitem(last=False)
-        return Outlook(asset, f"champion v{version}", skill, beats, version, forecast)
+        source = f"global champion v{version} ({model_name(found.key)})" if found.is_global else f"champion v{version}"
+        return Outlook(asset, source, skill, beats, version, forecast, model_name(found.key),
+                       found.symbols if found.is_global else ())
+
+
+def _whose(found: Any) -> str:
+    """How the words name a champion's model: the asset's own, or a global model by its key."""
+    return f"global {found.key}" if found.is_global else found.asset

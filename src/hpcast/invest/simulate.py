@@ -2,9 +2,10 @@
 
 Method (every input is known on the as-of date; nothing after it is read):
 
-1. **Expected path** per asset (`hpcast.invest.outlook`): the registry champion's point forecast for
-   the steps it covers, then the asset's historical average daily log return; with no usable champion,
-   the historical average throughout (the drift baseline).
+1. **Expected path** per asset (`hpcast.invest.outlook`): the point forecast of the registry champion
+   that serves it (its own, or a global model's that covers it) for the steps it covers, then the asset's
+   historical average daily log return; with no usable champion, the historical average throughout (the
+   drift baseline).
 2. **Joint noise**: daily log returns of the chosen assets on their *common* dates over the last
    `LOOKBACK_YEARS` years, each centred on its mean, resampled in blocks of `BLOCK` consecutive days. A
    block is one stretch of calendar shared by all assets, so their correlation (and a month of volatility
@@ -43,7 +44,7 @@ FAN_EVERY = 5
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _Q_NAMES = ("p5", "p25", "median", "p75", "p95")
 _CASH_OUTLOOK = {"source": "Treasury rate", "version": None, "beats_naive": None,
-                 "skill": "no model needed: it earns the rate known on the as-of date"}
+                 "skill": "no model needed: it earns the rate known on the as-of date", "model": None, "covers": []}
 
 
 class InputError(ValueError):

@@ -8,16 +8,22 @@ Two independent signals, either of which triggers a retrain:
   was trained on; fewer than 10 of them is too few for the test, and the report's notes say so;
 - **live error**: the champion's MASE on the data it has not seen (after its training end), against the
   MASE its backtest recorded when it was registered (a ratio above ``max_ratio`` means it degraded).
+
+A global model's panel is checked series by series (`panel_shift`): it shifted when any series did.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["DriftReport", "return_shift"]
+if TYPE_CHECKING:
+    from hpcast.data.panel import Panel
+
+__all__ = ["DriftReport", "panel_shift", "return_shift"]
 
 
 @dataclass
@@ -76,3 +82,27 @@ def return_shift(series: pd.Series, reference_end: pd.Timestamp | None, recent: 
     report.ks_statistic, report.ks_pvalue = float(result.statistic), float(result.pvalue)
     report.shifted = report.ks_pvalue < alpha
     return report
+
+
+def panel_shift(panel: Panel, reference_end: pd.Timestamp | None, recent: int, *,
+                reference_start: pd.Timestamp | None = None, alpha: float = 0.01) -> DriftReport:
+    """`return_shift` of every series of ``panel``; one series gives exactly its report.
+
+    Several give one report: shifted when any series' returns shifted (named in the notes), the KS
+    statistic and p-value of the series with the lowest p-value, points summed over the series, and
+    each series' notes prefixed with its symbol.
+    """
+    reports = {symbol: return_shift(panel.series(symbol), reference_end, recent, reference_start=reference_start,
+                                    alpha=alpha) for symbol in panel.symbols}
+    if len(reports) == 1:
+        return next(iter(reports.values()))
+    tested = [report for report in reports.values() if report.ks_pvalue is not None]
+    worst = min(tested, key=lambda report: report.ks_pvalue or 0.0) if tested else DriftReport()
+    shifted = [symbol for symbol, report in reports.items() if report.shifted]
+    notes = [f"{symbol}: {report.notes}" for symbol, report in reports.items() if report.notes]
+    if shifted:
+        notes.insert(0, f"returns shifted for {', '.join(shifted)}")
+    return DriftReport(ks_statistic=worst.ks_statistic, ks_pvalue=worst.ks_pvalue,
+                       recent_points=sum(r.recent_points for r in reports.values()),
+                       reference_points=sum(r.reference_points for r in reports.values()),
+                       shifted=bool(shifted), notes="; ".join(notes))

@@ -8,8 +8,22 @@ What is stored: a model version is the run's ``model/`` folder, i.e. ``weights.s
 ``manifest.json``; loading by alias downloads those two files and rebuilds the network from them, so no
 pickle is ever loaded (``mlflow.pytorch.log_model`` is deliberately not used: it pickles).
 
-Models are named ``hpcast-<asset>``; aliases are ``champion`` (what forecasts use) and ``challenger``
-(the newest candidate).
+Models are named ``hpcast-<key>``; aliases are ``champion`` (what forecasts use) and ``challenger``
+(the newest candidate). A key is what ``hpcast train --register KEY`` names:
+
+- **per-asset models** (fitted on one series): the key is the asset, ``hpcast-sp500``;
+- **global models** (one network fitted on a panel of several series): registered once, under a key that
+  names the group and is none of its symbols (``global-<name>`` by convention, ``hpcast-global-tech``).
+  The registered model is tagged ``hpcast.scope = global`` and ``hpcast.symbols = aapl,msft`` (its latest
+  version's symbols), and every version carries the ``hpcast.symbols`` it was fitted on. A key keeps its
+  scope: a one-series model is never a version of a global key, nor a panel model of a per-asset one.
+
+Resolution (`Registry.resolve`, used by `Registry.load`, the investor page and the retrain pipeline): an
+asset is served by its own champion (``hpcast-<asset>@champion``) when it has one, else by the champion of
+a global model whose champion version covers it (the newest such version when several do). The per-asset
+champion wins where both exist: it was chosen on that asset's folds alone, whereas a global model's
+recorded skill is pooled over its panel, not measured on this asset. To hand an asset to a global model,
+register no per-asset model for it (or delete that model's champion alias in MLflow).
 """
 
 from __future__ import annotations
@@ -21,7 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHALLENGER", "CHAMPION", "Registry", "RegistryError", "data_dir", "model_name", "tracking_uri"]
+from hpcast.registry.coverage import ASSET, GLOBAL, SCOPE_TAG, SYMBOLS_TAG, Resolved, for_symbol, symbols_of
+
+__all__ = ["ASSET", "CHALLENGER", "CHAMPION", "GLOBAL", "Registry", "RegistryError", "Resolved", "data_dir",
+           "for_symbol", "model_name", "tracking_uri"]
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 TRAINING_EXPERIMENT = "hpcast-training"
@@ -53,6 +70,7 @@ def tracking_uri() -> str:
 
 
 def model_name(asset: str) -> str:
+    """The MLflow name of a key's registered model: ``hpcast-<key>``."""
     return f"hpcast-{asset}"
 
 
@@ -68,6 +86,11 @@ class Version:
     metrics: dict[str, float]
     tags: dict[str, str]
 
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols a global model's version was fitted on (empty for per-asset versions)."""
+        return symbols_of(self.tags.get(SYMBOLS_TAG))
+
 
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> dict[str, str]:
     if isinstance(value, dict):
@@ -79,7 +102,10 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> dict[str, str]:
 
 
 class Registry:
-    """Thin wrapper over one MLflow tracking/registry URI (see the module docstring for defaults)."""
+    """Thin wrapper over one MLflow tracking/registry URI (see the module docstring for defaults).
+
+    Every method's ``asset`` is a key: an asset's name, or a global model's (module docstring).
+    """
 
     def __init__(self, uri: str | None = None) -> None:
         for noisy in ("alembic", "mlflow.store.db.utils", "mlflow.tracking", "mlflow.store"):
@@ -160,26 +186,65 @@ class Registry:
         return RegistryError(f"registry at {redact(self.uri)} could not answer ({type(error).__name__}: {cause})")
 
     # ---- registry -------------------------------------------------------------------------------------------
+    def run_symbols(self, run_id: str) -> tuple[str, ...]:
+        """The symbols the run's ``model/`` was fitted on, from its manifest (one for a per-asset model)."""
+        import json
+
+        from hpcast.forecast.artifacts import upgrade_v1
+
+        with tempfile.TemporaryDirectory(prefix="hpcast-manifest-") as folder:
+            local = self.client.download_artifacts(run_id, "model/manifest.json", folder)
+            manifest = json.loads(Path(local).read_text())
+        if manifest.get("format_version") == 1:
+            manifest = upgrade_v1(manifest)
+        return tuple(entry["symbol"] for entry in manifest["series"])
+
     def register(self, run_id: str, asset: str, *, tags: dict[str, str] | None = None) -> int:
         """Register the run's ``model/`` as a new version of ``hpcast-<asset>``; alias it ``challenger``.
 
-        The very first version of an asset also becomes ``champion``: there is nothing to compare it with.
+        The very first version of a key also becomes ``champion``: there is nothing to compare it with. A
+        model fitted on several series is a global model (module docstring): ``asset`` then names the
+        group (``global-<name>`` by convention), and the symbols go on the version and the model as tags.
+
+        Raises:
+            RegistryError: a global model under one of its own symbols' names, or a model whose scope
+                differs from the key's earlier versions (a panel model under a per-asset key or back).
+
+        Example:
+            >>> Registry().register(run_id, "global-tech")  # doctest: +SKIP
+            1
         """
         from mlflow.exceptions import MlflowException
 
         name = model_name(asset)
+        symbols = self.run_symbols(run_id)
+        scope = GLOBAL if len(symbols) > 1 else ASSET
+        if scope == GLOBAL and asset in symbols:
+            raise RegistryError(f"asset ({asset!r}) names a global model of {len(symbols)} series "
+                                f"({', '.join(symbols)}), but {name!r} is {asset}'s per-asset model: register it "
+                                f"under a name of its own, e.g. 'global-{'-'.join(symbols[:3])}'")
         try:
-            self.client.get_registered_model(name)
+            existing = self.client.get_registered_model(name)
             first = False
         except MlflowException as error:
             if not _not_found(error):
                 raise self._unanswered(error) from error
-            self.client.create_registered_model(name, tags={"hpcast.asset": asset},
-                                                description=f"hpcast LSTM forecaster for {asset}")
-            first = True
+            existing, first = None, True
+        if existing is not None and existing.tags.get(SCOPE_TAG, ASSET) != scope:
+            held = existing.tags.get(SCOPE_TAG, ASSET)
+            raise RegistryError(f"asset ({asset!r}) holds {held} models in {name!r}; this run's model is {scope} "
+                                f"({len(symbols)} series: {', '.join(symbols)}): register it under another name")
+        model_tags = {"hpcast.asset": asset, SCOPE_TAG: scope, SYMBOLS_TAG: ",".join(symbols)}
+        if first:
+            what = f"global hpcast model over {', '.join(symbols)}" if scope == GLOBAL else f"hpcast model for {asset}"
+            self.client.create_registered_model(name, tags=model_tags, description=what)
+        elif scope == GLOBAL:
+            self.client.set_registered_model_tag(name, SYMBOLS_TAG, model_tags[SYMBOLS_TAG])
+        version_tags = {k: str(v) for k, v in (tags or {}).items()}
+        if scope == GLOBAL:
+            version_tags[SYMBOLS_TAG] = ",".join(symbols)
         source = f"{self.client.get_run(run_id).info.artifact_uri}/model"
-        version = int(self.client.create_model_version(name, source, run_id=run_id,
-                                                       tags={k: str(v) for k, v in (tags or {}).items()}).version)
+        version = int(self.client.create_model_version(name, source, run_id=run_id, tags=version_tags).version)
         self.client.set_registered_model_alias(name, CHALLENGER, str(version))
         if first:
             self.client.set_registered_model_alias(name, CHAMPION, str(version))
@@ -239,15 +304,77 @@ class Registry:
         local = self.client.download_artifacts(entry.run_id, "model", str(target))
         return Path(local)
 
+    def coverage(self, asset: str) -> tuple[str, tuple[str, ...]]:
+        """A key's scope (`ASSET` or `GLOBAL`) and the symbols it covers (its own name for per-asset models;
+        models registered before scopes existed are per-asset)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = self.client.get_registered_model(model_name(asset)).tags
+        except MlflowException as error:
+            if not _not_found(error):
+                raise self._unanswered(error) from error
+            raise RegistryError(f"asset ({asset!r}) has no registered model {model_name(asset)!r}") from error
+        scope = tags.get(SCOPE_TAG, ASSET)
+        return scope, symbols_of(tags.get(SYMBOLS_TAG)) if scope == GLOBAL else (asset,)
+
+    def resolve(self, asset: str, alias: str = CHAMPION) -> Resolved | None:
+        """The model that serves ``asset`` under ``alias``: its own, else a global model's that covers it
+        (the rule and why it is so: module docstring); None when neither exists.
+
+        Raises:
+            RegistryError: the registry could not answer (that is not "no model").
+
+        Example:
+            >>> Registry().resolve("msft")  # doctest: +SKIP
+            Resolved(asset='msft', key='global-tech', version=2, scope='global', symbols=('aapl', 'msft'))
+        """
+        from mlflow.exceptions import MlflowException
+
+        own = self.version_by_alias(asset, alias)
+        if own is not None:
+            scope, symbols = self.coverage(asset)
+            return Resolved(asset, asset, own, scope, symbols)
+        best: tuple[int, Resolved] | None = None
+        try:
+            for model in self._registered(f"tags.`{SCOPE_TAG}` = '{GLOBAL}'"):
+                version = model.aliases.get(alias)
+                if version is None:
+                    continue
+                entry = self.client.get_model_version(model.name, str(version))
+                symbols = symbols_of(entry.tags.get(SYMBOLS_TAG))
+                if asset in symbols and (best is None or (entry.creation_timestamp or 0) > best[0]):
+                    key = model.name.removeprefix("hpcast-")
+                    best = (entry.creation_timestamp or 0, Resolved(asset, key, int(version), GLOBAL, symbols))
+        except MlflowException as error:
+            raise self._unanswered(error) from error
+        return None if best is None else best[1]
+
     def load(self, asset: str, *, alias: str | None = CHAMPION, version: int | None = None,
              history: Any = None) -> Any:
-        """The forecaster behind an alias (or version), rebuilt from safetensors + manifest (no pickle)."""
-        from hpcast.train.spectro import load_forecaster
+        """The forecaster that serves ``asset`` under ``alias`` (`resolve`: its own champion, else a global
+        champion that covers it), or ``hpcast-<asset>``'s ``version``; rebuilt from safetensors + manifest
+        (no pickle). A ``pd.Series`` ``history`` of a covered asset is taken as that symbol's series.
 
-        return load_forecaster(self.download(asset, alias=alias, version=version), history=history)
+        Example:
+            >>> Registry().load("msft", history=prices).predict()  # doctest: +SKIP
+        """
+        from hpcast.forecast.base import load_forecaster
+
+        key = asset
+        if version is None:
+            found = self.resolve(asset, alias or CHAMPION)
+            if found is None:
+                raise RegistryError(f"{model_name(asset)!r} has no version with alias {alias!r}, and no global "
+                                    f"model's {alias} covers {asset!r}")
+            key, version = found.key, found.version
+        forecaster = load_forecaster(self.download(key, version=version))
+        if history is not None:
+            forecaster.history = forecaster.history_panel(for_symbol(forecaster, asset, history))
+        return forecaster
 
     def versions(self, asset: str) -> list[Version]:
-        """Every version of ``hpcast-<asset>``, newest first, with aliases and its run's metrics."""
+        """Every version of ``hpcast-<asset>``, newest first, with aliases, its run's metrics and its tags."""
         name = model_name(asset)
         found = self.client.search_model_versions(f"name = '{name}'")
         if not found:
@@ -263,9 +390,20 @@ class Registry:
                                entry.run_id or "", _when(entry.creation_timestamp), dict(metrics), dict(entry.tags)))
         return out
 
+    def _registered(self, filter_string: str | None = None) -> list[Any]:
+        """Every registered model (matching ``filter_string``), page by page."""
+        found, token = [], None
+        while True:
+            page = self.client.search_registered_models(filter_string=filter_string, max_results=100,
+                                                        page_token=token)
+            found += list(page)
+            token = getattr(page, "token", None)
+            if not token:
+                return found
+
     def assets(self) -> list[str]:
-        """Assets with a registered model."""
-        names = [m.name for m in self.client.search_registered_models()]
+        """Keys with a registered model: assets, and global models' names."""
+        names = [m.name for m in self._registered()]
         return sorted(n.removeprefix("hpcast-") for n in names if n.startswith("hpcast-"))
 
 
