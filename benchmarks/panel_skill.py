@@ -7,6 +7,8 @@ Panel: sp500, nasdaq, aapl, msft, goog (adj_close, NYSE sessions), cut at the st
 - ``global+cov``: one LSTM over all five series (per-series scalers on each training span, a 4-wide symbol
   embedding) with past covariates (log volume, the 50-day moving-average ratio, the 3-month Treasury yield
   from its publication) and the known-future calendar of the forecast dates;
+- ``global``: the same global LSTM on past prices only (no covariates, no embedding), to tell what the
+  pooling does from what the covariates do;
 - ``per-series``: one LSTM per series on its own past prices only (the default configuration);
 - ``naive``: the last value.
 
@@ -43,6 +45,7 @@ from hpcast.forecast.lstm import LSTMConfig
 SERIES = "sp500,nasdaq,aapl,msft,goog"
 COVARIATES = "volume,ma_ratio:50,macro:rate_3m,calendar"
 END = "2013-03-01"
+MODELS = ("global+cov", "global", "per-series")  # the LSTM rows, as the table names them
 
 
 def main() -> None:
@@ -67,18 +70,20 @@ def main() -> None:
     global_config = dataclasses.replace(base, model=LSTMConfig(embedding=4), backtest=folds)
     runs["global+cov"] = backtest(covariates, config=global_config, models=("lstm",))
     seconds_global = time.perf_counter() - started
-    assert runs["per-series"].origins == runs["global+cov"].origins, "the two runs must share their folds"
-    predictions = pd.concat([
-        runs["per-series"].predictions.replace({"model": {"lstm": "per-series"}}),
-        runs["global+cov"].predictions.replace({"model": {"lstm": "global+cov"}})], ignore_index=True)
+    started = time.perf_counter()
+    runs["global"] = backtest(plain, config=dataclasses.replace(base, backtest=folds), models=("lstm",))
+    seconds_plain_global = time.perf_counter() - started
+    assert runs["per-series"].origins == runs["global+cov"].origins == runs["global"].origins, "one set of folds"
+    predictions = pd.concat([runs[name].predictions.replace({"model": {"lstm": name}}) for name in MODELS],
+                            ignore_index=True)
     table = score(predictions, ("model", "symbol"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         tests = {model: dm_by_series(predictions[predictions["model"].isin([model, "naive"])], model, "naive")
-                 for model in ("global+cov", "per-series")}
+                 for model in MODELS}
     rows = []
     for symbol in plain.symbols:
-        for model in ("global+cov", "per-series", "naive"):
+        for model in (*MODELS, "naive"):
             row = table.loc[(model, symbol)]
             p = tests[model].loc[symbol, "dm_pvalue"] if model in tests else float("nan")
             rows.append({"series": symbol, "model": model, "mase": row["mase"],
@@ -89,12 +94,14 @@ def main() -> None:
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("pooled over the five series:")
     print(pooled.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"wall time: per-series LSTMs {seconds_per_series:.0f} s (with naive), global LSTM {seconds_global:.0f} s")
+    print(f"wall time: per-series LSTMs {seconds_per_series:.0f} s (with naive), global LSTM with covariates "
+          f"{seconds_global:.0f} s, global LSTM without {seconds_plain_global:.0f} s")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({
         "machine": describe(), "folds": runs["per-series"].origins, "horizon": h, "epochs": args.epochs,
         "covariates": COVARIATES, "rows": rows, "pooled": pooled.to_dict(orient="index"),
-        "seconds": {"per-series": seconds_per_series, "global+cov": seconds_global}}, indent=1))
+        "seconds": {"per-series": seconds_per_series, "global+cov": seconds_global,
+                    "global": seconds_plain_global}}, indent=1))
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def workload() -> Workload:
     series = dataset.series()
     windows = prepare_panel(Panel.from_series(series, dataset.freq), seed_config())  # one series, level target
     n_train, first_val = (int(v) for v in windows.splits[0][:2])
-    cutoff = int(windows.source_rows[first_val + WINDOW - 1])  # the last value the training windows touch
+    cutoff = int(windows.panel_rows(first_val + WINDOW - 1))  # the last value the training windows touch
     return Workload(series.to_numpy(dtype="float64"), windows.scalers[0][0], windows.buffer[:, 0].numpy(), n_train,
                     first_val, series.index[cutoff].date().isoformat())
 

@@ -24,7 +24,7 @@ def _perturb_after(series, position):
 def _cutoff_position(windows: PanelWindows, panel: Panel, s: int = 0) -> int:
     """The last row of series ``s`` (counted within the series) that its training windows touch."""
     first_val = int(windows.splits[s][1])
-    return int(windows.source_rows[windows.first_row[s] + first_val + windows.window - 1]) - int(panel.offsets[s])
+    return int(windows.panel_rows(windows.first_row[s] + first_val + windows.window - 1)) - int(panel.offsets[s])
 
 
 def _train_inputs(windows: PanelWindows) -> list[torch.Tensor]:
@@ -116,12 +116,12 @@ def test_a_training_window_reads_the_calendar_after_its_end_and_no_value(price_s
     for start in (int(windows.starts("val")[0]), int(windows.starts("cal")[-1])):
         s = int(windows.series_of(np.array([start]))[0])
         x = windows.gather(torch.tensor([start]))[0]  # (T, width)
-        dates = panel.dates[windows.source_rows[start:start + T + h]]  # the window's dates and the h after
+        dates = panel.dates[windows.panel_rows(np.arange(start, start + T + h))]  # the window's dates and the h after
         for step in (0, T - 1):
             ahead = pd.DatetimeIndex(dates[step + 1:step + 1 + h])
             expected = calendar_features(ahead, "B", "NYSE").reshape(-1).astype(np.float32)
             np.testing.assert_array_equal(x[step, P:].numpy(), expected)
-        end = int(windows.source_rows[start + T - 1]) - int(panel.offsets[s])  # the window's last row
+        end = int(windows.panel_rows(start + T - 1)) - int(panel.offsets[s])  # the window's last row
         cutoffs = [len(panel.index(k)) for k in range(panel.n_series)]
         cutoffs[s] = end
         for column in (0, 1):

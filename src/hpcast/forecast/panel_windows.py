@@ -69,9 +69,8 @@ class PanelWindows:
 
     buffer: torch.Tensor  # (N', F) float32, scaled
     future: torch.Tensor | None  # (N', K) float32 calendar features of each row's date, or None
-    series_of_row: torch.Tensor  # (N',) int32
-    source_rows: np.ndarray  # (N',) the panel row each buffer row dates from
     first_row: np.ndarray  # (S,) buffer row where each series starts
+    first_source: np.ndarray  # (S,) the panel row the series' first buffer row dates from
     splits: np.ndarray  # (S, 4): n_train, first_val, n_val, first_cal per series
     windows: np.ndarray  # (S,) windows per series
     scalers: list[tuple[Scaler, Scaler | None]]  # per series: target, covariates
@@ -101,8 +100,15 @@ class PanelWindows:
             out.append(self.first_row[s] + local)
         return np.concatenate(out).astype(np.int64)
 
-    def series_of(self, starts: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.first_row, starts, side="right") - 1
+    def series_of(self, rows: np.ndarray) -> np.ndarray:
+        """The series of each buffer row."""
+        return np.searchsorted(self.first_row, rows, side="right") - 1
+
+    def panel_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The panel row each buffer row dates from (computed, not stored: no per-row index arrays)."""
+        rows = np.asarray(rows)
+        s = self.series_of(rows)
+        return self.first_source[s] + (rows - self.first_row[s])
 
     def gather(self, starts: torch.Tensor) -> torch.Tensor:
         """Model inputs ``(B, T, width)`` of the windows starting at buffer rows ``starts (B,)``."""
@@ -113,7 +119,8 @@ class PanelWindows:
             ahead = rows[:, :, None] + 1 + torch.arange(self.horizon, device=starts.device)  # (B, T, h)
             parts.append(self.future[ahead].flatten(2))  # (B, T, h*K): the dates each step forecasts
         if self.with_ids:
-            ids = self.series_of_row[starts].to(x.dtype)  # (B,)
+            first = torch.as_tensor(self.first_row, device=starts.device)
+            ids = (torch.searchsorted(first, starts, right=True) - 1).to(x.dtype)  # (B,): each window's series
             parts.append(ids[:, None, None].expand(-1, self.window, 1))  # (B, T, 1)
         return torch.cat(parts, dim=-1) if len(parts) > 1 else x
 
@@ -201,7 +208,6 @@ def prepare_panel(panel: Panel, config: RunConfig, device: torch.device | str = 
     first_row = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     fractions = config.train.val_fraction, config.train.calibration_fraction
     scaled = np.empty((int(lengths.sum()), panel.values.shape[1]), dtype=np.float32)  # (N', F)
-    source = np.empty(len(scaled), dtype=np.int32)  # the panel row each buffer row dates from
     splits, windows, scalers = [], [], []
     for s in range(panel.n_series):
         count = int(lengths[s]) - T - h + 1
@@ -219,7 +225,6 @@ def prepare_panel(panel: Panel, config: RunConfig, device: torch.device | str = 
         if covariates.shape[1]:
             covariate_scaler = fit_scaler("standard", covariates[:cutoff])
             scaled[rows, 1:] = covariate_scaler.transform(covariates)
-        source[rows] = panel.offsets[s] + drop + np.arange(lengths[s])
         splits.append(split)
         windows.append(count)
         scalers.append((target_scaler, covariate_scaler))
@@ -230,7 +235,6 @@ def prepare_panel(panel: Panel, config: RunConfig, device: torch.device | str = 
         future = np.concatenate([calendar_features(panel.index(s)[drop:], panel.freq, panel.calendars[s])
                                  for s in range(panel.n_series)])
         future = torch.from_numpy(future.astype(np.float32)).to(device)  # (N', K)
-    series_of_row = torch.from_numpy(np.repeat(np.arange(panel.n_series, dtype=np.int32), lengths)).to(device)
-    return PanelWindows(torch.from_numpy(scaled).to(device), future, series_of_row, source, first_row,
+    return PanelWindows(torch.from_numpy(scaled).to(device), future, first_row, panel.offsets[:-1] + drop,
                         np.asarray(splits, dtype=np.int64), np.asarray(windows, dtype=np.int64), scalers,
                         int(T), int(h), with_ids and panel.n_series > 1)

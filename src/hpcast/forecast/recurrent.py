@@ -82,14 +82,14 @@ class RecurrentForecaster(Forecaster):
         paths = self._score(windows, starts, panel.values[:, 0])  # (M, h) forecast values
         series = windows.series_of(starts)
         T, h = windows.window, windows.horizon
-        actual = panel.values[windows.source_rows[(starts + T)[:, None] + np.arange(h)], 0]  # (M, h)
+        actual = panel.values[windows.panel_rows((starts + T)[:, None] + np.arange(h)), 0]  # (M, h)
         log_space = self.config.target == "log_return"
         residuals = np.abs(np.log(actual) - np.log(paths)) if log_space else np.abs(actual - paths)
         for s, symbol in enumerate(panel.symbols):
             n_train, first_val, n_val, first_cal = (int(v) for v in windows.splits[s])
             target, covariates = windows.scalers[s]
             raw_first = int(panel.offsets[s])
-            cutoff = int(windows.source_rows[windows.first_row[s] + first_val + T - 1]) - raw_first
+            cutoff = int(windows.panel_rows(windows.first_row[s] + first_val + T - 1)) - raw_first
             self.series[symbol].update(
                 scalers={"target": target.to_dict(), "covariates": covariates.to_dict() if covariates else None},
                 calibration=conformal_calibration(residuals[series == s], self.config.interval_levels,
@@ -113,7 +113,7 @@ class RecurrentForecaster(Forecaster):
         offset = np.array([windows.scalers[s][0].offset[0] for s in range(len(windows.scalers))])[series]
         scale = np.array([windows.scalers[s][0].scale[0] for s in range(len(windows.scalers))])[series]
         z = scaled * scale[:, None] + offset[:, None]  # the target scaler's inverse, per window's series
-        last = raw_target[windows.source_rows[starts + T - 1]]
+        last = raw_target[windows.panel_rows(starts + T - 1)]
         return decode(z, last, self.config.target)
 
     # -- forecasting ---------------------------------------------------------------------------------------
