@@ -47,7 +47,7 @@ def test_spectrograms_train_and_backtest_from_the_command_line(tmp_path: Path, m
     metrics = json.loads((tmp_path / "bt" / "metrics.json").read_text())["backtest"]["metrics"]
     assert set(metrics) == {"spectro-cnn", "lstm", "naive"}
     assert all(np.isfinite(m["mase"]) for m in metrics.values())
-    wrong = runner.invoke(cli, ["backtest", "--dataset", "msft", "--models", "spectro-cnn,naive", "--quiet"])
+    wrong = runner.invoke(cli, ["backtest", "--dataset", "msft", "--models", "lstm,spectro-cnn,naive", "--quiet"])
     assert wrong.exit_code == 1 and "must be 1 to backtest spectro-cnn" in wrong.output
 
 

@@ -98,7 +98,8 @@ def _print_backtest(result: Any) -> None:
 def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, **kwargs: Any) -> None:
     """Walk-forward backtest: the network beside the baselines on the same folds, per series and pooled.
 
-    Each fold refits every model (and its scalers) on the data dated before its origin only; on
+    Model flags (--layers, --n-fft, ...) set the first network of --models; other networks run on their
+    defaults. Each fold refits every model (and its scalers) on the data dated before its origin only; on
     several series the folds' origins are dates shared by the panel. Metrics: MAE, RMSE, MAPE, sMAPE,
     MASE and directional accuracy, pooled and per series, each series beside its own naive forecast with
     a Diebold-Mariano test; plus the empirical coverage of every model's conformal intervals.
@@ -112,9 +113,14 @@ def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, *
     """
     from hpcast.jobs import backtest_job, new_run_folder
 
+    from hpcast.forecast.table import model_spec
+
     panel = load_panel_flags(kwargs)
-    config = run_config(kwargs, saved_config(model_dir) if model_dir else None)
     chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
+    networks = [name for name in chosen or () if model_spec(name).network is not None]
+    if networks and not model_dir:  # the model flags set the first network's settings; the others run on defaults
+        kwargs["kind"] = networks[0]
+    config = run_config(kwargs, saved_config(model_dir) if model_dir else None)
     folder = new_run_folder("backtest", out)
     result = backtest_job(panel, config, folder, models=chosen, quiet=quiet)
     _print_backtest(result)
