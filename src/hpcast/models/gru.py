@@ -15,8 +15,6 @@ Legend: B batch, T time steps (window), F input columns, H hidden size of a laye
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -35,10 +33,6 @@ class GRUNet(RecurrentNet):
         >>> net(torch.zeros(2, 5, 1)).shape
         torch.Size([2, 3])
     """
-
-    def __init__(self, config: Any, input_size: int, horizon: int, kernels: str = "torch", *,
-                 future_size: int = 0, n_series: int = 0) -> None:
-        super().__init__(config, input_size, horizon, future_size=future_size, n_series=n_series)
 
     @property
     def recurrent(self) -> nn.ModuleList:

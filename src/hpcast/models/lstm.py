@@ -22,8 +22,6 @@ orthogonal block per gate, and both beat PyTorch's default uniform(-1/sqrt(H), 1
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -77,17 +75,12 @@ class LSTMNet(RecurrentNet):
         torch.Size([2, 3])
     """
 
-    def __init__(self, config: Any, input_size: int, horizon: int, kernels: str = "torch", *,
-                 future_size: int = 0, n_series: int = 0) -> None:
-        self._kernels = kernels
-        super().__init__(config, input_size, horizon, future_size=future_size, n_series=n_series)
-
     @property
     def recurrent(self) -> nn.ModuleList:
         return self.lstms
 
     def _build_layers(self, sizes: tuple[int, ...]) -> None:
-        self.lstms = nn.ModuleList(_layer(sizes[k], sizes[k + 1], self._kernels) for k in range(len(sizes) - 1))
+        self.lstms = nn.ModuleList(_layer(sizes[k], sizes[k + 1], self.kernels) for k in range(len(sizes) - 1))
 
     def _init_layers(self) -> None:
         for lstm in self.lstms:

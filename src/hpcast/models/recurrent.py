@@ -32,9 +32,10 @@ class RecurrentNet(nn.Module):
     initialise them in ``_init_layers()``; `recurrent` names them.
     """
 
-    def __init__(self, config: Any, input_size: int, horizon: int, *, future_size: int = 0,
-                 n_series: int = 0) -> None:
+    def __init__(self, config: Any, input_size: int, horizon: int, kernels: str = "torch", *,
+                 future_size: int = 0, n_series: int = 0) -> None:
         super().__init__()
+        self.kernels = kernels  # which LSTM implementation `_build_layers` may pick (lstm only)
         if input_size < 1 or horizon < 1 or future_size < 0 or n_series < 0:
             raise ValueError(f"input_size ({input_size}) and horizon ({horizon}) must be >= 1, future_size "
                              f"({future_size}) and n_series ({n_series}) >= 0")
