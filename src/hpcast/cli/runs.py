@@ -111,9 +111,8 @@ def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, *
         hpcast backtest --dataset sp500 --horizon 1 --test-size 60 --models spectro-cnn,lstm,naive
         hpcast backtest --datasets sp500,nasdaq,aapl,msft,goog --covariates volume,calendar --models lstm,naive
     """
-    from hpcast.jobs import backtest_job, new_run_folder
-
     from hpcast.forecast.table import model_spec
+    from hpcast.jobs import backtest_job, new_run_folder
 
     panel = load_panel_flags(kwargs)
     chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
