@@ -50,7 +50,7 @@ def verdict(metrics: dict[str, dict[str, Any]]) -> str:
     baselines = {m: row["mase"] for m, row in metrics.items() if m not in networks}
     sentences = []
     for network in networks:
-        mase, name = metrics[network]["mase"], network.upper() if network in ("lstm", "gru") else network
+        mase, name = metrics[network]["mase"], f"model {network}"
         parts = []
         if "naive" in baselines:
             word = "beat" if mase < baselines["naive"] else "did not beat"

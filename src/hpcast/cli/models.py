@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from hpcast.cli import cli
+from hpcast.cli.options import typed
+
+
+def _flat(settings: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested settings as ``spectrogram.window=256`` pairs."""
+    pairs: list[tuple[str, object]] = []
+    for key, value in settings.items():
+        pairs += _flat(value, f"{prefix}{key}.") if isinstance(value, dict) else [(prefix + key, value)]
+    return pairs
 
 
 @cli.command()
@@ -25,7 +34,7 @@ def models() -> None:
 
     table = Table("name", "kind", "what it is", "settings (defaults)", title="hpcast models")
     for name, spec in MODELS.items():
-        settings = ", ".join(f"{f.name}={getattr(spec.config(), f.name)}" for f in dataclasses.fields(spec.config)
-                             if f.name != "kind")
+        settings = ", ".join(f"{key}={typed(value)}" for key, value in _flat(dataclasses.asdict(spec.config()))
+                             if key != "kind")
         table.add_row(name, "network" if spec.network else "baseline", spec.description, settings or "—")
     console().print(table)

@@ -141,10 +141,10 @@ def ints(text: str | None) -> tuple[int, ...] | None:
     return None if text is None else tuple(int(x) for x in text.split(","))
 
 
-def _words(value: Any) -> str:
+def typed(value: Any) -> str:
     """A default as a user types it: 64,32 for tuples, on/off for flags."""
     if isinstance(value, tuple | list):
-        return ",".join(_words(item) for item in value)
+        return ",".join(typed(item) for item in value)
     if isinstance(value, bool):
         return "on" if value else "off"
     return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
@@ -158,7 +158,17 @@ def default(path: str, kind: str | None = None) -> str:
     value: Any = RunConfig() if kind is None else model_spec(kind).config()
     for part in (path.removeprefix("model.") if kind else path).split("."):
         value = getattr(value, part)
-    return _words(value)
+    return typed(value)
+
+
+def having(setting: str) -> str:
+    """The models whose settings include ``setting``, for help texts that must not list them by hand."""
+    import dataclasses
+
+    from hpcast.forecast.table import MODELS
+
+    return ", ".join(name for name, spec in MODELS.items()
+                     if setting in {f.name for f in dataclasses.fields(spec.config)})
 
 
 def _model_names() -> list[str]:
@@ -175,15 +185,15 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--target", type=click.Choice(["log_return", "level"]),
                      help=f"What the net predicts; level reproduces the seed study [default: {default('target')}]."),
         click.option("--layers", metavar="H1,H2,..",
-                     help=f"lstm, gru: hidden size per layer [default: {default('model.layers', 'lstm')}]."),
+                     help=f"{having('layers')}: hidden size per layer [default: {default('model.layers', 'lstm')}]."),
         click.option("--dropout", metavar="P1,P2,..",
-                     help=f"Dropout per layer (lstm, gru) or after the convolutions (spectro-cnn) "
+                     help=f"Dropout per layer ({having('layers')}) or after the convolutions ({having('channels')}) "
                           f"[default: {default('model.dropout', 'lstm')} each]."),
         click.option("--init", type=click.Choice(["keras", "torch"]),
-                     help=f"lstm, gru: weight init [default: {default('model.init', 'lstm')}]."),
+                     help=f"{having('init')}: weight init [default: {default('model.init', 'lstm')}]."),
         click.option("--embedding", type=int,
-                     help="lstm, gru on a panel: a learned vector of this size per symbol (static covariate; 0: "
-                          f"none) [default: {default('model.embedding', 'lstm')}]."),
+                     help=f"{having('embedding')} on a panel: a learned vector of this size per symbol (static "
+                          f"covariate; 0: none) [default: {default('model.embedding', 'lstm')}]."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping usually ends sooner) "
                                                 f"[default: {default('train.epochs')}]."),
         click.option("--batch-size", type=int, help=f"Windows per step [default: {default('train.batch_size')}]."),

@@ -1,4 +1,4 @@
-"""`RecurrentForecaster`: the LSTM and the GRU (`MODELS` names the network) over a panel's windows.
+"""`RecurrentForecaster`: the recurrent networks over a panel's windows (`MODELS` names each one's network).
 
 One network across every series of the panel (a global model; a single series is a panel of one): past
 values of the target and the covariates at each step, the calendar of the forecast dates for the head
@@ -29,7 +29,7 @@ _CHUNK = 4096  # windows per forward pass when scoring many at once
 
 
 class RecurrentForecaster(Forecaster):
-    """Fit the configured recurrent network (``config.model.kind``: lstm or gru) and forecast with bands.
+    """Fit the configured recurrent network (``config.model.kind``, a row of `MODELS`) and forecast with bands.
 
     Example:
         >>> from hpcast.data import load_bundled
