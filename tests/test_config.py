@@ -58,6 +58,7 @@ def test_toml_model_kind_picks_the_settings_dataclass(tmp_path):
     ({"model": 3}, r"model must be a table of settings, got 3"),
     ({"backtest": {"scope": "local"}}, r"backtest.scope \('local'\) must be one of \['global', 'per-series'\]"),
     ({"train": {"series_weights": "x"}}, r"train.series_weights \('x'\) must be one of \['length', 'equal'\]"),
+    ({"train": {"ensemble": 0}}, r"ensemble \(0\) must be >= 1"),
 ])
 def test_errors_name_the_key_the_value_and_the_rule(data, message):
     with pytest.raises(ConfigError, match=message):

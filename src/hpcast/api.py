@@ -32,7 +32,7 @@ def fit(data: Any, model: str = "lstm", *, freq: str | None = None, calendar: st
     """Fit ``model`` (a name in `hpcast.forecast.MODELS`) on a panel or one ``pd.Series`` (then give ``freq``);
     ``settings`` by their names (``epochs=20, layers=(32,)``) override ``config``. Returns the fitted
     forecaster: ``.predict(history=None, horizon=None)``, ``.save(folder)``."""
-    from hpcast.forecast.table import model_spec
+    from hpcast.forecast.table import estimator_for
     from hpcast.train.context import RunContext
 
     config = configure(config, model=model, **settings)
@@ -41,7 +41,8 @@ def fit(data: Any, model: str = "lstm", *, freq: str | None = None, calendar: st
         from hpcast.train.progress import EpochProgress
 
         context = RunContext(progress=EpochProgress())
-    return model_spec(config.kind).estimator_class()(config).fit(data, freq, calendar=calendar, context=context)
+    estimator = estimator_for(config.kind, config.train.ensemble)  # ensemble=K: a seed ensemble
+    return estimator(config).fit(data, freq, calendar=calendar, context=context)
 
 
 def backtest(data: Any, models: tuple[str, ...] | None = None, *, freq: str | None = None,

@@ -64,6 +64,9 @@ class TrainConfig:
     val_fraction: float = 0.2  # the last windows, held out from training
     calibration_fraction: float = 0.5  # the later part of the held-out windows: intervals, never early stopping
     seed: int = 0
+    # A seed ensemble (recurrent models): `ensemble` networks from seeds seed, seed+1, ...; their mean is the
+    # forecast, their spread a column of its own, the bands calibrated on the mean (hpcast.forecast.ensemble)
+    ensemble: int = 1
     kernels: Kernels = "auto"  # Triton LSTM layers and MSE on CUDA tensors ("auto"), never, or always
     device: Device = "auto"  # "auto": the GPU when torch sees one, else the CPU
     # DataLoader settings, used when samples are read from disk (the spectrogram model's datasets)
@@ -84,7 +87,7 @@ class TrainConfig:
     series_weights: SeriesWeights = "length"
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "ensemble"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} ({getattr(self, name)}) must be >= 1")
         if self.lr <= 0:

@@ -103,20 +103,21 @@ def as_job_panel(data: Dataset | Panel, column: str | None = None) -> Panel:
 
 def train_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, column: str | None = None,
               resume: bool = False, quiet: bool = False, dist: Any = None, profile: bool = False) -> Any:
-    """Fit the configured model (`hpcast.forecast.MODELS`; one global model over every series of a panel)
-    on all the data; write ``model/``, ``loss_curve.png`` and training metrics.
+    """Fit the configured model (`hpcast.forecast.MODELS`; one global model over every series of a panel; a
+    seed ensemble of it with ``config.train.ensemble`` > 1) on all the data; write ``model/``,
+    ``loss_curve.png`` (an ensemble's first member) and training metrics.
 
     Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there. Under torchrun
     (``dist``), every worker trains and only rank 0 writes. ``profile`` writes torch.profiler traces to
     ``profile/`` (one per worker).
     """
-    from hpcast.forecast.table import model_spec
+    from hpcast.forecast.table import estimator_for
     from hpcast.train.context import RunContext
     from hpcast.train.progress import EpochProgress
     from hpcast.viz.plots import loss_curve
 
     panel = as_job_panel(data, column)
-    spec = model_spec(config.kind)
+    estimator = estimator_for(config.kind, config.train.ensemble)  # a seed ensemble with --ensemble K > 1
     main = dist is None or dist.is_main
     if main:
         _record_run(folder, "train", panel, config)
@@ -124,7 +125,7 @@ def train_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, column:
             _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
     context = RunContext(progress=None if quiet else EpochProgress(), checkpoint_dir=folder / "checkpoint",
                          resume=resume, dist=dist, profile_dir=folder / "profile" if profile else None)
-    forecaster = spec.estimator_class()(config).fit(panel, context=context)
+    forecaster = estimator(config).fit(panel, context=context)
     if not main:
         return forecaster
     result = forecaster.result
@@ -147,10 +148,12 @@ def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet
     """Fit spectro-cnn on every symbol of the spectrogram dataset at ``root`` (read through DataLoader workers)."""
     from hpcast.features.spectrogram_dataset import load_index
     from hpcast.forecast.spectro import SpectroForecaster
+    from hpcast.forecast.table import estimator_for
     from hpcast.train.context import RunContext
     from hpcast.train.progress import EpochProgress
     from hpcast.viz.plots import loss_curve
 
+    estimator_for("spectro-cnn", config.train.ensemble)  # refuses --ensemble > 1: only recurrent models ensemble
     index = load_index(root)
     context = RunContext(progress=None if quiet else EpochProgress(), checkpoint_dir=folder / "checkpoint",
                          profile_dir=folder / "profile" if profile else None)

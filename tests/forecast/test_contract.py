@@ -13,6 +13,9 @@ to it without a line here. A model is fitted once per module (the ``case`` fixtu
 5. The same seed gives bit-identical weights (and forecasts) on the CPU.
 6. Named errors: too short a history, other columns than fitted, a horizon past the fitted one, an unknown
    model name, a seasonal model on data without a season.
+
+A seed ensemble (`hpcast.forecast.ensemble`, ``--ensemble K``) is held to checks 1, 2, 3 and 5 by a separate
+parametrisation (``ENSEMBLES``, the ``ensemble_case`` fixture), with its ``spread`` column beside the bands.
 """
 
 from __future__ import annotations
@@ -38,12 +41,13 @@ from hpcast.data.panel import Panel
 from hpcast.features.spectrogram import SpectrogramConfig
 from hpcast.forecast.base import Forecaster, load_forecaster
 from hpcast.forecast.spec import ModelSpec, RecurrentConfig
-from hpcast.forecast.table import MODELS, model_spec
+from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
 ONE_SERIES = {"spectro-cnn": "trains on one series"}  # model -> what its refusal of a panel says
 MONTHLY = {"arima"}  # fitted on AirPassengers (the airline model); seasonal models are too, by their spec
 BASE = RunConfig(window=8, horizon=3, train=TrainConfig(epochs=2, batch_size=16, patience=2, device="cpu"))
 MODEL_NAMES = list(MODELS)
+ENSEMBLES = {"lstm x3 ensemble": ("lstm", 3)}  # case id -> (model, members)
 
 
 # -- data and models ---------------------------------------------------------------------------------------
@@ -115,8 +119,13 @@ class Case:
     def horizon(self) -> int:
         return self.fitted.config.horizon  # type: ignore[return-value]
 
+    @property
+    def extra_columns(self) -> list[str]:
+        """Columns after the bands: a seed ensemble's ``spread``."""
+        return ["spread"] if self.config.train.ensemble > 1 else []
+
     def fit(self, panel: Panel) -> Forecaster:
-        return self.spec.estimator_class()(self.config).fit(panel)
+        return estimator_for(self.name, self.config.train.ensemble)(self.config).fit(panel)
 
     def forecast(self, forecaster: Forecaster) -> pd.DataFrame:
         """``forecaster.predict()`` of a fitted forecaster of this case, computed once (ARIMA refits per call)."""
@@ -129,15 +138,25 @@ class Case:
         return pairs + ([(self.fitted_two, self.two)] if self.fitted_two is not None else [])
 
 
-@pytest.fixture(scope="module", params=MODEL_NAMES)
-def case(request: pytest.FixtureRequest) -> Case:
-    spec = model_spec(request.param)
+def _build_case(name: str, ensemble: int = 1) -> Case:
+    spec = model_spec(name)
     config = _tiny_config(spec)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, ensemble=ensemble))
     one, two = _panels(spec)
-    estimator = spec.estimator_class()
+    estimator = estimator_for(name, ensemble)
     fitted = estimator(config).fit(one)
     fitted_two = None if spec.name in ONE_SERIES else estimator(config).fit(two)
     return Case(spec, config, one, two, fitted, fitted_two)
+
+
+@pytest.fixture(scope="module", params=MODEL_NAMES)
+def case(request: pytest.FixtureRequest) -> Case:
+    return _build_case(request.param)
+
+
+@pytest.fixture(scope="module", params=list(ENSEMBLES))
+def ensemble_case(request: pytest.FixtureRequest) -> Case:
+    return _build_case(*ENSEMBLES[request.param])
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -198,7 +217,7 @@ def _fitted_transforms(forecaster: Forecaster) -> dict[str, Any]:
 
 def _check_frame(frame: pd.DataFrame, case: Case, panel: Panel) -> None:
     bands = _band_columns(case.config.interval_levels) if case.spec.bands else []
-    assert list(frame.columns) == ["symbol", "date", "forecast", *bands]
+    assert list(frame.columns) == ["symbol", "date", "forecast", *bands, *case.extra_columns]
     assert len(frame) == case.horizon * panel.n_series
     assert pd.api.types.is_datetime64_any_dtype(frame["date"])
     assert np.isfinite(frame.drop(columns=["symbol", "date"]).to_numpy(dtype=np.float64)).all()
@@ -355,3 +374,23 @@ def test_for_model_resolves(name: str) -> None:
     resolved = config.resolved(freq)
     spectrogram = getattr(resolved.model, "spectrogram", None)
     assert resolved.window == (spectrogram.window if spectrogram is not None else 8)
+
+
+# -- the seed ensemble: checks 1, 2, 3 and 5 on the same bodies ------------------------------------------
+def test_ensemble_predict(ensemble_case: Case) -> None:
+    test_predict_one_series(ensemble_case)
+    test_predict_two_series_with_different_ranges(ensemble_case)
+    assert (ensemble_case.forecast(ensemble_case.fitted)["spread"] >= 0).all()
+
+
+def test_ensemble_bands_nest_and_widen(ensemble_case: Case) -> None:
+    test_bands_nest_and_widen(ensemble_case)
+
+
+def test_ensemble_save_load_identical_without_pickle(ensemble_case: Case, tmp_path: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    test_save_load_identical_without_pickle(ensemble_case, tmp_path, monkeypatch)
+
+
+def test_ensemble_same_seed_same_fit(ensemble_case: Case) -> None:
+    test_same_seed_same_fit(ensemble_case)

@@ -210,6 +210,10 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           f"stop early [default: {default('train.calibration_fraction')}]."),
         click.option("--seed", type=int,
                      help=f"Random seed; same seed, same weights [default: {default('train.seed')}]."),
+        click.option("--ensemble", type=int, metavar="K",
+                     help="Seed ensemble of a recurrent model: K networks from seeds --seed .. --seed+K-1, their "
+                          "mean the forecast, their spread a column of its own "
+                          f"[default: {default('train.ensemble')}]."),
         click.option("--kernels", type=click.Choice(["auto", "torch", "triton"]),
                      help=f"Triton LSTM/MSE kernels: on CUDA (auto), never, or always "
                           f"[default: {default('train.kernels')}]."),
@@ -289,8 +293,8 @@ _MODEL_FLAGS = {"layers": "layers", "dropout": "dropout", "init": "init", "embed
                 "spectro_window": "spectrogram.window", "n_fft": "spectrogram.n_fft", "hop": "spectrogram.hop",
                 "taper": "spectrogram.taper", "channels": "channels", "lstm_hidden": "lstm_hidden"}
 _TRAIN_FLAGS = ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "calibration_fraction", "seed",
-                "kernels", "device", "loader_workers", "pin_memory", "prefetch", "persistent_workers", "targets",
-                "warmup", "stride", "precision", "schedule", "series_weights")
+                "ensemble", "kernels", "device", "loader_workers", "pin_memory", "prefetch", "persistent_workers",
+                "targets", "warmup", "stride", "precision", "schedule", "series_weights")
 _DISTRIBUTED_FLAGS = ("workers", "strategy", "sync_every", "sync_url", "sync_timeout", "max_restarts")
 _BACKTEST_FLAGS = ("test_size", "step", "scope")
 

@@ -28,7 +28,7 @@ from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
 from hpcast.evaluate.metrics import directional_accuracy, mae, mape, mase_scale, rmse, smape
 from hpcast.forecast.base import as_panel
-from hpcast.forecast.table import MODELS, model_spec
+from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
 __all__ = ["BacktestResult", "backtest", "default_models", "fold_origins", "score"]
 
@@ -96,12 +96,17 @@ def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.Dat
 def _fit_predict(name: str, config: RunConfig, history: Panel, horizon: int, scope: str) -> pd.DataFrame:
     """Refit ``name`` on ``history`` (one global model, or one per series) and forecast ``horizon`` steps."""
     spec = model_spec(name)
-    estimator = spec.estimator_class()
     model_config = config.for_model(name)
+    estimator = _estimator(name, model_config)
     if spec.network is None or scope == "global" or history.n_series == 1:
         return estimator(model_config).fit(history).predict(horizon=horizon)
     return pd.concat([estimator(model_config).fit(history.select([s])).predict(horizon=horizon)
                       for s in history.symbols], ignore_index=True)
+
+
+def _estimator(name: str, config: RunConfig) -> Any:
+    """``name``'s estimator: a network's seed ensemble under ``--ensemble K`` (baselines are single models)."""
+    return estimator_for(name, config.train.ensemble if model_spec(name).network is not None else 1)
 
 
 def _coverage(predictions: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, dict[str, float]]:
@@ -151,8 +156,9 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
     sampled at ``freq``).
 
     ``models`` are names in `MODELS`, refitted on each fold's history; None means `default_models` for the
-    config's network. ``fitted`` maps names to already-trained forecasters that are *not* refitted: only fold
-    origins after their training data keep that honest; the caller chooses ``config.backtest.test_size`` so.
+    config's network (refitted as a seed ensemble when ``config.train.ensemble`` > 1). ``fitted`` maps names
+    to already-trained forecasters that are *not* refitted: only fold origins after their training data keep
+    that honest; the caller chooses ``config.backtest.test_size`` so.
 
     Example:
         >>> from hpcast.data import load_bundled
@@ -175,6 +181,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
     h = config.horizon
     assert h is not None
     for name in models:
+        _estimator(name, config.for_model(name))  # a network that cannot ensemble fails before the first fold
         fixed = model_spec(name).horizon
         if fixed is not None and h != fixed:
             raise ValueError(f"horizon ({h}) must be {fixed} to backtest {name} (it forecasts {fixed} step ahead): "

@@ -80,6 +80,10 @@ class Forecaster:
         """Point forecasts ``(S, horizon)`` from the end of each series of ``panel``."""
         raise NotImplementedError
 
+    def _columns(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
+        """``forecast`` (`_paths`) and any columns a model reports besides it and its bands, each ``(S, horizon)``."""
+        return {"forecast": self._paths(panel, horizon)}
+
     def _own_manifest(self) -> dict[str, Any]:
         return {"model": {"kind": self.kind}}
 
@@ -149,14 +153,16 @@ class Forecaster:
 
         panel = self.history_panel(history)
         horizon = self.check_horizon(horizon)
-        paths = self._paths(panel, horizon)  # (S, horizon)
+        columns = self._columns(panel, horizon)  # name -> (S, horizon)
+        paths = columns.pop("forecast")
         frames = []
         for s, given in enumerate(panel.symbols):
             symbol = self.model_symbol(given, panel.n_series)
             info = self.series[symbol]
             dates = future_dates(panel.index(s), self.freq, horizon, info.get("calendar"))  # its anchor, its sessions
             frame = pd.DataFrame({"symbol": given, "date": dates, "forecast": paths[s]})
-            frames.append(add_bands(frame, info.get("calibration") or self.calibration))
+            frame = add_bands(frame, info.get("calibration") or self.calibration)
+            frames.append(frame.assign(**{name: values[s] for name, values in columns.items()}))
         return pd.concat(frames, ignore_index=True)
 
     # -- artifacts -----------------------------------------------------------------------------------------
@@ -216,8 +222,10 @@ def _data_facts(panel: Panel) -> dict[str, Any]:
 
 
 def load_forecaster(folder: str | Path, history: Panel | pd.Series | None = None) -> Forecaster:
-    """Whichever model a folder holds (its manifest names the kind in `MODELS`), rebuilt without pickle."""
-    from hpcast.forecast.table import model_spec
+    """Whichever model a folder holds (its manifest names the kind in `MODELS`, and ``ensemble``, the members of
+    a seed ensemble, where it has more than one), rebuilt without pickle."""
+    from hpcast.forecast.table import estimator_for
 
     weights, manifest = read_artifact(folder)  # read and hashed once, whichever model it holds
-    return model_spec(manifest["model"]["kind"]).estimator_class().from_artifact(weights, manifest, history)
+    model = manifest["model"]
+    return estimator_for(model["kind"], model.get("ensemble", 1)).from_artifact(weights, manifest, history)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hpcast.config import RunConfig
 from hpcast.data.panel import Panel
 from hpcast.features.scalers import Scaler
 from hpcast.features.targets import decode, encode
@@ -23,9 +24,33 @@ from hpcast.forecast.calibration import conformal_calibration
 from hpcast.forecast.panel_windows import PanelWindows, prepare_panel
 from hpcast.forecast.table import model_spec
 
-__all__ = ["RecurrentForecaster"]
+__all__ = ["RecurrentForecaster", "calibrate_series"]
 
 _CHUNK = 4096  # windows per forward pass when scoring many at once
+
+
+def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: PanelWindows, paths: np.ndarray,
+                     config: RunConfig) -> None:
+    """Per series of ``panel``: conformal quantiles of its calibration windows' residuals (``paths (M, h)``: the
+    decoded forecasts of ``windows.starts("cal")``), its scalers and split, written into ``series[symbol]``."""
+    starts = windows.starts("cal")
+    of_series = windows.series_of(starts)
+    T, h = windows.window, windows.horizon
+    actual = panel.values[windows.panel_rows((starts + T)[:, None] + np.arange(h)), 0]  # (M, h)
+    log_space = config.target == "log_return"
+    residuals = np.abs(np.log(actual) - np.log(paths)) if log_space else np.abs(actual - paths)
+    for s, symbol in enumerate(panel.symbols):
+        n_train, first_val, n_val, first_cal = (int(v) for v in windows.splits[s])
+        target, covariates = windows.scalers[s]
+        raw_first = int(panel.offsets[s])
+        cutoff = int(windows.panel_rows(windows.first_row[s] + first_val + T - 1)) - raw_first
+        series[symbol].update(
+            scalers={"target": target.to_dict(), "covariates": covariates.to_dict() if covariates else None},
+            calibration=conformal_calibration(residuals[of_series == s], config.interval_levels,
+                                              "log" if log_space else "linear"),
+            data={"train_windows": n_train, "val_windows": n_val,
+                  "calibration_windows": int(windows.windows[s]) - first_cal,
+                  "scaler_fitted_through": panel.index(s)[cutoff].date().isoformat()})
 
 
 class RecurrentForecaster(Forecaster):
@@ -52,16 +77,27 @@ class RecurrentForecaster(Forecaster):
 
     # -- fitting -------------------------------------------------------------------------------------------
     def _fit(self, panel: Panel, context: Any) -> None:
-        from hpcast.kernels.dispatch import resolve
-        from hpcast.train.trainer import train
+        windows = self._windows(panel, context)
+        self._train(windows, panel, context)
+        calibrate_series(self.series, panel, windows, self._score(windows, windows.starts("cal"), panel.values[:, 0]),
+                         self.config)
 
+    def _windows(self, panel: Panel, context: Any) -> PanelWindows:
+        """The panel split, scaled and windowed on the training device (one per fit; an ensemble shares it)."""
         config = self.config
         device = training_device(config.train.device)
         dist = context.dist
         if dist is not None and dist.world_size > 1 and device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per worker
         embed = getattr(config.model, "embedding", 0) > 0
-        windows = prepare_panel(panel, config, device, with_ids=embed)
+        return prepare_panel(panel, config, device, with_ids=embed)
+
+    def _train(self, windows: PanelWindows, panel: Panel, context: Any) -> None:
+        """Build the network from ``config.train.seed`` and train it on ``windows``' training and validation parts."""
+        from hpcast.kernels.dispatch import resolve
+        from hpcast.train.trainer import train
+
+        config = self.config
         every_step = config.train.targets == "all"
         stride = (config.train.stride or max(1, config.window // 10)) if every_step else 1  # type: ignore[operator]
         train_data = windows.batches(windows.starts("train", stride), every_step, config.train.series_weights)
@@ -71,32 +107,10 @@ class RecurrentForecaster(Forecaster):
         torch.manual_seed(config.train.seed)
         K = 0 if windows.future is None else windows.future.shape[1]
         self.net = self._network(panel.values.shape[1], config.horizon * K,  # type: ignore[operator]
-                                 panel.n_series if windows.with_ids else 0, config.train.kernels).to(device)
+                                 panel.n_series if windows.with_ids else 0, config.train.kernels)
+        self.net = self.net.to(windows.buffer.device)  # the training device, where prepare_panel put the windows
         self.result = train(self.net, train_data, val_data, config.train, context)
         self.result.recipe["stride"] = stride
-        self._calibrate(panel, windows)
-
-    def _calibrate(self, panel: Panel, windows: PanelWindows) -> None:
-        """Per series: conformal quantiles of its calibration windows' residuals; and its scalers and split."""
-        starts = windows.starts("cal")
-        paths = self._score(windows, starts, panel.values[:, 0])  # (M, h) forecast values
-        series = windows.series_of(starts)
-        T, h = windows.window, windows.horizon
-        actual = panel.values[windows.panel_rows((starts + T)[:, None] + np.arange(h)), 0]  # (M, h)
-        log_space = self.config.target == "log_return"
-        residuals = np.abs(np.log(actual) - np.log(paths)) if log_space else np.abs(actual - paths)
-        for s, symbol in enumerate(panel.symbols):
-            n_train, first_val, n_val, first_cal = (int(v) for v in windows.splits[s])
-            target, covariates = windows.scalers[s]
-            raw_first = int(panel.offsets[s])
-            cutoff = int(windows.panel_rows(windows.first_row[s] + first_val + T - 1)) - raw_first
-            self.series[symbol].update(
-                scalers={"target": target.to_dict(), "covariates": covariates.to_dict() if covariates else None},
-                calibration=conformal_calibration(residuals[series == s], self.config.interval_levels,
-                                                  "log" if log_space else "linear"),
-                data={"train_windows": n_train, "val_windows": n_val,
-                      "calibration_windows": int(windows.windows[s]) - first_cal,
-                      "scaler_fitted_through": panel.index(s)[cutoff].date().isoformat()})
 
     def _score(self, windows: PanelWindows, starts: np.ndarray, raw_target: np.ndarray) -> np.ndarray:
         """Decoded point forecasts ``(M, h)`` of the windows starting at buffer rows ``starts``

@@ -8,9 +8,9 @@ from typing import Literal
 
 from hpcast.config import ConfigError
 from hpcast.forecast import gru, lstm, spectro_cnn
-from hpcast.forecast.spec import ModelSpec
+from hpcast.forecast.spec import ModelSpec, import_name
 
-__all__ = ["BASELINE_NAMES", "MODELS", "BaselineConfig", "model_spec"]
+__all__ = ["BASELINE_NAMES", "ENSEMBLE_NAMES", "MODELS", "BaselineConfig", "estimator_for", "model_spec"]
 
 BaselineKind = Literal["naive", "seasonal_naive", "drift", "arima"]
 
@@ -35,6 +35,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "is declared", bands=False),
 )}
 BASELINE_NAMES = tuple(name for name, spec in MODELS.items() if spec.network is None)
+_RECURRENT, _ENSEMBLE = "hpcast.forecast.recurrent:RecurrentForecaster", "hpcast.forecast.ensemble:EnsembleForecaster"
+ENSEMBLE_NAMES = tuple(name for name, spec in MODELS.items() if spec.estimator == _RECURRENT)  # seed ensembles
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -42,3 +44,21 @@ def model_spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise ConfigError(f"model ({name!r}) must be one of {', '.join(MODELS)}")
     return MODELS[name]
+
+
+def estimator_for(name: str, ensemble: int = 1) -> type:
+    """The estimator class that fits ``name``: its spec's, or with ``ensemble`` > 1 (``--ensemble``) the seed
+    ensemble `hpcast.forecast.ensemble.EnsembleForecaster` of that recurrent network (jobs, backtests and
+    `load_forecaster` all choose here).
+
+    Example:
+        >>> estimator_for("gru", ensemble=5).__name__
+        'EnsembleForecaster'
+    """
+    spec = model_spec(name)
+    if ensemble == 1:
+        return spec.estimator_class()  # type: ignore[no-any-return]
+    if name not in ENSEMBLE_NAMES:
+        raise ConfigError(f"ensemble ({ensemble}) needs a recurrent model ({', '.join(ENSEMBLE_NAMES)}); "
+                          f"model {name!r} trains no seed ensemble (use --ensemble 1)")
+    return import_name(_ENSEMBLE)  # type: ignore[no-any-return]
