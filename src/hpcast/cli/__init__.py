@@ -66,4 +66,5 @@ from hpcast.cli import (  # noqa: E402, F401
     scratch,
     store,
     training,
+    tune,
 )

@@ -1,0 +1,95 @@
+"""What a trial computes, and on which data.
+
+The tuning span is the panel's data *before* the folds `hpcast.evaluate.backtest.backtest` reports by
+default for the same config (its ``test_size`` over the panel's date axis): every date strictly before the
+first fold origin. A trial builds its `RunConfig` with `hpcast.config.configure` (the base config plus the
+trial's parameters), fits the model's estimator on that span, and returns the fitted model's best
+validation loss, i.e. the loss on the span's last windows (each series' last ``val_fraction``), the
+estimator's own early-stopping split. That is simple, needs no extra fits, and gives a value every epoch,
+which is what a pruner needs: after each epoch the best validation loss so far is reported to the trial,
+and a trial the pruner stops raises `optuna.TrialPruned` out of the training loop.
+
+Example:
+    >>> span, first_origin = tuning_span(panel, RunConfig())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hpcast.config import RunConfig, configure, to_dict
+from hpcast.data.panel import Panel
+from hpcast.evaluate.backtest import fold_origins
+from hpcast.tune.space import Param, to_settings
+
+__all__ = ["Objective", "TrialProgress", "held_out_size", "tuning_span"]
+
+
+def held_out_size(panel: Panel, config: RunConfig) -> int:
+    """The dates `backtest` reports on by default for ``config``: 3 horizons daily, 2 otherwise."""
+    h = config.resolved(panel.freq).horizon
+    assert h is not None
+    return config.backtest.test_size or (3 if panel.freq in ("B", "D") else 2) * h
+
+
+def tuning_span(panel: Panel, config: RunConfig) -> tuple[Panel, pd.Timestamp]:
+    """The rows dated strictly before the first default backtest fold origin, and that origin."""
+    resolved = config.resolved(panel.freq)
+    h = resolved.horizon
+    assert h is not None
+    axis = np.unique(panel.dates)
+    origins = fold_origins(len(axis), held_out_size(panel, config), h, config.backtest.step or h)
+    first = origins[0] - 1  # the first origin's position on the axis (its history ends there)
+    if first < 1:
+        raise ValueError(f"no data before the backtest folds (first origin {pd.Timestamp(axis[first]).date()}); "
+                         "use a longer series or a smaller --horizon")
+    return panel.until(axis[first - 1]), pd.Timestamp(axis[first])
+
+
+class TrialProgress:
+    """A `RunContext` progress hook that reports each epoch's best validation loss so far to an Optuna
+    trial and stops the training (`optuna.TrialPruned`, which the trainer lets through) when it should."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def start(self, total: int, done: int = 0) -> None:
+        pass
+
+    def advance(self, record: Any, best_val_loss: float) -> None:
+        import optuna
+
+        self.trial.report(best_val_loss, record.epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {record.epoch} (validation loss {best_val_loss:.4g})")
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """``objective(trial)``: fit the base config with the trial's parameters on ``span``; return its best
+    validation loss. The trial's whole config is kept as the user attribute ``config``."""
+
+    span: Panel
+    base: RunConfig
+    space: dict[str, Param]
+
+    def config_for(self, values: dict[str, Any]) -> RunConfig:
+        return configure(self.base, **to_settings(values))
+
+    def __call__(self, trial: Any) -> float:
+        from hpcast.forecast.table import model_spec
+        from hpcast.train.context import RunContext
+
+        config = self.config_for({name: param.suggest(trial) for name, param in self.space.items()})
+        trial.set_user_attr("config", to_dict(config.resolved(self.span.freq)))
+        estimator = model_spec(config.kind).estimator_class()(config)
+        estimator.fit(self.span, context=RunContext(progress=TrialProgress(trial)))
+        trial.set_user_attr("best_epoch", estimator.result.best_epoch)
+        return float(estimator.result.best_val_loss)
