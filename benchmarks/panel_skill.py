@@ -53,7 +53,8 @@ def main() -> None:
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--folds", type=int, default=6, help="walk-forward folds, one every horizon [6]")
     parser.add_argument("--epochs", type=int, default=TrainConfig().epochs, help="maximum epochs per fit [the default]")
-    parser.add_argument("--out", default="benchmarks/results/panel_skill.json", help="where the figures go")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "panel_skill.json"),
+                        help="where the figures go")
     args = parser.parse_args()
     print(describe())
     base = RunConfig(train=TrainConfig(epochs=args.epochs))
