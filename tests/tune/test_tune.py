@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,13 @@ from click.testing import CliRunner
 
 from hpcast.cli import cli
 from hpcast.config import ConfigError, RunConfig, TrainConfig, load_toml
-from hpcast.data import load_bundled
+from hpcast.data import load_bundled, load_panel
 from hpcast.data.panel import Panel
 from hpcast.evaluate.backtest import backtest
 from hpcast.tune import StorageError, open_storage, open_study, search_space, tuning_span
 from hpcast.tune.objective import Objective
 from hpcast.tune.space import SPACES, load_space
+from hpcast.tune.spans import Spans
 from hpcast.tune.study import make_pruner
 
 FAST = ["--epochs", "2", "--layers", "4", "--no-mlflow", "--quiet"]
@@ -121,10 +123,13 @@ def test_the_objective_prunes_through_the_training_loop(air: Panel):
 
 
 def test_best_toml_loads_and_train_reproduces_the_best_trial(tmp_path: Path, data_dir: Path):
+    """The covariate set is searched too (air passengers has no volume: that set is left out); the report's
+    command line reproduces the best trial, covariates included."""
     out = tmp_path / "tune"
     result = CliRunner().invoke(cli, ["tune", "--dataset", "air_passengers", "--trials", "3", "--seed", "5",
                                       "--pruner", "none", "--out", str(out), *FAST])
     assert result.exit_code == 0, result.output
+    assert "covariates: searched among none, calendar, ma_ratio:50,calendar" in result.output
     assert "3 trials: 3 complete, 0 pruned (stopped early), 0 failed" in result.output
     assert "tuning on 1949-01-01 .. 1958-11-01; held out: the backtest folds after 1958-12-01" in result.output
     assert "held-out folds (2, from 1958-12-01): MASE lstm" in result.output and "naive" in result.output
@@ -132,12 +137,71 @@ def test_best_toml_loads_and_train_reproduces_the_best_trial(tmp_path: Path, dat
     assert best.train.seed == 5 and best.train.epochs == 2
     trials = open_study("air_passengers-lstm", open_storage(f"sqlite:///{data_dir / 'optuna.db'}"),
                         make_pruner("none"))
-    trained = CliRunner().invoke(cli, ["train", "--config", str(out / "best.toml"), "--csv", str(out / "span.csv"),
-                                       "--seed", "5", "--out", str(tmp_path / "train"), "--quiet"])
+    chosen = trials.best_params["covariates"]
+    assert {t.params["covariates"] for t in trials.trials} <= {"", "calendar", "ma_ratio:50,calendar"}
+    assert "covariates" in (out / "trials.csv").read_text().splitlines()[0].split(",")
+    report = (out / "report.md").read_text()
+    assert f"Covariates: best set {f'`{chosen}`' if chosen else 'none'}, searched among none, `calendar`, " \
+           "`ma_ratio:50,calendar`." in report
+    command = f"hpcast train --config {out / 'best.toml'} --dataset air_passengers" + \
+        (f" --covariates {chosen}" if chosen else "")
+    assert f"train it: {command}" in result.output and command in report
+    reproduce = report.split("Reproduce the best trial: `")[1].split("`")[0]
+    trained = CliRunner().invoke(cli, [*shlex.split(reproduce)[1:], "--seed", "5", "--out", str(tmp_path / "train"),
+                                       "--quiet"])
     assert trained.exit_code == 0, trained.output
     loss = json.loads((tmp_path / "train" / "metrics.json").read_text())["training"]["best_val_loss"]
     assert loss == pytest.approx(trials.best_value, rel=1e-6, abs=1e-9)
     assert {"best.toml", "trials.csv", "trials.png", "report.md", "span.csv"} <= {p.name for p in out.iterdir()}
+
+
+def test_the_covariate_sets_narrowed_from_toml(tmp_path: Path):
+    spans = Spans(_air_panel, RunConfig())
+    path = tmp_path / "space.toml"
+    path.write_text('[space]\ncovariates = ["", "calendar"]\nhidden = [4]\n')
+    narrowed = load_space(path)
+    searched = spans.searched(narrowed.pop("covariates"))
+    space = search_space("lstm", "MS", narrowed, covariates=searched)
+    assert space["covariates"].choices == ("", "calendar") and space["hidden"].choices == (4,)
+    assert spans.searched() == ("", "calendar", "ma_ratio:50,calendar")  # no volume column: that set is left out
+    assert spans.span("calendar").dates.max() == tuning_span(spans.panel("calendar"), RunConfig())[0].dates.max()
+
+
+def _air_panel(covariates: str) -> Panel:
+    return load_panel(dataset="air_passengers", covariates=covariates)
+
+
+def test_an_unknown_covariate_in_the_space_fails_in_one_line(tmp_path: Path):
+    path = tmp_path / "space.toml"
+    path.write_text('[space]\ncovariates = ["", "colour"]\n')
+    result = CliRunner().invoke(cli, ["tune", "--dataset", "air_passengers", "--space", str(path),
+                                      "--out", str(tmp_path / "bad"), *FAST])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: space.covariates ('colour'): covariate ('colour') must be one of "
+                                    "volume, ret:NAME, ma_ratio:N, macro:cpi_yoy, macro:rate_3m, calendar")
+    assert not (tmp_path / "bad").exists()
+    path.write_text('[space]\ncovariates = ["calendar"]\n')
+    result = CliRunner().invoke(cli, ["tune", "--dataset", "air_passengers", "--space", str(path), "--covariates",
+                                      "calendar", "--out", str(tmp_path / "bad"), *FAST])
+    assert result.exit_code == 1
+    assert "Error: space.covariates: --covariates ('calendar') fixes the covariate set" in result.output
+
+
+def test_fixed_covariates_are_not_searched_and_an_ensemble_is_backtested(tmp_path: Path, data_dir: Path):
+    out = tmp_path / "tune"
+    result = CliRunner().invoke(cli, ["tune", "--dataset", "air_passengers", "--covariates", "calendar", "--trials",
+                                      "2", "--ensemble", "2", "--study", "fixed", "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "covariates: calendar, fixed by --covariates (not searched)" in result.output
+    trials = open_study("fixed", open_storage(f"sqlite:///{data_dir / 'optuna.db'}"), make_pruner("none")).trials
+    assert all("covariates" not in t.params for t in trials)
+    assert "MASE lstm " in result.output and "lstm-ensemble-2 " in result.output and "naive " in result.output
+    assert load_toml(out / "best.toml").train.ensemble == 1  # the trials are single models
+    report = (out / "report.md").read_text()
+    assert "Covariates: `calendar`, fixed by --covariates (not searched)." in report
+    assert "| lstm-ensemble-2 | " in report and "| lstm | " in report and "| naive | " in report
+    assert f"train it: hpcast train --config {out / 'best.toml'} --dataset air_passengers --covariates calendar" \
+        in result.output
 
 
 def test_a_second_run_resumes_the_study(tmp_path: Path):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import shlex
 from typing import Any
 
 import click
 
 from hpcast._uris import redact
 from hpcast.cli import cli
-from hpcast.cli.options import data_options, load_panel_flags, run_config, train_options, user_errors
+from hpcast.cli.options import DATA_FLAGS, data_options, run_config, train_options, user_errors
 
 _TUNABLE = ("lstm", "gru")  # hpcast.tune.space.SPACES' rows (not imported here: it needs pandas; a test compares)
 
@@ -62,7 +64,10 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
 
     Trials fit on the data before the folds `hpcast backtest` reports by default, each scored by its best
     validation loss on the last windows of that span; the best configuration is then backtested on the
-    held-out folds beside naive. The fixed training flags (--epochs, --seed, ...) are every trial's base.
+    held-out folds beside naive (and, with --ensemble K, as a K-member seed ensemble; the trials are single
+    models). The fixed training flags (--epochs, --seed, ...) are every trial's base. The covariate set is
+    searched too (none, calendar, volume,calendar, ma_ratio:50,calendar: those the data can give; narrow it
+    with [space] covariates = ["", "calendar"]), unless --covariates fixes it.
     The same --study and --storage resume an interrupted study, and join one from several processes or
     machines. Writes best.toml (for `hpcast train --config`), trials.csv, trials.png and report.md.
 
@@ -72,18 +77,33 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
         hpcast tune --dataset sp500 --model gru --trials 50 --timeout 600 --jobs 2 --storage runs/sp500.journal
         hpcast tune --csv prices.csv --space space.toml --study mine --storage postgresql://user@db/optuna
     """
+    from hpcast.config import ConfigError
     from hpcast.jobs import new_run_folder
     from hpcast.tune import default_storage, load_space, open_storage, open_study, search_space, tune_job
+    from hpcast.tune.spans import Spans
     from hpcast.tune.study import make_pruner
 
-    panel = load_panel_flags(kwargs)
+    fixed = kwargs["covariates"]  # given on the command line: the covariate set is not searched
+    load, data_flags = _loader(kwargs)
     base = run_config(kwargs)
-    space = search_space(base.kind, panel.freq, load_space(space_path) if space_path else None)
+    spans = Spans(load, base)
+    panel = spans.panel(fixed or "")
+    for note in panel.notes:
+        click.echo(f"{panel.name}: {note}", err=True)
+    narrowed = load_space(space_path) if space_path else {}
+    if fixed is not None and "covariates" in narrowed:
+        raise ConfigError(f"space.covariates: --covariates ({fixed!r}) fixes the covariate set; leave one of them out")
+    searched = None if fixed is not None else spans.searched(narrowed.pop("covariates", None))
+    space = search_space(base.kind, panel.freq, narrowed, covariates=searched)
     name = study or f"{panel.name}-{base.kind}"
     url = storage or default_storage()
     existing = len(open_study(name, open_storage(url), make_pruner(pruner)).trials)
     folder = new_run_folder("tune", out)
     click.echo(f"study {name} in {redact(url)}: {existing} trials so far")
+    if searched is None:
+        click.echo(f"covariates: {fixed or 'none'}, fixed by --covariates (not searched)")
+    else:
+        click.echo(f"covariates: searched among {', '.join(c or 'none' for c in searched)}")
 
     def on_span(first: str, last: str, origin: str) -> None:
         click.echo(f"tuning on {first} .. {last}; held out: the backtest folds after {origin}")
@@ -98,7 +118,8 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
         progress.bar.start()
     try:
         result = tune_job(panel, base, space, folder, study=name, storage=url, trials=trials, timeout=timeout,
-                          jobs=jobs, pruner=pruner, mlflow=mlflow, on_span=on_span, on_progress=progress,
+                          jobs=jobs, pruner=pruner, mlflow=mlflow, spans=spans, covariates=fixed or "",
+                          data_flags=data_flags, on_span=on_span, on_progress=progress,
                           backtest_progress=_FoldsAfterTrials(progress, folds))
     finally:
         if progress is not None:
@@ -107,12 +128,37 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
     total = counts["complete"] + counts["pruned"] + counts["failed"]
     click.echo(f"{total} trials: {counts['complete']} complete, {counts['pruned']} pruned (stopped early), "
                f"{counts['failed']} failed ({result.added} added by this run)")
-    click.echo(f"best: trial {result.best_number}, validation loss {result.best_value:.6g}")
+    click.echo(f"best: trial {result.best_number}, validation loss {result.best_value:.6g}, covariates "
+               f"{result.covariates or 'none'}")
     mase = "  ".join(f"{model} {value:.3f}" for model, value in result.held_out.items())
     click.echo(f"held-out folds ({len(result.folds)}, from {result.folds[0]}): MASE {mase}")
     if mlflow:
         click.echo(f"trials logged to MLflow experiment tune-{name}")
     click.echo(f"best config: {folder / 'best.toml'}\nreport: {folder / 'report.md'}")
+    click.echo(f"train it: {result.train_command}")
+
+
+def _load(sources: dict[str, Any], covariates: str) -> Any:
+    """The panel of ``sources`` (`load_panel`'s data arguments) with ``covariates``; module level, so that it
+    pickles into spawned trial processes."""
+    from hpcast.data import load_panel
+
+    return load_panel(**sources, covariates=covariates or ())
+
+
+def _loader(kwargs: dict[str, Any]) -> tuple[Any, str]:
+    """Pop `data_options`' flags from ``kwargs``: a loader of the panel by covariate set, and the flags (less
+    --covariates) as the user would type them again."""
+    flags = {key: kwargs.pop(key, None) for key in DATA_FLAGS}
+    sources = dict(datasets=flags["datasets"], csv=flags["csv_path"], symbols=flags["symbols"],
+                   from_store=bool(flags["from_store"]), as_of=flags["as_of"], dataset=flags["dataset"],
+                   ticker=flags["ticker"], start=flags["start"], end=flags["end"], id_col=flags["id_col"],
+                   date_col=flags["date_col"], value_col=flags["value_col"], missing=flags["missing"] or "error",
+                   date_format=flags["date_format"], calendar=flags["calendar"])
+    typed = [("--csv" if key == "csv_path" else f"--{key.replace('_', '-')}", value) for key, value in flags.items()
+             if key != "covariates" and value is not None and value is not False]
+    text = " ".join(flag if value is True else f"{flag} {shlex.quote(str(value))}" for flag, value in typed)
+    return functools.partial(_load, sources), text
 
 
 class _FoldsAfterTrials:

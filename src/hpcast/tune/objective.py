@@ -74,22 +74,26 @@ class TrialProgress:
 @dataclasses.dataclass(frozen=True)
 class Objective:
     """``objective(trial)``: fit the base config with the trial's parameters on ``span``; return its best
-    validation loss. The trial's whole config is kept as the user attribute ``config``."""
+    validation loss. The trial's whole config is kept as the user attribute ``config``. With a searched
+    ``covariates`` parameter the trial fits on ``spans.span(<its covariate set>)`` instead of ``span``."""
 
     span: Panel
     base: RunConfig
     space: dict[str, Param]
+    spans: Any = None  # hpcast.tune.spans.Spans, when the space has a ``covariates`` parameter
 
     def config_for(self, values: dict[str, Any]) -> RunConfig:
-        return configure(self.base, **to_settings(values))
+        return configure(self.base, **to_settings({k: v for k, v in values.items() if k != "covariates"}))
 
     def __call__(self, trial: Any) -> float:
         from hpcast.forecast.table import model_spec
         from hpcast.train.context import RunContext
 
-        config = self.config_for({name: param.suggest(trial) for name, param in self.space.items()})
-        trial.set_user_attr("config", to_dict(config.resolved(self.span.freq)))
-        estimator = model_spec(config.kind).estimator_class()(config)
-        estimator.fit(self.span, context=RunContext(progress=TrialProgress(trial)))
+        values = {name: param.suggest(trial) for name, param in self.space.items()}
+        span = self.spans.span(values["covariates"]) if "covariates" in values else self.span
+        config = self.config_for(values)
+        trial.set_user_attr("config", to_dict(config.resolved(span.freq)))
+        estimator = model_spec(config.kind).estimator_class()(config)  # a single model, whatever --ensemble says
+        estimator.fit(span, context=RunContext(progress=TrialProgress(trial)))
         trial.set_user_attr("best_epoch", estimator.result.best_epoch)
         return float(estimator.result.best_val_loss)

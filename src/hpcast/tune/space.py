@@ -2,7 +2,9 @@
 
 A parameter is an integer or float range (``log`` for learning rates) or a list of choices. Each name
 maps onto `hpcast.config.configure` settings in `to_settings`: ``num_layers`` and ``hidden`` make
-``layers`` (one hidden size repeated), ``dropout`` gives every layer the same rate.
+``layers`` (one hidden size repeated), ``dropout`` gives every layer the same rate. ``covariates`` (when
+searched) is a covariate set, as ``--covariates`` writes it: it picks the panel a trial fits on
+(`hpcast.tune.spans.Spans`), not a setting.
 
 A narrowing file holds one entry per parameter to change::
 
@@ -10,6 +12,7 @@ A narrowing file holds one entry per parameter to change::
     lr = {low = 1e-3, high = 1e-2}   # a range inside which to search
     hidden = [32, 64]                 # choices
     num_layers = 1                    # fixed
+    covariates = ["", "calendar"]     # covariate sets: none, or the calendar features
 
 Example:
     >>> space = search_space("lstm", "MS", {"hidden": [16, 32]})
@@ -27,7 +30,10 @@ from typing import Any, Literal
 
 from hpcast.config import ConfigError, default_window
 
-__all__ = ["Param", "load_space", "search_space", "to_settings"]
+__all__ = ["COVARIATE_SETS", "Param", "load_space", "search_space", "to_settings"]
+
+# the covariate sets searched by default (those the data can give: `hpcast.tune.spans.Spans.searched`)
+COVARIATE_SETS = ("", "calendar", "volume,calendar", "ma_ratio:50,calendar")
 
 Kind = Literal["int", "float", "log", "choice"]
 
@@ -100,11 +106,15 @@ def _narrow(param: Param, value: Any) -> Param:
     raise ConfigError(f"space.{param.name} ({value!r}) must be a value, a list of choices or {{low, high}}")
 
 
-def search_space(kind: str, freq: str, narrowed: dict[str, Any] | None = None) -> dict[str, Param]:
-    """The default space of model ``kind`` for data sampled at ``freq``, with ``narrowed``'s entries applied."""
+def search_space(kind: str, freq: str, narrowed: dict[str, Any] | None = None,
+                 covariates: tuple[str, ...] | None = None) -> dict[str, Param]:
+    """The default space of model ``kind`` for data sampled at ``freq``, with ``narrowed``'s entries applied;
+    with ``covariates``, a parameter ``covariates`` choosing among those covariate sets (narrowed like any other)."""
     if kind not in SPACES:
         raise ConfigError(f"model ({kind!r}) has no search space; tune one of {', '.join(SPACES)}")
     space = SPACES[kind](freq)
+    if covariates is not None:
+        space["covariates"] = Param("covariates", "choice", choices=covariates)
     unknown = sorted(set(narrowed or {}) - set(space))
     if unknown:
         raise ConfigError(f"unknown search parameter(s) {', '.join(unknown)} for {kind}; known: {', '.join(space)}")
