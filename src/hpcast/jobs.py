@@ -83,14 +83,9 @@ def _record(folder: Path, kind: str, config: RunConfig, data: dict[str, Any]) ->
 
 
 def _record_run(folder: Path, kind: str, panel: Panel, config: RunConfig) -> None:
-    from hpcast.forecast.artifacts import fingerprint
+    from hpcast.forecast.base import data_facts
 
-    dates = pd.DatetimeIndex(panel.dates)
-    facts: dict[str, Any] = {
-        "name": panel.name, "column": panel.target, "freq": panel.freq, "rows": len(dates),
-        "start": dates.min().date().isoformat(), "end": dates.max().date().isoformat(),
-        "fingerprint": fingerprint(panel.series(0)) if panel.n_series == 1 else panel.fingerprint(),
-        "notes": list(panel.notes)}
+    facts: dict[str, Any] = {**data_facts(panel), "freq": panel.freq, "notes": list(panel.notes)}
     if panel.n_series > 1 or len(panel.columns) > 1 or panel.known_future:
         facts.update(symbols=list(panel.symbols), covariates=[*panel.columns[1:], *panel.known_future])
     _record(folder, kind, config.resolved(panel.freq), facts)

@@ -30,7 +30,7 @@ from hpcast.evaluate.metrics import directional_accuracy, mae, mape, mase_scale,
 from hpcast.forecast.base import as_panel
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
-__all__ = ["BacktestResult", "backtest", "default_models", "fold_origins", "score"]
+__all__ = ["BacktestResult", "backtest", "default_models", "fold_dates", "fold_origins", "score", "tested_dates"]
 
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
 
@@ -41,6 +41,22 @@ def fold_origins(n_points: int, test_size: int, horizon: int, step: int) -> list
         raise ValueError(f"test_size ({test_size}) must be in [horizon ({horizon}), points ({n_points}))")
     first = n_points - test_size
     return list(range(first, n_points - horizon + 1, step))
+
+
+def tested_dates(config: RunConfig, freq: str) -> int:
+    """The dates the folds cover: ``config.backtest.test_size``, else 3 horizons for daily data, 2 otherwise."""
+    h = config.resolved(freq).horizon
+    assert h is not None
+    return config.backtest.test_size or (3 if freq in ("B", "D") else 2) * h
+
+
+def fold_dates(panel: Panel, config: RunConfig) -> list[np.datetime64]:
+    """Each fold's origin: the last date of its history, on the axis of every date any series has."""
+    h = config.resolved(panel.freq).horizon
+    assert h is not None
+    axis = np.unique(panel.dates)  # every date any series has, sorted
+    lengths = fold_origins(len(axis), tested_dates(config, panel.freq), h, config.backtest.step or h)
+    return [axis[o - 1] for o in lengths]
 
 
 def default_models(freq: str, network: str = "lstm") -> tuple[str, ...]:
@@ -186,10 +202,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
         if fixed is not None and h != fixed:
             raise ValueError(f"horizon ({h}) must be {fixed} to backtest {name} (it forecasts {fixed} step ahead): "
                              f"pass --horizon {fixed}, and every model is compared {fixed} step ahead")
-    step = config.backtest.step or h
-    axis = np.unique(panel.dates)  # every date any series has, sorted
-    test_size = config.backtest.test_size or (3 if freq in ("B", "D") else 2) * h
-    origins = [axis[o - 1] for o in fold_origins(len(axis), test_size, h, step)]
+    origins = fold_dates(panel, config)
     rows: list[pd.DataFrame] = []
     if progress is not None:
         progress.start(len(origins))

@@ -26,7 +26,7 @@ from hpcast.data.panel import Panel
 from hpcast.forecast.artifacts import fingerprint, read_artifact, write_artifact
 from hpcast.forecast.calibration import add_bands
 
-__all__ = ["Forecaster", "as_panel", "load_forecaster", "training_device"]
+__all__ = ["Forecaster", "as_panel", "data_facts", "load_forecaster", "training_device"]
 
 
 def training_device(choice: str) -> Any:
@@ -106,9 +106,9 @@ class Forecaster:
         self.columns, self.known_future = panel.columns, panel.known_future
         self._fit(panel, context if context is not None else RunContext())
         self.history = panel
-        self.data_info = _data_facts(panel)
+        self.data_info = data_facts(panel)
         for symbol in panel.symbols:
-            self.series[symbol].setdefault("data", {}).update(_data_facts(panel.select([symbol])))
+            self.series[symbol].setdefault("data", {}).update(data_facts(panel.select([symbol])))
         return self
 
     # -- forecasting ---------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ class Forecaster:
         return cls.from_artifact(*read_artifact(folder), history)
 
 
-def _data_facts(panel: Panel) -> dict[str, Any]:
+def data_facts(panel: Panel) -> dict[str, Any]:
     """What the manifest records of the data a model saw (a fingerprint to recognise it by)."""
     if panel.n_series == 1:
         series = panel.series(0)

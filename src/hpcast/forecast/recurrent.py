@@ -139,10 +139,7 @@ class RecurrentForecaster(Forecaster):
         """The model input ``(S, T, width)`` at the end of every series of ``panel``, scaled by its own scalers."""
         T, h = self.config.window, self.config.horizon
         need = self.min_history
-        columns = self.columns or (panel.target,)
-        if panel.values.shape[1] != len(columns):
-            raise ValueError(f"history has columns {list(panel.columns)}; the model was fitted on {list(columns)}")
-        rows = []
+        rows = []  # the history's columns are the fitted ones: `Forecaster.history_panel` checked them
         for s, given in enumerate(panel.symbols):
             symbol = self.model_symbol(given, panel.n_series)
             values = panel.values[panel.rows(s)]

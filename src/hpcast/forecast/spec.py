@@ -74,9 +74,6 @@ class ModelSpec:
     bands: bool = True
     needs_season: bool = False
 
-    def settings(self, **values: Any) -> Any:
-        return self.config(**values)
-
     def estimator_class(self) -> Any:
         return import_name(self.estimator)
 

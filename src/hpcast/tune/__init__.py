@@ -7,12 +7,10 @@ Heavy imports (optuna, torch, mlflow) happen inside functions; importing this pa
 """
 
 from hpcast.tune.job import TuneResult, tune_job
-from hpcast.tune.objective import Objective, TrialProgress, held_out_size, tuning_span
+from hpcast.tune.objective import Objective, TrialProgress, tuning_span
 from hpcast.tune.space import COVARIATE_SETS, Param, load_space, search_space
 from hpcast.tune.spans import Spans
 from hpcast.tune.study import StorageError, default_storage, open_storage, open_study
 
 __all__ = ["COVARIATE_SETS", "Objective", "Param", "Spans", "StorageError", "TrialProgress", "TuneResult",
-           "default_storage",
-           "held_out_size", "load_space", "open_storage", "open_study", "search_space", "tune_job",
-           "tuning_span"]
+           "default_storage", "load_space", "open_storage", "open_study", "search_space", "tune_job", "tuning_span"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from hpcast.config import RunConfig, from_dict
 from hpcast.data.panel import Panel
-from hpcast.tune.objective import Objective, held_out_size, tuning_span
+from hpcast.tune.objective import Objective, tuning_span
 from hpcast.tune.outputs import importances, toml_text, trials_frame, trials_plot
 from hpcast.tune.runner import StudyJob, count_states, optimize
 from hpcast.tune.space import Param
@@ -56,7 +56,7 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
         >>> result = tune_job(panel, RunConfig(), search_space("lstm", "MS"), Path("runs/t"), study="air",
         ...                   storage="sqlite:///hpcast-data/optuna.db", trials=8, timeout=None)  # doctest: +SKIP
     """
-    from hpcast.evaluate.backtest import with_test_size
+    from hpcast.evaluate.backtest import tested_dates, with_test_size
     from hpcast.forecast.table import estimator_for
     from hpcast.tune.study import make_pruner, open_storage, open_study
 
@@ -91,7 +91,7 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
     frame.to_csv(folder / "trials.csv", index=False)
     reproduce = _write_span(span, chosen, folder / "span.csv")
     trials_plot(frame, weights, folder / "trials.png", f"study {study}: {len(frame)} trials")
-    held_out, origins = _held_out(panel, with_test_size(best_config, held_out_size(panel, base)), ensemble,
+    held_out, origins = _held_out(panel, with_test_size(best_config, tested_dates(base, panel.freq)), ensemble,
                                   backtest_progress)
     command = f"hpcast train --config {shlex.quote(str(folder / 'best.toml'))} {data_flags}".rstrip()
     tuned = TuneResult(span=dates[:2], first_origin=dates[2], counts=counts, added=len(frame) - existing,

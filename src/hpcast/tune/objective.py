@@ -23,31 +23,20 @@ import pandas as pd
 
 from hpcast.config import RunConfig, configure, to_dict
 from hpcast.data.panel import Panel
-from hpcast.evaluate.backtest import fold_origins
+from hpcast.evaluate.backtest import fold_dates
 from hpcast.tune.space import Param, to_settings
 
-__all__ = ["Objective", "TrialProgress", "held_out_size", "tuning_span"]
-
-
-def held_out_size(panel: Panel, config: RunConfig) -> int:
-    """The dates `backtest` reports on by default for ``config``: 3 horizons daily, 2 otherwise."""
-    h = config.resolved(panel.freq).horizon
-    assert h is not None
-    return config.backtest.test_size or (3 if panel.freq in ("B", "D") else 2) * h
+__all__ = ["Objective", "TrialProgress", "tuning_span"]
 
 
 def tuning_span(panel: Panel, config: RunConfig) -> tuple[Panel, pd.Timestamp]:
     """The rows dated strictly before the first default backtest fold origin, and that origin."""
-    resolved = config.resolved(panel.freq)
-    h = resolved.horizon
-    assert h is not None
-    axis = np.unique(panel.dates)
-    origins = fold_origins(len(axis), held_out_size(panel, config), h, config.backtest.step or h)
-    first = origins[0] - 1  # the first origin's position on the axis (its history ends there)
-    if first < 1:
-        raise ValueError(f"no data before the backtest folds (first origin {pd.Timestamp(axis[first]).date()}); "
+    first = pd.Timestamp(fold_dates(panel, config)[0])
+    span = panel.dates < np.datetime64(first, "ns")
+    if not span.any():
+        raise ValueError(f"no data before the backtest folds (first origin {first.date()}); "
                          "use a longer series or a smaller --horizon")
-    return panel.until(axis[first - 1]), pd.Timestamp(axis[first])
+    return panel.until(panel.dates[span].max()), first
 
 
 class TrialProgress:
