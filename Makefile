@@ -55,7 +55,7 @@ bench-peers: $(VENV)/.installed
 
 # Regenerate the lock from the current dev environment (after changing dependencies in pyproject.toml).
 lock: $(VENV)/.installed-dev
-	$(PIP) freeze --exclude-editable | sed -e 's/^torch==.*/$(TORCH)/' > $(LOCK)
+	$(PIP) freeze --exclude-editable | sed -e 's/^torch[=@ ].*/$(TORCH)/' > $(LOCK)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
