@@ -27,6 +27,7 @@ Scope = Literal["global", "per-series"]
 Targets = Literal["all", "last"]
 Precision = Literal["auto", "bf16", "fp32"]
 Schedule = Literal["one-cycle", "constant"]
+Fleet = Literal["auto", "on", "off"]
 
 # Sensible per-frequency defaults: one trading month ahead for daily data, a year for monthly data, ...
 _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 3}
@@ -85,6 +86,9 @@ class TrainConfig:
     # A panel's windows per epoch: every window once (length: long series weigh more), or as many drawn
     # from each series, with replacement (equal)
     series_weights: SeriesWeights = "length"
+    # Many networks of one shape (folds, ensemble members, trials) trained K at a time in one fused run
+    # (hpcast.train.many): on CUDA devices ("auto", where it pays), on any device ("on"), or never
+    fleet: Fleet = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "ensemble"):

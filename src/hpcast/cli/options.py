@@ -223,6 +223,9 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="A panel's windows per epoch: each once, so long series weigh more (length), or drawn "
                           "with replacement, each series equally (equal) "
                           f"[default: {default('train.series_weights')}]."),
+        click.option("--fleet", type=click.Choice(["auto", "on", "off"]),
+                     help="Train same-shape LSTMs (folds, ensemble members) K at a time in one fused run: on a "
+                          f"GPU (auto), on any device, or never [default: {default('train.fleet')}]."),
         # The training recipe (README "Training engine"); each lever has its off switch.
         click.option("--targets", type=click.Choice(["all", "last"]),
                      help="Recipe: a target at every step of a window after a warm-up (all), or only at its end, "
@@ -294,7 +297,7 @@ _MODEL_FLAGS = {"layers": "layers", "dropout": "dropout", "init": "init", "embed
                 "taper": "spectrogram.taper", "channels": "channels", "lstm_hidden": "lstm_hidden"}
 _TRAIN_FLAGS = ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "calibration_fraction", "seed",
                 "ensemble", "kernels", "device", "loader_workers", "pin_memory", "prefetch", "persistent_workers",
-                "targets", "warmup", "stride", "precision", "schedule", "series_weights")
+                "targets", "warmup", "stride", "precision", "schedule", "series_weights", "fleet")
 _DISTRIBUTED_FLAGS = ("workers", "strategy", "sync_every", "sync_url", "sync_timeout", "max_restarts")
 _BACKTEST_FLAGS = ("test_size", "step", "scope")
 

@@ -27,7 +27,7 @@ from hpcast.config import RunConfig
 from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
 from hpcast.evaluate.metrics import directional_accuracy, mae, mape, mase_scale, rmse, smape
-from hpcast.forecast.base import as_panel
+from hpcast.forecast.base import as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
 __all__ = ["BacktestResult", "backtest", "default_models", "fold_dates", "fold_origins", "score", "tested_dates"]
@@ -109,15 +109,42 @@ def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.Dat
     return frame
 
 
-def _fit_predict(name: str, config: RunConfig, history: Panel, horizon: int, scope: str) -> pd.DataFrame:
-    """Refit ``name`` on ``history`` (one global model, or one per series) and forecast ``horizon`` steps."""
+def _fit_predict(name: str, config: RunConfig, histories: list[Panel], horizon: int, scope: str,
+                 on_fitted: Any = None) -> list[pd.DataFrame]:
+    """Refit ``name`` on every fold's history (one global model, or one per series) and forecast ``horizon``
+    steps from each: one frame per fold. All the folds' fits go to `fit_many` at once, so a network's folds
+    train together where that pays (`hpcast.train.many`); each still sees only its own fold's history."""
     spec = model_spec(name)
     model_config = config.for_model(name)
     estimator = _estimator(name, model_config)
-    if spec.network is None or scope == "global" or history.n_series == 1:
-        return estimator(model_config).fit(history).predict(horizon=horizon)
-    return pd.concat([estimator(model_config).fit(history.select([s])).predict(horizon=horizon)
-                      for s in history.symbols], ignore_index=True)
+    per_series = spec.network is not None and scope != "global"
+    data = [[history.select([s]) for s in history.symbols] if per_series and history.n_series > 1 else [history]
+            for history in histories]  # per fold: the panels one model each is fitted on
+    flat = [panel for fold in data for panel in fold]
+    models = fit_many([estimator(model_config) for _ in flat], flat, on_fitted=on_fitted)
+    frames, first = [], 0
+    for fold in data:
+        frames.append(pd.concat([model.predict(horizon=horizon) for model in models[first:first + len(fold)]],
+                                ignore_index=True))
+        first += len(fold)
+    return frames
+
+
+class _Counter:
+    """Advances a progress bar by one per finished fit, whichever fold or model it was."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress, self.done = progress, 0
+
+    def advance(self, _: int) -> None:
+        self.progress.advance(self.done)
+        self.done += 1
+
+
+def _fits_per_fold(name: str, config: RunConfig, history: Panel) -> int:
+    """Models fitted per fold for ``name``: one, or one per series for a network under ``scope=per-series``."""
+    per_series = model_spec(name).network is not None and config.backtest.scope != "global"
+    return history.n_series if per_series else 1
 
 
 def _estimator(name: str, config: RunConfig) -> Any:
@@ -203,11 +230,13 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
             raise ValueError(f"horizon ({h}) must be {fixed} to backtest {name} (it forecasts {fixed} step ahead): "
                              f"pass --horizon {fixed}, and every model is compared {fixed} step ahead")
     origins = fold_dates(panel, config)
+    histories = [panel.until(origin) for origin in origins]
+    if progress is not None:  # counts model fits: every fold refits every model (per series, too)
+        progress.start(sum(_fits_per_fold(name, config, history) for name in models for history in histories))
+    on_fitted = None if progress is None else _Counter(progress).advance
+    refits = {name: _fit_predict(name, config, histories, h, config.backtest.scope, on_fitted) for name in models}
     rows: list[pd.DataFrame] = []
-    if progress is not None:
-        progress.start(len(origins))
-    for fold, origin in enumerate(origins):
-        history = panel.until(origin)
+    for fold, (origin, history) in enumerate(zip(origins, histories, strict=True)):
         facts = {}
         for symbol in history.symbols:  # the series with h points after the origin are scored
             values = panel.values[panel.rows(symbol), 0]
@@ -216,7 +245,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
                 facts[symbol] = {"actual": values[len(past):len(past) + h], "last": past[-1],
                                  "scale": mase_scale(past, season),
                                  "date": panel.index(symbol)[len(past):len(past) + h]}
-        forecasts = [(name, _fit_predict(name, config, history, h, config.backtest.scope)) for name in models]
+        forecasts = [(name, refits[name][fold]) for name in models]
         forecasts += [(name, forecaster.predict(history, h)) for name, forecaster in (fitted or {}).items()]
         for name, forecast in forecasts:
             for symbol, group in forecast.groupby("symbol", sort=False):
@@ -228,8 +257,6 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
                     "step": np.arange(1, h + 1), "model": name, "actual": fact["actual"], "last": fact["last"],
                     "scale": fact["scale"], **{c: group[c].to_numpy() for c in group.columns
                                                 if c not in ("symbol", "date")}}))
-        if progress is not None:
-            progress.advance(fold)
     if progress is not None:
         progress.finish()
     predictions = pd.concat(rows, ignore_index=True)

@@ -11,10 +11,17 @@ Every model answers the same protocol, so jobs and backtests treat them alike:
   for models with bands), ``horizon`` rows per series, dated on each series' anchor or exchange calendar,
   continuing ``history`` (default: the fitted data).
 - ``save(folder)`` / ``load(folder)``: ``weights.safetensors`` + ``manifest.json``, never a pickle.
+
+A network's ``_fit`` is a generator: it prepares its data, *yields* its `hpcast.train.many.TrainingJob`s
+and receives their `TrainResult`s back, then calibrates. `fit_many` drives many models' ``_fit`` at once,
+so that their networks can train together (`hpcast.train.many.train_many`: K same-shape LSTMs fused in
+one run on a GPU); ``fit`` is `fit_many` of one. A model without a network has a plain ``_fit``.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -26,7 +33,7 @@ from hpcast.data.panel import Panel
 from hpcast.forecast.artifacts import fingerprint, read_artifact, write_artifact
 from hpcast.forecast.calibration import add_bands
 
-__all__ = ["Forecaster", "as_panel", "data_facts", "load_forecaster", "training_device"]
+__all__ = ["Forecaster", "as_panel", "data_facts", "fit_many", "load_forecaster", "training_device"]
 
 
 def training_device(choice: str) -> Any:
@@ -73,7 +80,9 @@ class Forecaster:
         return self.config.kind
 
     # -- the model's own part ------------------------------------------------------------------------------
-    def _fit(self, panel: Panel, context: Any) -> None:
+    def _fit(self, panel: Panel, context: Any) -> Any:
+        """Fit on ``panel``: return None, or (networks) be a generator that yields lists of
+        `hpcast.train.many.TrainingJob` and is sent back their results (module docstring)."""
         raise NotImplementedError
 
     def _paths(self, panel: Panel, horizon: int) -> np.ndarray:
@@ -96,20 +105,22 @@ class Forecaster:
             context: Any = None) -> Self:
         """Fit on ``data`` (a `Panel`, or a ``pd.Series`` sampled at ``freq`` and, when daily, dated on
         ``calendar``); a network trains under ``context`` (default: one process, no checkpoints)."""
-        from hpcast.train.context import RunContext
+        return fit_many([self], [data], freq, calendar=calendar, contexts=[context])[0]
 
+    def _begin_fit(self, data: Panel | pd.Series, freq: str | None, calendar: str | None) -> Panel:
         panel = as_panel(data, freq, calendar)
         self.config = self.config.resolved(panel.freq)
         self.freq = panel.freq
         self.series = {symbol: {"symbol": symbol, "calendar": panel.calendars[s]}
                        for s, symbol in enumerate(panel.symbols)}
         self.columns, self.known_future = panel.columns, panel.known_future
-        self._fit(panel, context if context is not None else RunContext())
+        return panel
+
+    def _end_fit(self, panel: Panel) -> None:
         self.history = panel
         self.data_info = data_facts(panel)
         for symbol in panel.symbols:
             self.series[symbol].setdefault("data", {}).update(data_facts(panel.select([symbol])))
-        return self
 
     # -- forecasting ---------------------------------------------------------------------------------------
     def model_symbol(self, symbol: str, given: int) -> str:
@@ -207,6 +218,55 @@ class Forecaster:
     def load(cls, folder: str | Path, history: Panel | pd.Series | None = None) -> Self:
         """Rebuild from an artifact folder (no pickle); ``history`` is what `predict` continues from."""
         return cls.from_artifact(*read_artifact(folder), history)
+
+
+def fit_many(forecasters: Sequence[Forecaster], data: Sequence[Panel | pd.Series], freq: str | None = None, *,
+             calendar: str | None = None, contexts: Sequence[Any] | None = None,
+             on_fitted: Any = None) -> list[Forecaster]:
+    """Fit ``forecasters[i]`` on ``data[i]`` (under ``contexts[i]``), their networks' training together:
+    every model first prepares its data and hands over its training jobs, then `train_many` trains all the
+    jobs at once (fused where it pays, one after another elsewhere: a model's result is the same either
+    way), then each model calibrates. ``on_fitted(i)`` is called as model ``i`` finishes.
+
+    Example:
+        >>> folds = fit_many([RecurrentForecaster(config) for _ in histories], histories)  # doctest: +SKIP
+    """
+    from hpcast.train.context import RunContext
+    from hpcast.train.many import train_many
+
+    if len(forecasters) != len(data) or (contexts is not None and len(contexts) != len(data)):
+        raise ValueError(f"forecasters ({len(forecasters)}), data ({len(data)}) and contexts "
+                         f"({len(contexts) if contexts is not None else 'none'}) must pair up one to one")
+    contexts = [c if c is not None else RunContext() for c in (contexts or [None] * len(data))]
+    panels = [f._begin_fit(d, freq, calendar) for f, d in zip(forecasters, data, strict=True)]
+    running: dict[int, Any] = {}  # model index -> its _fit generator, while it waits for training results
+    asked: dict[int, list[Any]] = {}  # model index -> the jobs it yielded
+    for i, (forecaster, panel) in enumerate(zip(forecasters, panels, strict=True)):
+        steps = forecaster._fit(panel, contexts[i])
+        if inspect.isgenerator(steps):
+            running[i], asked[i] = steps, next(steps, None)
+        if asked.get(i) is None:
+            _finish(forecasters, panels, i, running, asked, on_fitted)
+    while asked:
+        order = list(asked)
+        results = iter(train_many([job for i in order for job in asked[i]]))
+        answers = {i: [next(results) for _ in asked[i]] for i in order}
+        asked.clear()
+        for i in order:
+            try:
+                asked[i] = running[i].send(answers[i])
+            except StopIteration:
+                _finish(forecasters, panels, i, running, asked, on_fitted)
+    return list(forecasters)
+
+
+def _finish(forecasters: Sequence[Forecaster], panels: list[Panel], i: int, running: dict[int, Any],
+            asked: dict[int, list[Any]], on_fitted: Any) -> None:
+    running.pop(i, None)
+    asked.pop(i, None)
+    forecasters[i]._end_fit(panels[i])
+    if on_fitted is not None:
+        on_fitted(i)
 
 
 def data_facts(panel: Panel) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """`EnsembleForecaster`: K networks of one recurrent kind from seeds ``seed, seed+1, ..., seed+K-1``, as one model.
 
-Every member is a `RecurrentForecaster` trained through the one trainer on one shared `prepare_panel` split
-(the same scalers, the same training, validation and calibration windows), so a member trained alone with
-its seed has the same weights bit for bit. The forecast is the members' mean decoded path; ``spread`` is
+Every member is a `RecurrentForecaster` trained on one shared `prepare_panel` split (the same scalers, the
+same training, validation and calibration windows), so a member trained alone with its seed has the same
+weights bit for bit. The members' training jobs go to `hpcast.train.many.train_many` together: one after
+another on a CPU, fused K at a time on a GPU. The forecast is the members' mean decoded path; ``spread`` is
 the members' standard deviation per step (over the K members, ddof 0), a column of its own beside the
 bands, not a band. The bands are split-conformal per series (`calibrate_series`) on the *mean's* residuals
 on the shared calibration windows, which no member trained on and no member's early stopping read.
@@ -110,13 +111,16 @@ class EnsembleForecaster(Forecaster):
         return member
 
     # -- fitting -------------------------------------------------------------------------------------------
-    def _fit(self, panel: Panel, context: Any) -> None:
+    def _fit(self, panel: Panel, context: Any) -> Any:
         if self.kind not in ENSEMBLE_NAMES:
             raise ConfigError(f"model ({self.kind!r}) must be one of {', '.join(ENSEMBLE_NAMES)} for a seed ensemble")
         self.members = [self._member(k) for k in range(self.config.train.ensemble)]
         windows = self.members[0]._windows(panel, context)  # one split for all: the same calibration windows
-        for k, member in enumerate(self.members):
-            member._train(windows, panel, _member_context(context, k))
+        jobs = [member._job(windows, panel, _member_context(context, k)) for k, member in enumerate(self.members)]
+        results = yield jobs  # the members train together (fused on a GPU: hpcast.train.many)
+        for member, result in zip(self.members, results, strict=True):
+            member.result = result
+            result.recipe["stride"] = member._stride()
         self.net = _Members([member.net for member in self.members])
         starts = windows.starts("cal")
         paths = np.mean([member._score(windows, starts, panel.values[:, 0]) for member in self.members], axis=0)

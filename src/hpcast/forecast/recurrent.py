@@ -76,9 +76,10 @@ class RecurrentForecaster(Forecaster):
                        future_size=future_size, n_series=n_series)
 
     # -- fitting -------------------------------------------------------------------------------------------
-    def _fit(self, panel: Panel, context: Any) -> None:
+    def _fit(self, panel: Panel, context: Any) -> Any:
         windows = self._windows(panel, context)
-        self._train(windows, panel, context)
+        [self.result] = yield [self._job(windows, panel, context)]  # trained by fit_many, maybe with others
+        self.result.recipe["stride"] = self._stride()
         calibrate_series(self.series, panel, windows, self._score(windows, windows.starts("cal"), panel.values[:, 0]),
                          self.config)
 
@@ -92,15 +93,21 @@ class RecurrentForecaster(Forecaster):
         embed = getattr(config.model, "embedding", 0) > 0
         return prepare_panel(panel, config, device, with_ids=embed)
 
-    def _train(self, windows: PanelWindows, panel: Panel, context: Any) -> None:
-        """Build the network from ``config.train.seed`` and train it on ``windows``' training and validation parts."""
+    def _stride(self) -> int:
+        """Steps between training windows: every one for last-step targets; ``stride`` (0: window/10) for all."""
+        if self.config.train.targets != "all":
+            return 1
+        return self.config.train.stride or max(1, self.config.window // 10)  # type: ignore[operator]
+
+    def _job(self, windows: PanelWindows, panel: Panel, context: Any) -> Any:
+        """The network, built from ``config.train.seed``, and its training on ``windows``' training and
+        validation parts, as a `TrainingJob` (the network is ``self.net`` from here on)."""
         from hpcast.kernels.dispatch import resolve
-        from hpcast.train.trainer import train
+        from hpcast.train.many import TrainingJob
 
         config = self.config
         every_step = config.train.targets == "all"
-        stride = (config.train.stride or max(1, config.window // 10)) if every_step else 1  # type: ignore[operator]
-        train_data = windows.batches(windows.starts("train", stride), every_step, config.train.series_weights)
+        train_data = windows.batches(windows.starts("train", self._stride()), every_step, config.train.series_weights)
         val_data = windows.batches(windows.starts("val"))
         if config.train.kernels == "triton":
             resolve("triton", windows.buffer)  # fail before training when Triton cannot run here
@@ -109,8 +116,7 @@ class RecurrentForecaster(Forecaster):
         self.net = self._network(panel.values.shape[1], config.horizon * K,  # type: ignore[operator]
                                  panel.n_series if windows.with_ids else 0, config.train.kernels)
         self.net = self.net.to(windows.buffer.device)  # the training device, where prepare_panel put the windows
-        self.result = train(self.net, train_data, val_data, config.train, context)
-        self.result.recipe["stride"] = stride
+        return TrainingJob(self.net, train_data, val_data, config.train, context)
 
     def _score(self, windows: PanelWindows, starts: np.ndarray, raw_target: np.ndarray) -> np.ndarray:
         """Decoded point forecasts ``(M, h)`` of the windows starting at buffer rows ``starts``

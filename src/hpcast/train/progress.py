@@ -1,4 +1,4 @@
-"""Rich progress bars for long work: epochs (losses, seconds per epoch) and backtest folds."""
+"""Rich progress bars for long work: epochs (losses, seconds per epoch) and a backtest's model fits."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class EpochProgress:
 
 
 class FoldProgress:
-    """Counts backtest folds (each fold refits every model); plugs into `backtest(progress=...)`."""
+    """Counts a backtest's model fits (every fold refits every model); plugs into `backtest(progress=...)`."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console
@@ -50,11 +50,11 @@ class FoldProgress:
     def start(self, total: int) -> None:
         self._bar = _progress(self.console)
         self._bar.start()
-        self._task = self._bar.add_task("backtest folds", total=total, info="")
+        self._task = self._bar.add_task("backtest fits", total=total, info="")
 
-    def advance(self, fold: int) -> None:
+    def advance(self, done: int) -> None:
         assert self._bar is not None
-        self._bar.update(self._task, advance=1, info=f"fold {fold + 1} done")
+        self._bar.update(self._task, advance=1, info=f"fit {done + 1} done")
 
     def finish(self) -> None:
         if self._bar is not None:
