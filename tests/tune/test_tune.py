@@ -257,3 +257,51 @@ def test_every_trial_is_logged_to_mlflow_in_the_study_experiment(tmp_path: Path)
     runs = registry.client.search_runs([registry.experiment("tune-logged")])
     assert sorted(run.data.tags["optuna.trial"] for run in runs) == ["0", "1"]
     assert all("value" in run.data.metrics for run in runs if run.data.tags["optuna.state"] == "COMPLETE")
+
+
+def test_a_batch_of_trials_scores_as_each_trial_fitted_alone(air: Panel):
+    """`Objective.run_batch` fits the trials together (fit_many); on a CPU that is one after another, so each
+    value is exactly the value of the same parameters fitted alone."""
+    import optuna
+
+    base = RunConfig(train=TrainConfig(epochs=2, seed=3))
+    span, _ = tuning_span(air, base)
+    objective = Objective(span, base, search_space("lstm", "MS", {"hidden": [4, 6]}))
+    study = optuna.create_study(pruner=make_pruner("none"), sampler=optuna.samplers.RandomSampler(seed=0))
+    trials = [study.ask() for _ in range(3)]
+    values = objective.run_batch(trials)
+    for trial, value in zip(trials, values, strict=True):
+        alone = objective(optuna.trial.FixedTrial(trial.params))
+        assert value == alone and value is not None
+
+
+def test_batched_trials_are_pruned_one_by_one(tmp_path: Path):
+    """A pruner that always prunes stops every trial of a batch after its first epoch (StopTraining ends that
+    trial's run only, not the batch's); a batched study of 3 trials runs batches of 2 and 1."""
+    import optuna
+
+    from hpcast.tune.runner import StudyJob
+
+    class Always(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    base = RunConfig(train=TrainConfig(epochs=3, seed=1))
+    span, _ = tuning_span(Panel.from_dataset(load_bundled("air_passengers")), base)
+    objective = Objective(span, base, search_space("lstm", "MS", {"hidden": [4]}))
+    pruning = optuna.create_study(pruner=Always())
+    trials = [pruning.ask() for _ in range(2)]
+    assert objective.run_batch(trials) == [None, None]
+    for trial in trials:
+        pruning.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert [len(t.intermediate_values) for t in pruning.trials] == [1, 1]
+    storage = f"sqlite:///{tmp_path / 'batch.db'}"
+    study = StudyJob("batch", storage, "none", objective, seed=0, mlflow=False, batch=2).run(3, None)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+
+
+def test_the_cli_asks_trials_in_batches(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["tune", "--dataset", "air_passengers", "--trials", "3", "--batch", "2",
+                                      "--pruner", "none", "--out", str(tmp_path / "b"), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "3 trials: 3 complete, 0 pruned (stopped early), 0 failed" in result.output

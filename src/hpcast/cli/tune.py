@@ -48,6 +48,9 @@ class _StudyProgress:
                                                "[default: sqlite:///$HPCAST_DATA/optuna.db].")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trial processes on this machine (spawned, one thread each), all on the same study.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
+              help="Trials asked K at a time and trained together: same-shape LSTMs in one fused run on a GPU "
+                   "(--fleet), one after another on a CPU. Larger K samples less adaptively.")
 @click.option("--pruner", type=click.Choice(["median", "halving", "none"]), default="median", show_default=True,
               help="Stop bad trials early: below the median of earlier trials at the same epoch, successive "
                    "halving, or never.")
@@ -58,8 +61,8 @@ class _StudyProgress:
 @click.option("--out", metavar="DIR", help="Run folder [default: runs/<timestamp>-tune].")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
-def tune(trials: int, timeout: float | None, study: str | None, storage: str | None, jobs: int, pruner: str,
-         space_path: str | None, mlflow: bool, out: str | None, quiet: bool, **kwargs: Any) -> None:
+def tune(trials: int, timeout: float | None, study: str | None, storage: str | None, jobs: int, batch: int,
+         pruner: str, space_path: str | None, mlflow: bool, out: str | None, quiet: bool, **kwargs: Any) -> None:
     """Search a model's settings with Optuna (TPE sampler, pruned epoch by epoch).
 
     Trials fit on the data before the folds `hpcast backtest` reports by default, each scored by its best
@@ -75,6 +78,7 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
     Example:
         hpcast tune --dataset air_passengers --trials 20 --epochs 30
         hpcast tune --dataset sp500 --model gru --trials 50 --timeout 600 --jobs 2 --storage runs/sp500.journal
+        hpcast tune --dataset sp500 --trials 64 --batch 16 --device cuda
         hpcast tune --csv prices.csv --space space.toml --study mine --storage postgresql://user@db/optuna
     """
     from hpcast.config import ConfigError
@@ -118,7 +122,7 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
         progress.bar.start()
     try:
         result = tune_job(panel, base, space, folder, study=name, storage=url, trials=trials, timeout=timeout,
-                          jobs=jobs, pruner=pruner, mlflow=mlflow, spans=spans, covariates=fixed or "",
+                          jobs=jobs, batch=batch, pruner=pruner, mlflow=mlflow, spans=spans, covariates=fixed or "",
                           data_flags=data_flags, on_span=on_span, on_progress=progress,
                           backtest_progress=_FoldsAfterTrials(progress, folds))
     finally:

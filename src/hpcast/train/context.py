@@ -14,7 +14,12 @@ from typing import Any
 
 from hpcast.train.distributed import Distributed
 
-__all__ = ["RunContext"]
+__all__ = ["RunContext", "StopTraining"]
+
+
+class StopTraining(Exception):  # noqa: N818 -- a signal, like StopIteration, not an error
+    """Raised by a progress hook's ``advance`` to end the run after this epoch (a search pruning a trial that
+    trains beside others): the trainer keeps the best weights so far and marks the result stopped early."""
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,8 @@ class RunContext:
 
     Attributes:
         progress: an object with ``start(total, done)``, ``advance(record, best_val_loss)`` and ``finish()``
-            (`hpcast.train.progress.EpochProgress`), or None for silence. Only rank 0 reports.
+            (`hpcast.train.progress.EpochProgress`), or None for silence. Only rank 0 reports. ``advance``
+            may raise `StopTraining` to end the run after that epoch.
         checkpoint_dir: write ``last.safetensors`` there after every epoch (atomically; rank 0 only).
         resume: continue from ``checkpoint_dir`` if it holds a checkpoint.
         dist: this worker's `Distributed` under torchrun; `Distributed.single()` for one process (None is

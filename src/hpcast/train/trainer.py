@@ -35,7 +35,7 @@ from hpcast.config import TrainConfig
 from hpcast.kernels.dispatch import mse_loss
 from hpcast.train.batches import Batches, as_batches
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from hpcast.train.context import RunContext
+from hpcast.train.context import RunContext, StopTraining
 from hpcast.train.distributed import Distributed
 
 __all__ = ["EpochRecord", "TrainResult", "bf16_unavailable", "loss_function", "resolve_recipe", "train"]
@@ -366,7 +366,11 @@ def _end_of_epoch(loop: _Loop, state: _State, result: TrainResult, sums: _EpochS
                 "bad_epochs": state.bad_epochs, "history": [vars(r) for r in result.history]}
         save_checkpoint(loop.checkpoint_dir, loop.model, loop.optimizer, loop.shuffle, state.best_state, meta)
     if loop.progress is not None:
-        loop.progress.advance(record, result.best_val_loss)
+        try:
+            loop.progress.advance(record, result.best_val_loss)
+        except StopTraining:  # the caller ends this run (a pruned trial): best weights so far, as early stopping
+            result.stopped_early = True
+            return True
     if state.bad_epochs >= config.patience and dist.early_stopping:
         result.stopped_early = True
         return True

@@ -40,13 +40,14 @@ class TuneResult:
 
 
 def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Path, *, study: str, storage: str,
-             trials: int | None, timeout: float | None, jobs: int = 1, pruner: str = "median",
+             trials: int | None, timeout: float | None, jobs: int = 1, batch: int = 1, pruner: str = "median",
              mlflow: bool = True, spans: Spans | None = None, covariates: str = "", data_flags: str = "",
              on_span: Callable[[str, str, str], None] | None = None,
              on_progress: Callable[[Any], None] | None = None, backtest_progress: Any = None) -> TuneResult:
     """Tune ``base``'s model on the data before the default backtest folds, write the run folder, then
     backtest the best configuration beside naive on those held-out folds (and, with ``base.train.ensemble``
-    K > 1, its K-member seed ensemble too; the trials are single models).
+    K > 1, its K-member seed ensemble too; the trials are single models). ``batch`` trials are asked at a
+    time and trained together (fused on a GPU: `hpcast.tune.objective.Objective.run_batch`).
 
     ``panel`` was loaded with the covariate set ``covariates``; a ``covariates`` parameter in ``space``
     searches the sets instead, each trial fitting on ``spans.span(<its set>)``. ``data_flags`` are the flags
@@ -72,7 +73,8 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
         on_span(*dates)
     existing = len(open_study(study, open_storage(storage), make_pruner(pruner)).trials)
     seed = None if jobs > 1 else base.train.seed + existing  # a resumed study does not repeat its first draws
-    job = StudyJob(study, storage, pruner, Objective(span, base, space, spans), seed=seed, mlflow=mlflow)
+    job = StudyJob(study, storage, pruner, Objective(span, base, space, spans), seed=seed, mlflow=mlflow,
+                   batch=batch)
     result = optimize(job, trials, timeout, jobs, on_progress)
     counts = count_states(result)
     if counts["complete"] == 0:

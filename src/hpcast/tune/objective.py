@@ -41,10 +41,12 @@ def tuning_span(panel: Panel, config: RunConfig) -> tuple[Panel, pd.Timestamp]:
 
 class TrialProgress:
     """A `RunContext` progress hook that reports each epoch's best validation loss so far to an Optuna
-    trial and stops the training (`optuna.TrialPruned`, which the trainer lets through) when it should."""
+    trial and stops the training when it should: by raising `optuna.TrialPruned` (which the trainer lets
+    through) for a trial trained alone, or `hpcast.train.context.StopTraining` (which ends only this run,
+    and leaves ``pruned`` set) for one trained beside others (``alone=False``)."""
 
-    def __init__(self, trial: Any) -> None:
-        self.trial = trial
+    def __init__(self, trial: Any, alone: bool = True) -> None:
+        self.trial, self.alone, self.pruned = trial, alone, False
 
     def start(self, total: int, done: int = 0) -> None:
         pass
@@ -52,9 +54,15 @@ class TrialProgress:
     def advance(self, record: Any, best_val_loss: float) -> None:
         import optuna
 
+        from hpcast.train.context import StopTraining
+
         self.trial.report(best_val_loss, record.epoch)
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {record.epoch} (validation loss {best_val_loss:.4g})")
+            message = f"pruned at epoch {record.epoch} (validation loss {best_val_loss:.4g})"
+            if self.alone:
+                raise optuna.TrialPruned(message)
+            self.pruned = True
+            raise StopTraining(message)
 
     def finish(self) -> None:
         pass
@@ -64,7 +72,8 @@ class TrialProgress:
 class Objective:
     """``objective(trial)``: fit the base config with the trial's parameters on ``span``; return its best
     validation loss. The trial's whole config is kept as the user attribute ``config``. With a searched
-    ``covariates`` parameter the trial fits on ``spans.span(<its covariate set>)`` instead of ``span``."""
+    ``covariates`` parameter the trial fits on ``spans.span(<its covariate set>)`` instead of ``span``.
+    `run_batch` fits several trials together (their networks train in one fused run on a GPU)."""
 
     span: Panel
     base: RunConfig
@@ -74,15 +83,37 @@ class Objective:
     def config_for(self, values: dict[str, Any]) -> RunConfig:
         return configure(self.base, **to_settings({k: v for k, v in values.items() if k != "covariates"}))
 
-    def __call__(self, trial: Any) -> float:
+    def _prepare(self, trial: Any) -> tuple[Any, Panel]:
+        """The trial's parameters drawn, its config recorded, and its estimator (a single model, whatever
+        --ensemble says) and span."""
         from hpcast.forecast.table import model_spec
-        from hpcast.train.context import RunContext
 
         values = {name: param.suggest(trial) for name, param in self.space.items()}
         span = self.spans.span(values["covariates"]) if "covariates" in values else self.span
         config = self.config_for(values)
         trial.set_user_attr("config", to_dict(config.resolved(span.freq)))
-        estimator = model_spec(config.kind).estimator_class()(config)  # a single model, whatever --ensemble says
+        return model_spec(config.kind).estimator_class()(config), span
+
+    def __call__(self, trial: Any) -> float:
+        from hpcast.train.context import RunContext
+
+        estimator, span = self._prepare(trial)
         estimator.fit(span, context=RunContext(progress=TrialProgress(trial)))
         trial.set_user_attr("best_epoch", estimator.result.best_epoch)
         return float(estimator.result.best_val_loss)
+
+    def run_batch(self, trials: list[Any]) -> list[float | None]:
+        """Fit ``trials`` together through `fit_many` (same-shape networks fused on a GPU, one after another
+        elsewhere); each one's best validation loss, or None where the pruner stopped it."""
+        from hpcast.forecast.base import fit_many
+        from hpcast.train.context import RunContext
+
+        prepared = [self._prepare(trial) for trial in trials]
+        hooks = [TrialProgress(trial, alone=False) for trial in trials]
+        fit_many([estimator for estimator, _ in prepared], [span for _, span in prepared],
+                 contexts=[RunContext(progress=hook) for hook in hooks])
+        values: list[float | None] = []
+        for trial, (estimator, _), hook in zip(trials, prepared, hooks, strict=True):
+            trial.set_user_attr("best_epoch", estimator.result.best_epoch)
+            values.append(None if hook.pruned else float(estimator.result.best_val_loss))
+        return values

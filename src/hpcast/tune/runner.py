@@ -24,15 +24,42 @@ class StudyJob:
     objective: Objective
     seed: int | None = None
     mlflow: bool = True
+    batch: int = 1  # trials asked at a time and trained together (`Objective.run_batch`)
 
     def run(self, trials: int | None, timeout: float | None, callbacks: tuple[Callable[..., None], ...] = ()) -> Any:
         """Run up to ``trials`` trials (for at most ``timeout`` seconds) in this process; return the study."""
         pruner = make_pruner(self.pruner, self.objective.base.train.epochs)
         study = open_study(self.study, open_storage(self.storage), pruner, self.seed)
         logger = [MlflowLogger(self.study)] if self.mlflow else []
-        study.optimize(self.objective, n_trials=trials, timeout=timeout, catch=(ValueError,),
-                       callbacks=[*logger, *callbacks])
+        if self.batch == 1:
+            study.optimize(self.objective, n_trials=trials, timeout=timeout, catch=(ValueError,),
+                           callbacks=[*logger, *callbacks])
+        else:
+            self._run_batches(study, trials, timeout, (*logger, *callbacks))
         return study
+
+    def _run_batches(self, study: Any, trials: int | None, timeout: float | None,
+                     callbacks: tuple[Callable[..., None], ...]) -> None:
+        """Optuna's ask-and-tell, ``batch`` trials at a time; like ``study.optimize``, a ValueError fails the
+        trials it hit and the search goes on, and ``timeout`` stops new batches from starting."""
+        import logging
+
+        from optuna.trial import TrialState
+
+        started, done = time.monotonic(), 0
+        while (trials is None or done < trials) and (timeout is None or time.monotonic() - started < timeout):
+            asked = [study.ask() for _ in range(self.batch if trials is None else min(self.batch, trials - done))]
+            try:
+                values: list[float | None] = self.objective.run_batch(asked)
+                states = [TrialState.PRUNED if value is None else TrialState.COMPLETE for value in values]
+            except ValueError as error:
+                logging.getLogger("optuna").warning(f"trials {[t.number for t in asked]} failed: {error}")
+                values, states = [None] * len(asked), [TrialState.FAIL] * len(asked)
+            for trial, value, state in zip(asked, values, states, strict=True):
+                frozen = study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+                for callback in callbacks:
+                    callback(study, frozen)
+            done += len(asked)
 
 
 def _worker(job: StudyJob, trials: int | None, timeout: float | None) -> None:
