@@ -9,7 +9,7 @@ LOCK   := requirements.lock
 # torch first and pinned: an unpinned resolve would pull a second, multi-GB CUDA build (COMPONENTS.md).
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint docs bench bench-peers lock clean
+.PHONY: demo test lint docs bench bench-peers lock clean wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,9 @@ bench-peers: $(VENV)/.installed
 lock: $(VENV)/.installed-dev
 	$(PIP) freeze --exclude-editable | sed -e 's/^torch[=@ ].*/$(TORCH)/' > $(LOCK)
 
+# sdist, then a wheel built from it, into dist/ (the environment's setuptools: offline, seconds)
+wheel: $(VENV)/.installed-dev
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it from here (setuptools, statically)
 _HOMES = {"fit": "hpcast.api", "backtest": "hpcast.api", "load_panel": "hpcast.api", "load_model": "hpcast.api",
           "Panel": "hpcast.data.panel", "MODELS": "hpcast.forecast.table", "RunConfig": "hpcast.config"}
 __all__ = ["__version__", *sorted(_HOMES)]

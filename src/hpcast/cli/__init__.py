@@ -17,7 +17,7 @@ __all__ = ["cli", "main", "render_docs"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="hpcast")
+@click.version_option(__version__, prog_name="hpcast", message="%(prog)s %(version)s")
 def cli() -> None:
     """Forecast financial time series with LSTM networks, honestly and fast.
 
