@@ -8,11 +8,13 @@ on the levers a fused run shares, plain run contexts, ``fleet`` not "off") train
 result is its own either way (its own data, seed, learning rate, early stopping), and the results come
 back in the jobs' order.
 
-Why GPU only by default (``fleet="auto"``): one batch-32, hidden-50 LSTM leaves almost every
-multiprocessor of a GPU idle, and K of them in one launch fill it; on a CPU, fusing K models through
-``torch.bmm`` and autograd measured 5-16x slower than K sequential oneDNN ``nn.LSTM`` calls at the seed
-shapes, so there is nothing to gain there without a hand-written kernel. ``fleet="on"`` fuses on any
-device (the fused code path then runs the K layers one after another: for tests and benchmarks).
+Why GPU only by default (``fleet="auto"``, `hpcast.train.fleet.fleet_for`): one batch-32, hidden-50 LSTM
+leaves almost every multiprocessor of a GPU idle, and K of them in one Triton launch fill it. On a CPU the
+fused path runs the K layers one after another through oneDNN and saves only per-step overhead (measured
+1.05-2.2x at K = 8-16, hidden 32-64, one thread; fusing the LSTM arithmetic itself through ``torch.bmm``
+was 5-16x *slower*); ``auto`` keeps CPUs on the sequential trainer, whose numbers are the reference bit
+for bit, while a fleet matches them to rounding and draws dropout masks of its own. ``fleet="on"`` fuses
+on any device.
 """
 
 from __future__ import annotations
@@ -45,21 +47,23 @@ class TrainingJob:
 def fusion_key(job: TrainingJob) -> tuple[Any, ...] | None:
     """What jobs must share to train in one fused run, or None when this one cannot fuse."""
     from hpcast.models.lstm import LSTMNet
+    from hpcast.train.fleet import SHARED_SETTINGS, fleet_for
 
     config, context = job.config, job.context
     device = job.train.device
-    wanted = config.fleet == "on" or (config.fleet == "auto" and device.type == "cuda")
+    wanted = fleet_for(config.fleet, device, config.kernels, 2)
     plain = (context.checkpoint_dir is None and context.profile_dir is None and context.dist.world_size == 1
              and not context.resume)
     if not (wanted and plain and type(job.net) is LSTMNet):
         return None
     shapes = tuple((name, tuple(p.shape), p.dtype) for name, p in job.net.named_parameters())
-    return (shapes, str(device), job.train.target_ndim, config.batch_size, config.loss, config.targets,
-            config.warmup, config.precision, config.schedule, config.kernels)
+    return (shapes, str(device), job.train.target_ndim, job.train.window,
+            *(getattr(config, name) for name in SHARED_SETTINGS))
 
 
 def train_many(jobs: list[TrainingJob]) -> list[Any]:
     """Train every job (module docstring); returns their `TrainResult`s in the jobs' order."""
+    from hpcast.train.fleet import train_fleet
     from hpcast.train.trainer import train
 
     results: list[Any] = [None] * len(jobs)
@@ -77,8 +81,6 @@ def train_many(jobs: list[TrainingJob]) -> list[Any]:
                 job = jobs[chunk[0]]
                 results[chunk[0]] = train(job.net, job.train, job.val, job.config, job.context)
                 continue
-            from hpcast.train.fleet import train_fleet
-
             fused = train_fleet([jobs[i].net for i in chunk], [jobs[i].train for i in chunk],
                                 [jobs[i].val for i in chunk], [jobs[i].config for i in chunk],
                                 [jobs[i].context.progress for i in chunk])
