@@ -17,15 +17,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hpcast import __version__
+from hpcast.app.config import SIMULATION_THREADS
 from hpcast.invest.advisor import Advisor
 from hpcast.invest.simulate import MAX_AMOUNT, MAX_MONTHS, InputError
 
-__all__ = ["SIMULATION_THREADS", "ForecastRequest", "SimulateRequest", "create_api"]
-
-# Simulations run on this many threads, first come first served. Many threads sharing the GIL would
-# time-slice every request (a heavy one then waits on all the others); two keep numpy busy on two cores
-# and make latency close to queue length x service time. Measured in benchmarks/app_latency.py.
-SIMULATION_THREADS = 2
+__all__ = ["ForecastRequest", "SimulateRequest", "create_api"]
 
 _AS_OF = ("Date of the prices the simulation starts from, YYYY-MM-DD; default: the latest date every chosen "
           "asset has data for (GET /api/v1/assets lists each asset's dates).")
@@ -62,8 +58,11 @@ def _unprocessable(error: InputError) -> JSONResponse:
         {"loc": ["body", name], "msg": message, "type": "value_error"} for name, message in error.errors]})
 
 
-def create_api(advisor: Advisor) -> FastAPI:
-    """The FastAPI application with the ``/api/v1`` routes (the web page is mounted on it by `server`)."""
+def create_api(advisor: Advisor, threads: int = SIMULATION_THREADS) -> FastAPI:
+    """The FastAPI application with the ``/api/v1`` routes (the web page is mounted on it by `server`).
+
+    ``threads`` simulations run at once; the others wait their turn.
+    """
     app = FastAPI(title="hpcast investor API", version=__version__, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/v1/openapi.json",
                   description="What an allocation may be worth after a few months, after inflation, with the "
@@ -73,7 +72,7 @@ def create_api(advisor: Advisor) -> FastAPI:
 
     async def run(work: Callable[[], Any]) -> Any:
         if not limiter:
-            limiter.append(anyio.CapacityLimiter(SIMULATION_THREADS))
+            limiter.append(anyio.CapacityLimiter(threads))
         return await anyio.to_thread.run_sync(work, limiter=limiter[0])
 
     @app.exception_handler(InputError)

@@ -1,7 +1,8 @@
 """The web page (Gradio): an amount, an allocation, a horizon and an as-of date in; the outcome after inflation out.
 
 It calls `Advisor.simulate`, the function behind ``POST /api/v1/simulate``, so the page and the API show
-the same numbers. A broken rule is shown under its field, in the API's words. Elements carry ``elem_id``s
+the same numbers. A broken rule is shown under its field, in the API's words. The page opens with the
+answer for its default inputs already shown (computed once when the page is built). Elements carry ``elem_id``s
 (``amount``, ``alloc-<asset>``, ``run``, ``real-median`` ...) that the browser test drives and reads.
 """
 
@@ -19,7 +20,7 @@ import pandas as pd
 from hpcast.invest.advisor import Advisor
 from hpcast.invest.simulate import InputError
 
-__all__ = ["build_ui"]
+__all__ = ["ASSET_COLUMNS", "asset_table", "build_ui", "summary_html"]
 
 FIELDS = ("amount", "allocation", "horizon_months", "as_of")
 HORIZONS = {"3 months": 3, "6 months": 6}
@@ -69,14 +70,16 @@ def summary_html(answer: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def asset_table(answer: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "asset": a["asset"], "weight %": round(a["weight"], 2), "start value": _money(a["start_value"]),
-        "median value": _money(a["median_value"]),
-        "return 5-95%": f"{_percent(a['p5_return'])} to {_percent(a['p95_return'])}",
-        "expected return": _percent(a["expected_return"]),
-        "contribution": f"{a['contribution'] * 100:+.2f} pp", "forecast from": a["source"],
-    } for a in answer["assets"]])
+ASSET_COLUMNS = ("asset", "weight %", "start value", "median value", "return 5-95%", "expected return",
+                 "contribution", "forecast from")
+
+
+def asset_table(answer: dict[str, Any] | None) -> pd.DataFrame:
+    """One row per asset; no answer (a broken rule) gives the same headers and no rows."""
+    rows = [(a["asset"], round(a["weight"], 2), _money(a["start_value"]), _money(a["median_value"]),
+             f"{_percent(a['p5_return'])} to {_percent(a['p95_return'])}", _percent(a["expected_return"]),
+             f"{a['contribution'] * 100:+.2f} pp", a["source"]) for a in (answer or {"assets": []})["assets"]]
+    return pd.DataFrame(rows, columns=list(ASSET_COLUMNS))
 
 
 def skill_notes(answer: dict[str, Any]) -> str:
@@ -113,7 +116,7 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
             found: dict[str, str] = {}
             for name, message in error.errors:
                 found[name] = f"{found[name]}; {message}" if name in found else message
-            return [*_errors(found), as_of_help(*weights), "", None, None, ""]
+            return [*_errors(found), as_of_help(*weights), "", None, asset_table(None), ""]
         from hpcast.viz.invest import portfolio_fan
 
         return [*_errors({}), as_of_help(*weights), summary_html(answer), portfolio_fan(answer), asset_table(answer),
@@ -130,6 +133,10 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
             return (f"**Calibration of the simulator**: {found['headline']}.",
                     gr.update(value=image.copy(), visible=True))
 
+    # The answer for the default inputs, computed once: a new visitor sees a filled chart and table at once,
+    # with no request that could land after their own first Simulate.
+    (amount_note, allocation_note, horizon_note, as_of_note, as_of_text, summary_text, fan_figure, table_frame,
+     skill_text) = run(10000, *(defaults.get(n, 0) for n in names), "6 months", 6, "")
     with gr.Blocks(title="hpcast: what may my investment be worth?") as page:
         gr.Markdown("# What may my investment be worth, after inflation?\n"
                     "Enter an amount, split it over the assets and pick a horizon. The answer is a range of "
@@ -138,25 +145,26 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 amount = gr.Number(label="Amount invested today", value=10000, elem_id="amount")
-                amount_error = gr.Markdown(elem_id="error-amount", elem_classes="field-error")
+                amount_error = gr.Markdown(amount_note, elem_id="error-amount", elem_classes="field-error")
                 gr.Markdown("**Allocation in percent** (must sum to 100)")
                 weights = [gr.Number(label=f"{n}: {advisor.market.descriptions.get(n, 'cash at the Treasury rate')}",
                                      value=defaults.get(n, 0), elem_id=f"alloc-{n}") for n in names]
-                allocation_error = gr.Markdown(elem_id="error-allocation", elem_classes="field-error")
+                allocation_error = gr.Markdown(allocation_note, elem_id="error-allocation", elem_classes="field-error")
                 horizon = gr.Radio([*HORIZONS, CUSTOM], value="6 months", label="Horizon", elem_id="horizon")
                 custom = gr.Slider(1, 12, step=1, value=6, label="Custom horizon (months)", visible=False,
                                    elem_id="custom-months")
-                horizon_error = gr.Markdown(elem_id="error-horizon_months", elem_classes="field-error")
+                horizon_error = gr.Markdown(horizon_note, elem_id="error-horizon_months", elem_classes="field-error")
                 as_of = gr.Textbox(label="As-of date (YYYY-MM-DD)", elem_id="as-of",
                                    placeholder="blank: the latest date every chosen asset has data for")
-                as_of_info = gr.Markdown(as_of_help(*(defaults.get(n, 0) for n in names)), elem_id="as-of-range")
-                as_of_error = gr.Markdown(elem_id="error-as_of", elem_classes="field-error")
+                as_of_info = gr.Markdown(as_of_text, elem_id="as-of-range")
+                as_of_error = gr.Markdown(as_of_note, elem_id="error-as_of", elem_classes="field-error")
                 button = gr.Button("Simulate", variant="primary", elem_id="run")
             with gr.Column(scale=2):
-                summary = gr.HTML(elem_id="summary")
-                fan = gr.Plot(label="Portfolio value over the horizon", show_label=False, elem_id="fan")
-                table = gr.Dataframe(label="Per asset", elem_id="assets-table", interactive=False)
-                skills = gr.Markdown(elem_id="skills")
+                summary = gr.HTML(summary_text, elem_id="summary")
+                fan = gr.Plot(fan_figure, label="Portfolio value over the horizon", show_label=False, elem_id="fan")
+                table = gr.Dataframe(table_frame, headers=list(ASSET_COLUMNS), label="Per asset",
+                                     elem_id="assets-table", interactive=False)
+                skills = gr.Markdown(skill_text, elem_id="skills")
                 calibration_text = gr.Markdown(elem_id="calibration")
                 calibration_figure = gr.Image(label="Calibration", elem_id="calibration-figure", interactive=False)
 

@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from hpcast.app.config import DEFAULTS, ServeConfig, host_warning, is_loopback
 from hpcast.cli import cli
 from hpcast.cli.options import console, user_errors
 from hpcast.cli.store import store_option
@@ -57,31 +59,57 @@ registry_option = click.option("--no-registry", "registry", flag_value=False, de
                                help="Ignore registered models: every asset uses the historical-drift baseline.")
 
 
+_HOST_SOURCES = {ParameterSource.ENVIRONMENT: "$HPCAST_APP_HOST",
+                 ParameterSource.DEFAULT_MAP: "the configuration defaults"}
+
+
 @cli.command("app")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; keep 127.0.0.1 unless a reverse proxy sits in front.")
-@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--host", default=DEFAULTS.host, show_default=True, envvar="HPCAST_APP_HOST", show_envvar=True,
+              help="Address to bind. A non-loopback one (0.0.0.0, a LAN address) is bound only when given here "
+                   "on the command line; keep 127.0.0.1 behind a reverse proxy.")
+@click.option("--port", type=int, default=DEFAULTS.port, show_default=True)
+@click.option("--root-path", default=DEFAULTS.root_path, show_default=True, metavar="/PREFIX",
+              help="Public path prefix when a reverse proxy serves the app under a sub-path (e.g. /hpcast): "
+                   "the page's links, its queue and the API's OpenAPI document then point there.")
+@click.option("--workers", type=int, default=DEFAULTS.workers, show_default=True,
+              help="Server processes, each with its own copy of the store and models. Keep 1 when the page is "
+                   "used: Gradio's queue lives in one process (deploy/README.md has the measured latency).")
+@click.option("--threads", type=int, default=DEFAULTS.threads, show_default=True,
+              help="API simulations each process runs at once; the others wait their turn.")
 @registry_option
 @store_option
 @user_errors
-def app(host: str, port: int, registry: bool, store_url: str | None) -> None:
+def app(host: str, port: int, root_path: str, workers: int, threads: int, registry: bool,
+        store_url: str | None) -> None:
     """Start the investor web page and its REST API on one server (Ctrl-C stops it).
 
     The page is at /, the API at /api/v1 (simulate, forecast, assets, calibration) with its OpenAPI
-    document at /api/v1/openapi.json and interactive docs at /api/docs. An empty store is first filled
-    from the bundled series; champions come from the registry (HPCAST_DATA / HPCAST_TRACKING_URI).
+    document at /api/v1/openapi.json and interactive docs at /api/docs, all under --root-path when
+    given. An empty store is first filled from the bundled series; champions come from the registry
+    (HPCAST_DATA / HPCAST_TRACKING_URI). deploy/README.md sets it up behind nginx with systemd.
 
     \b
     Example:
-        hpcast app --port 7860
+        hpcast app --port 7860 --root-path /hpcast
     """
     from hpcast.app.server import serve
 
+    source = click.get_current_context().get_parameter_source("host")
+    if not is_loopback(host) and source is not ParameterSource.COMMANDLINE:
+        raise click.BadParameter(f"{host!r} came from {_HOST_SOURCES.get(source, 'the default')}: a "
+                                 "non-loopback address is bound only when given as --host on the command line",
+                                 param_hint="--host")
+    config = ServeConfig(host, port, root_path, workers, threads, store_url, registry)
     with console().status("loading the store and the registry"):
-        advisor = _advisor(store_url, registry)
+        advisor = _advisor(store_url, registry)  # fills an empty store once, before any worker starts
     names = ", ".join(advisor.market.names())
-    click.echo(f"hpcast app on http://{host}:{port} (API docs: /api/docs); assets: {names}", err=True)
-    serve(advisor, host, port)
+    where = f" (public prefix {config.root_path})" if config.prefix else ""
+    click.echo(f"hpcast app on http://{host}:{port}{where}, {workers} worker(s) x {threads} thread(s); API docs: "
+               f"{config.prefix}/api/docs; assets: {names}", err=True)
+    warning = host_warning(host)
+    if warning:
+        click.echo(warning, err=True)
+    serve(config, advisor if workers == 1 else None)
 
 
 @cli.group()
