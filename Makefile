@@ -9,7 +9,7 @@ LOCK   := requirements.lock
 # torch first and pinned: an unpinned resolve would pull a second, multi-GB CUDA build (COMPONENTS.md).
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint docs bench bench-peers lock clean wheel
+.PHONY: demo test lint docs bench bench-peers lock clean wheel gpu-check notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ bench: $(VENV)/.installed
 bench-peers: $(VENV)/.installed
 	$(PIP) install -q -c $(LOCK) -c requirements-bench.lock -e '.[bench]'
 	$(BIN)/python benchmarks/peers.py --plot docs/images/peers.png
+
+# Every GPU test and benchmark on a CUDA machine in one command (~8 minutes), into gpu-report.md/.json under
+# $OUT or ./gpu-report/; without a GPU it says so and exits 0. The venv's python where there is one, else the
+# system python3 (a GPU image has no .venv and no registry): it never builds .venv.
+GPU_PYTHON := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py
 
 # Regenerate the lock from the current dev environment (after changing dependencies in pyproject.toml).
 lock: $(VENV)/.installed-dev

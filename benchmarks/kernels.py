@@ -1,22 +1,30 @@
 """Triton kernels against their torch references, with bandwidth against a measured copy, in one run.
 
-- Min-max scaling (stats + transform) and MSE at 1e6, 1e7, 1e8 float32 elements: ms, GB/s, and the
-  fraction of the device-to-device copy bandwidth measured in the same run (the practical ceiling for
-  these memory-bound kernels). Bytes: stats read N·4, transform reads and writes N·4 each, MSE reads 2·N·4.
+- Min-max scaling (statistics, transform, and both: "scale") and MSE (forward, forward + backward) at
+  1e6, 1e7, 1e8 float32 elements: ms, GB/s, and the share of the device-to-device copy bandwidth measured
+  in the same run at the same size (bytes read + written: the practical ceiling of these memory-bound
+  kernels). Bytes counted, each input read once and each output written once: copy 2·N·4, statistics
+  N·4, transform 2·N·4, scale 3·N·4, MSE forward 2·N·4, MSE forward + backward 5·N·4 (the backward reads
+  both inputs again and writes the gradient). At 1e6 elements (8 MB) the kernels are launch-bound: a few
+  microseconds of launch against ~2 µs of ideal transfer, so read the shares from 1e7 up.
 - The fused LSTM layer against ``nn.LSTM`` (cuDNN on GPU) at the seed workload's shapes (batch 32, seq 100,
   hidden 50/60/80/120) and at batch 256/1024: forward and forward+backward ms, and the speed-up.
 
-Without a CUDA GPU it still runs: it times the torch path on the CPU and says that the Triton figures
-need a GPU (under TRITON_INTERPRET the kernels are correct but far too slow to time meaningfully).
-Run: ``python benchmarks/kernels.py [--max-elements 1e8]``.
+On CUDA every time is the median of ``triton.testing.do_bench`` (CUDA events, L2 flushed between runs).
+Without a CUDA GPU it still runs: it times the torch path on the CPU (median of host-clock repeats) and
+says that the Triton figures need a GPU (under TRITON_INTERPRET the kernels are correct but far too slow
+to time meaningfully). ``--json PATH`` writes every figure (``benchmarks/gpu_check.py`` reads it).
+Run: ``python benchmarks/kernels.py [--max-elements 1e8] [--json PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -24,63 +32,80 @@ from _machine import describe  # benchmarks/_machine.py: python puts this folder
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
+SIZES = (10**6, 10**7, 10**8)
+SEED_LSTM_SHAPES = [(32, 100, h) for h in (50, 60, 80, 120)]
 
 
 def bench(fn: Callable[[], object], repeats: int = 10) -> float:
-    """Median milliseconds of ``fn`` (synchronised on GPU)."""
+    """Median milliseconds of ``fn``: CUDA events through ``do_bench`` on GPU, the host clock on CPU."""
+    if CUDA:
+        import triton.testing
+
+        return float(triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median"))
     fn()
     samples = []
     for _ in range(repeats):
-        if CUDA:
-            torch.cuda.synchronize()
         started = time.perf_counter()
         fn()
-        if CUDA:
-            torch.cuda.synchronize()
         samples.append(1e3 * (time.perf_counter() - started))
     return statistics.median(samples)
 
 
-def memory_table(sizes: list[int]) -> None:
+def _memory_cases(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> dict[str, tuple[Callable[[], object], int]]:
+    """Each case's callable and bytes per element moved (see the module docstring)."""
     from hpcast.kernels.minmax import minmax_stats_reference, minmax_transform_reference
 
+    low, scale = minmax_stats_reference(x)
+    p = y.clone().requires_grad_(True)
+    cases = {
+        "copy": (lambda: out.copy_(x), 8),
+        "scale torch": (lambda: minmax_transform_reference(x, *minmax_stats_reference(x)), 12),
+        "mse torch": (lambda: torch.nn.functional.mse_loss(x, y), 8),
+        "mse torch f+b": (lambda: torch.autograd.grad(torch.nn.functional.mse_loss(p, x), [p]), 20),
+    }
     if CUDA:
         from hpcast.kernels.minmax import minmax_stats, minmax_transform
         from hpcast.kernels.mse import mse
-    print(f"\nmemory-bound kernels, float32, {DEVICE}: ms (GB/s, share of copy bandwidth)")
-    columns = ("copy", "scale torch", "scale triton", "mse torch", "mse triton")
-    print(f"{'elements':>10} " + " ".join(f"{c:>24}" for c in columns))
+
+        cases |= {
+            "stats triton": (lambda: minmax_stats(x), 4),
+            "transform triton": (lambda: minmax_transform(x, low, scale, out=out), 8),
+            "scale triton": (lambda: minmax_transform(x, *minmax_stats(x), out=out), 12),
+            "mse triton": (lambda: mse(x, y), 8),
+            "mse triton f+b": (lambda: torch.autograd.grad(mse(p, x), [p]), 20),
+        }
+    return cases
+
+
+def memory_table(sizes: list[int]) -> list[dict[str, object]]:
+    """One row per (kernel, size): ms, GB/s, share of the copy measured at that size."""
+    print(f"\nmemory-bound kernels, float32, (N/8, 8) tensors, {DEVICE}: ms, GB/s, share of copy bandwidth")
+    print(f"{'kernel':<18}{'elements':>10}{'ms':>10}{'GB/s':>9}{'of copy':>9}")
+    rows = []
     for n in sizes:
-        x = torch.rand(n // 8, 8, device=DEVICE)
-        y = torch.rand_like(x)
-        out = torch.empty_like(x)
-        copy_ms = bench(lambda x=x, out=out: out.copy_(x))
-        copy_gbs = 2 * n * 4 / copy_ms / 1e6
-
-        def cell(ms: float, nbytes: float, ceiling: float = copy_gbs) -> str:
-            gbs = nbytes / ms / 1e6
-            return f"{ms:8.3f} ({gbs:6.0f}, {gbs / ceiling:4.0%})"
-
-        def scale_torch(x=x):
-            low, scale = minmax_stats_reference(x)
-            return minmax_transform_reference(x, low, scale)
-
-        row = [f"{copy_ms:8.3f} ({copy_gbs:6.0f}, 100%)", cell(bench(scale_torch), 3 * n * 4)]
-        if CUDA:
-            row.append(cell(bench(lambda x=x, out=out: minmax_transform(x, *minmax_stats(x), out=out)), 3 * n * 4))
-        else:
-            row.append(f"{'— (no GPU)':>24}")
-        row.append(cell(bench(lambda x=x, y=y: torch.nn.functional.mse_loss(x, y)), 2 * n * 4))
-        row.append(cell(bench(lambda x=x, y=y: mse(x, y)), 2 * n * 4) if CUDA else f"{'— (no GPU)':>24}")
-        print(f"{n:>10.0e} " + " ".join(f"{c:>24}" for c in row))
+        torch.manual_seed(0)
+        x = torch.rand(n // 8, 8, device=DEVICE)  # (T, F)
+        y, out = torch.rand_like(x), torch.empty_like(x)
+        copy_gbs = None
+        for name, (fn, per_element) in _memory_cases(x, y, out).items():
+            ms = bench(fn)
+            gbs = per_element * n / ms / 1e6
+            copy_gbs = copy_gbs or gbs  # "copy" comes first
+            rows.append({"kernel": name, "elements": n, "ms": ms, "gb_per_s": gbs, "share_of_copy": gbs / copy_gbs})
+            print(f"{name:<18}{n:>10.0e}{ms:>10.4f}{gbs:>9.0f}{gbs / copy_gbs:>9.0%}")
+        del x, y, out
+    if not CUDA:
+        print("triton rows: — (no GPU)")
+    return rows
 
 
-def lstm_table() -> None:
-    shapes = [(32, 100, h) for h in (50, 60, 80, 120)] + [(256, 100, 128), (1024, 100, 128)]
+def lstm_table() -> list[dict[str, object]]:
+    shapes = [*SEED_LSTM_SHAPES, (256, 100, 128), (1024, 100, 128)]
     label = "cuDNN" if CUDA else "torch CPU"
     print(f"\nLSTM layer, float32, input size 1, {DEVICE}: ms")
     print(f"{'B, T, H':>15} {label + ' fwd':>14} {'fused fwd':>10} {'speed-up':>9} {label + ' f+b':>14} "
           f"{'fused f+b':>10} {'speed-up':>9}")
+    rows = []
     for B, T, H in shapes:
         torch.manual_seed(0)
         reference = torch.nn.LSTM(1, H, batch_first=True).to(DEVICE)
@@ -93,31 +118,43 @@ def lstm_table() -> None:
                     out.sum().backward()
             return run
 
-        ref_fwd, ref_fb = bench(step(reference, False)), bench(step(reference, True))
+        row: dict[str, object] = {"B": B, "T": T, "H": H, "reference": label, "reference_fwd_ms": bench(
+            step(reference, False)), "reference_fb_ms": bench(step(reference, True))}
         if CUDA:
             from hpcast.kernels.lstm import FusedLSTM
 
             fused = FusedLSTM(1, H, kernels="triton").to(DEVICE)
             fused.load_state_dict(reference.state_dict())
-            ours_fwd, ours_fb = bench(step(fused, False)), bench(step(fused, True))
-            cells = (f"{ours_fwd:10.3f}", f"{ref_fwd / ours_fwd:8.2f}×", f"{ours_fb:10.3f}",
-                     f"{ref_fb / ours_fb:8.2f}×")
+            row |= {"fused_fwd_ms": bench(step(fused, False)), "fused_fb_ms": bench(step(fused, True))}
+            row |= {"fwd_speedup": row["reference_fwd_ms"] / row["fused_fwd_ms"],
+                    "fb_speedup": row["reference_fb_ms"] / row["fused_fb_ms"]}
+            cells = (f"{row['fused_fwd_ms']:10.3f}", f"{row['fwd_speedup']:8.2f}×", f"{row['fused_fb_ms']:10.3f}",
+                     f"{row['fb_speedup']:8.2f}×")
         else:
             cells = (f"{'—':>10}", f"{'—':>9}", f"{'—':>10}", f"{'—':>9}")
-        print(f"{f'{B}, {T}, {H}':>15} {ref_fwd:14.3f} {cells[0]} {cells[1]} {ref_fb:14.3f} {cells[2]} {cells[3]}")
+        rows.append(row)
+        print(f"{f'{B}, {T}, {H}':>15} {row['reference_fwd_ms']:14.3f} {cells[0]} {cells[1]} "
+              f"{row['reference_fb_ms']:14.3f} {cells[2]} {cells[3]}")
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-elements", type=float, default=1e8, help="largest size of the memory-bound table")
+    parser.add_argument("--json", type=Path, help="write every figure to this file")
     args = parser.parse_args()
-    print(describe())
-    print(f"torch {torch.__version__}; device: {torch.cuda.get_device_name() if CUDA else 'CPU'}")
+    machine = describe()
+    device = torch.cuda.get_device_name() if CUDA else "CPU"
+    print(machine)
+    print(f"torch {torch.__version__}; device: {device}")
     if not CUDA:
         print("No CUDA GPU found: timing the torch path only. The Triton kernels are tested on the CPU under "
               "TRITON_INTERPRET=1 (make test); their speed needs a GPU.")
-    memory_table([n for n in (10**6, 10**7, 10**8) if n <= args.max_elements])
-    lstm_table()
+    memory = memory_table([n for n in SIZES if n <= args.max_elements])
+    lstm = lstm_table()
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine, "device": device, "memory": memory, "lstm": lstm},
+                                        indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -21,10 +21,19 @@ def test_value_and_gradients_match_torch(shape, dtype, device):
         torch.testing.assert_close(got, want, **TOLERANCE[dtype])
 
 
-def test_small_blocks_exercise_many_partials(device):
-    pred, target = torch.randn(10_001, dtype=torch.float64), torch.randn(10_001, dtype=torch.float64)
-    ours = mse(pred.to(device), target.to(device), block=64)
-    torch.testing.assert_close(ours, mse_reference(pred, target).to(device))
+@pytest.mark.parametrize("n", [10_001, 10_048])
+def test_persistent_grid_strides_over_many_tiles(n, device):
+    """5 programs over 157 tiles of 64 (the last partial for 10 001, full for 10 048 = 157 · 64): every
+    element is counted once in the value and written once in the gradient."""
+    torch.manual_seed(4)
+    pred = torch.randn(n, dtype=torch.float64, device=device, requires_grad=True)
+    target = torch.randn(n, dtype=torch.float64, device=device)
+    ours = mse(pred, target, block=64, programs=5)
+    (grad,) = torch.autograd.grad(ours, [pred])
+    reference = mse_reference(pred, target)
+    (ref_grad,) = torch.autograd.grad(reference, [pred])
+    torch.testing.assert_close(ours, reference, **TOLERANCE[torch.float64])
+    torch.testing.assert_close(grad, ref_grad, **TOLERANCE[torch.float64])
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -44,5 +53,8 @@ def test_module_and_dispatch():
 def test_errors_say_expected_and_actual():
     with pytest.raises(ValueError, match=r"same shape, got \(2,\) and \(3,\)"):
         mse(torch.zeros(2), torch.zeros(3))
+    huge = torch.zeros(1).expand(2**31)  # no memory behind it: refused before any copy or launch
+    with pytest.raises(ValueError, match=r"pred spans 2147483648 elements; the kernels index with 32-bit offsets"):
+        mse(huge, huge)
     with pytest.raises(ValueError, match="float32/float64 dtype"):
         mse(torch.zeros(2, dtype=torch.int64), torch.zeros(2, dtype=torch.int64))
