@@ -114,6 +114,19 @@ def _gate_block(w_ptr, q, H, hk, hj, TRANSPOSE: tl.constexpr):
 
 
 @triton.jit
+def _store_step(h_ptr, c_ptr, gates_ptr, state, rows, units, mask, T, H, t, h, c, i, f, g, o):
+    """Step t's h and c at ``state`` of (T, B, H), and its gate activations into gates (B, T, 4H), for the
+    backward pass."""
+    tl.store(h_ptr + state, h, mask=mask)
+    tl.store(c_ptr + state, c, mask=mask)
+    g_row = gates_ptr + rows[:, None] * (T * 4 * H) + t * 4 * H + units[None, :]
+    tl.store(g_row, i, mask=mask)
+    tl.store(g_row + H, f, mask=mask)
+    tl.store(g_row + 2 * H, g, mask=mask)
+    tl.store(g_row + 3 * H, o, mask=mask)
+
+
+@triton.jit
 def _forward_resident_kernel(p_ptr, whh_ptr, h_ptr, c_ptr, gates_ptr, B, T, H,
                              BLOCK_B: tl.constexpr, HP: tl.constexpr, PRECISION: tl.constexpr):
     model = tl.program_id(1).to(tl.int64)  # model k's slices: P, gates (B, T, 4H); W_hh (4H, H); h, c (T, B, H)
@@ -140,13 +153,7 @@ def _forward_resident_kernel(p_ptr, whh_ptr, h_ptr, c_ptr, gates_ptr, B, T, H,
         c = f * c + i * g  # padded lanes stay 0: their inputs and weights are 0
         h = tl.where(mask, o * _tanh(c), 0.0)
         state = t * (B * H) + rows[:, None] * H + cols[None, :]  # h and c are (T, B, H), as nn.LSTM stores them
-        tl.store(h_ptr + state, h, mask=mask)
-        tl.store(c_ptr + state, c, mask=mask)
-        g_row = gates_ptr + rows[:, None] * (T * 4 * H) + t * 4 * H + cols[None, :]
-        tl.store(g_row, i, mask=mask)
-        tl.store(g_row + H, f, mask=mask)
-        tl.store(g_row + 2 * H, g, mask=mask)
-        tl.store(g_row + 3 * H, o, mask=mask)
+        _store_step(h_ptr, c_ptr, gates_ptr, state, rows, cols, mask, T, H, t, h, c, i, f, g, o)
 
 
 @triton.jit
@@ -185,13 +192,7 @@ def _forward_tiled_kernel(p_ptr, whh_ptr, h_ptr, c_ptr, gates_ptr, B, T, H, BLOC
             state = t * (B * H) + rows[:, None] * H + j[None, :]  # (T, B, H) layout
             c_prev = tl.load(c_ptr + state - B * H, mask=mask & ((j[None, :] * 0 + t) > 0), other=0.0)
             c = f * c_prev + i * g
-            tl.store(h_ptr + state, o * _tanh(c), mask=mask)
-            tl.store(c_ptr + state, c, mask=mask)
-            g_row = gates_ptr + rows[:, None] * (T * 4 * H) + t * 4 * H + j[None, :]
-            tl.store(g_row, i, mask=mask)
-            tl.store(g_row + H, f, mask=mask)
-            tl.store(g_row + 2 * H, g, mask=mask)
-            tl.store(g_row + 3 * H, o, mask=mask)
+            _store_step(h_ptr, c_ptr, gates_ptr, state, rows, j, mask, T, H, t, o * _tanh(c), c, i, f, g, o)
         tl.debug_barrier()  # step t's h and c, stored by all threads, are read by all threads at t + 1
 
 
