@@ -53,6 +53,10 @@ bench-peers: $(VENV)/.installed
 	$(PIP) install -q -c $(LOCK) -c requirements-bench.lock -e '.[bench]'
 	$(BIN)/python benchmarks/peers.py --plot docs/images/peers.png
 
+# Re-execute the tutorial notebooks in place, with their outputs (about 2 minutes on 2 cores)
+notebooks: $(VENV)/.installed-dev
+	$(BIN)/python notebooks/execute.py
+
 # Every GPU test and benchmark on a CUDA machine in one command (~8 minutes), into gpu-report.md/.json under
 # $OUT or ./gpu-report/; without a GPU it says so and exits 0. The venv's python where there is one, else the
 # system python3 (a GPU image has no .venv and no registry): it never builds .venv.

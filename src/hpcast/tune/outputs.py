@@ -67,12 +67,10 @@ def importances(study: Any) -> dict[str, float]:
 def trials_plot(frame: pd.DataFrame, weights: dict[str, float], path: Path, title: str) -> Path:
     """Value against trial number, the best so far, pruned trials at their last reported value (marked x),
     beside the parameter importances; the look of `hpcast.viz.plots`."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot state: the caller's backend stays as it was
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=110, gridspec_kw={"width_ratios": [2, 1]})
+    fig = Figure(figsize=(12, 4.8), dpi=110)
+    ax, bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     ax.set_title(title)
     ax.set_ylabel("best validation loss")
     ax.set_xlabel("trial")
@@ -94,5 +92,4 @@ def trials_plot(frame: pd.DataFrame, weights: dict[str, float], path: Path, titl
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

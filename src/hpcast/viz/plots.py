@@ -1,5 +1,6 @@
-"""PNG plots for run folders (matplotlib, Agg backend): prices with moving averages, the forecast fan,
-backtest predictions against actuals, and the training loss curve."""
+"""PNG plots for run folders: prices with moving averages, the forecast fan, backtest predictions against
+actuals, and the training loss curve. Drawn on `matplotlib.figure.Figure` objects, never through pyplot's
+state: a job that writes plots leaves the process's backend alone (a notebook keeps its inline figures)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,10 @@ _COLORS = {"lstm": "#d62728", "naive": "#7f7f7f", "seasonal_naive": "#9467bd", "
 
 
 def _figure(title: str, ylabel: str) -> tuple[Any, Any]:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
+    fig = Figure(figsize=(10, 4.8), dpi=110)
+    ax = fig.subplots()
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -31,14 +30,11 @@ def _figure(title: str, ylabel: str) -> tuple[Any, Any]:
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -129,7 +125,4 @@ def spectrogram_plot(prices: pd.Series, config: Any, path: Path, samples: int = 
     fig.suptitle(f"{prices.name or 'series'}: log-return spectrograms (window {config.window}, n_fft {config.n_fft})")
     fig.tight_layout()
     fig.savefig(path)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return path
