@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,9 @@ def execute(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT, save_to: str 
 
     client = NotebookClient(notebook, kernel_name=kernel, timeout_func=remaining, record_timing=False,
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute()
+    # The kernel's environment less MPLBACKEND: a caller's Agg (CI exports it for the suite) would stop the
+    # kernel from embedding its figures; without it ipykernel draws inline, as on a person's machine.
+    client.execute(env={name: value for name, value in os.environ.items() if name != "MPLBACKEND"})
     seconds = time.perf_counter() - started
     saved = None
     if save_to is not None:
