@@ -38,7 +38,7 @@ from _machine import describe  # benchmarks/_machine.py: python puts this folder
 from hpcast.config import default_horizon, default_window
 from hpcast.forecast.lstm import LSTMConfig
 from hpcast.models.lstm import LSTMNet
-from seed_workload import BATCH, DROPOUT, LAYERS, WINDOW
+from seed_workload import BATCH, DROPOUT, LAYERS, WINDOW, lstm_flops
 
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
@@ -49,13 +49,6 @@ SHAPES: dict[str, tuple[LSTMConfig, int, int]] = {  # name: (layers and dropout,
     "hidden 120": (LSTMConfig((120,), (0.0,)), WINDOW, 1),
     f"default {'-'.join(map(str, _DEFAULT.layers))}": (_DEFAULT, default_window("B"), default_horizon("B")),
 }
-
-
-def lstm_flops(config: LSTMConfig, window: int, windows: int) -> float:
-    """Gate-matmul FLOPs of forward + backward over ``windows`` windows (module docstring)."""
-    sizes = (1, *config.layers)
-    per_step = sum(2 * 4 * h * (sizes[k] + h) for k, h in enumerate(config.layers))
-    return 3.0 * windows * window * per_step
 
 
 def _synchronize() -> None:
@@ -140,7 +133,7 @@ def measure(name: str, K: int, windows: int, fp32_peak: float) -> dict[str, obje
     models = [LSTMNet(config, input_size=1, horizon=horizon, kernels="torch").to(DEVICE) for _ in range(K)]
     X = torch.randn(K, steps * BATCH, window, 1, device=DEVICE)  # (K, W, T, 1)
     Y = torch.randn(K, steps * BATCH, horizon, device=DEVICE)  # (K, W, h)
-    flops = K * lstm_flops(config, window, steps * BATCH)
+    flops = K * lstm_flops(tuple(config.layers), window, steps * BATCH)
     row: dict[str, object] = {"shape": name, "layers": list(config.layers), "window": window, "horizon": horizon,
                               "batch": BATCH, "K": K, "windows": steps * BATCH, "flops": flops}
     sequential_epoch(models[:1], X[:1], Y[:1], min(steps, 2))

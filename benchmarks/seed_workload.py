@@ -68,10 +68,12 @@ def usual_loop(model: nn.Module, train_xy, val_xy, epochs: int, seed: int) -> li
     return seconds
 
 
-def lstm_flops_per_epoch(samples: int) -> float:
-    sizes = (1, *LAYERS)
-    per_step = sum(2 * 4 * h * (sizes[k] + h) for k, h in enumerate(LAYERS))  # gate matmuls, one sample
-    return 3.0 * samples * WINDOW * per_step  # forward + backward (≈ 2× forward)
+def lstm_flops(layers: tuple[int, ...], window: int, windows: int) -> float:
+    """Gate-matmul FLOPs of a stacked LSTM (input size 1) over ``windows`` windows of ``window`` steps,
+    forward + backward (the backward ≈ 2× the forward); `benchmarks/fleet.py` counts with it too."""
+    sizes = (1, *layers)
+    per_step = sum(2 * 4 * h * (sizes[k] + h) for k, h in enumerate(layers))  # gate matmuls, one sample
+    return 3.0 * windows * window * per_step
 
 
 def gemm_rate(repeats: int = 10) -> float:
@@ -123,7 +125,7 @@ def main() -> None:
         ours += [r.seconds for r in train(ours_model, train_data, val_data, one_epoch).history]
     plain_median, ours_median = statistics.median(plain), statistics.median(ours)
     ratios = sorted(p / o for p, o in zip(plain, ours, strict=True))
-    flops, rate = lstm_flops_per_epoch(n_train), gemm_rate()
+    flops, rate = lstm_flops(LAYERS, WINDOW, n_train), gemm_rate()
 
     print(f"seed workload: {len(series)} closes, {n_train} training windows of {WINDOW}, batch {BATCH}, "
           f"LSTM {'-'.join(map(str, LAYERS))}, {args.threads} threads, {args.epochs} epochs each (median)")
