@@ -282,18 +282,14 @@ def seed_epochs(epochs: int, json_path: Path | None) -> None:
     import torch
 
     sys.path.insert(0, str(BENCHMARKS))
-    from hpcast.config import RunConfig, TrainConfig
     from hpcast.data import load_bundled
     from hpcast.data.panel import Panel
-    from hpcast.forecast.lstm import LSTMConfig
     from hpcast.forecast.panel_windows import prepare_panel
     from hpcast.models.lstm import LSTMNet
     from hpcast.train.trainer import train
-    from seed_workload import BATCH, DROPOUT, LAYERS, WINDOW
+    from seed_workload import BATCH, LAYERS, seed_config
 
-    config = RunConfig(window=WINDOW, horizon=1, target="level", model=LSTMConfig(LAYERS, DROPOUT),
-                       train=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, patience=10**6, seed=0,
-                                         targets="last", precision="fp32", schedule="constant", device="cuda"))
+    config = seed_config(epochs, device="cuda")
     dataset = load_bundled("sp500")
     windows = prepare_panel(Panel.from_series(dataset.series(), dataset.freq), config, device="cuda")
     train_data, val_data = windows.batches(windows.starts("train")), windows.batches(windows.starts("val"))

@@ -68,6 +68,13 @@ def usual_loop(model: nn.Module, train_xy, val_xy, epochs: int, seed: int) -> li
     return seconds
 
 
+def seed_config(epochs: int, device: str = "auto") -> RunConfig:
+    """The seed study as a run config, every lever of hpcast's recipe off (`benchmarks/gpu_check.py` too)."""
+    return RunConfig(window=WINDOW, horizon=1, target="level", model=LSTMConfig(LAYERS, DROPOUT),
+                     train=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, patience=10**6, seed=0,
+                                       targets="last", precision="fp32", schedule="constant", device=device))
+
+
 def lstm_flops(layers: tuple[int, ...], window: int, windows: int) -> float:
     """Gate-matmul FLOPs of a stacked LSTM (input size 1) over ``windows`` windows of ``window`` steps,
     forward + backward (the backward ≈ 2× the forward); `benchmarks/fleet.py` counts with it too."""
@@ -97,9 +104,7 @@ def main() -> None:
     print(describe())
     torch.set_num_threads(args.threads)
 
-    config = RunConfig(window=WINDOW, horizon=1, target="level", model=LSTMConfig(LAYERS, DROPOUT),
-                       train=TrainConfig(epochs=args.epochs, batch_size=BATCH, lr=1e-3, patience=10**6, seed=0,
-                                         targets="last", precision="fp32", schedule="constant"))  # levers off
+    config = seed_config(args.epochs)
     dataset = load_bundled("sp500")
     series = dataset.series()
     windows = prepare_panel(Panel.from_series(series, dataset.freq), config)
