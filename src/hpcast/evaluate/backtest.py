@@ -109,17 +109,15 @@ def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.Dat
     return frame
 
 
-def _fit_predict(name: str, config: RunConfig, histories: list[Panel], horizon: int, scope: str,
+def _fit_predict(name: str, config: RunConfig, histories: list[Panel], horizon: int,
                  on_fitted: Any = None) -> list[pd.DataFrame]:
     """Refit ``name`` on every fold's history (one global model, or one per series) and forecast ``horizon``
     steps from each: one frame per fold. All the folds' fits go to `fit_many` at once, so a network's folds
     train together where that pays (`hpcast.train.many`); each still sees only its own fold's history."""
-    spec = model_spec(name)
     model_config = config.for_model(name)
     estimator = _estimator(name, model_config)
-    per_series = spec.network is not None and scope != "global"
-    data = [[history.select([s]) for s in history.symbols] if per_series and history.n_series > 1 else [history]
-            for history in histories]  # per fold: the panels one model each is fitted on
+    data = [[history.select([s]) for s in history.symbols] if _fits_per_fold(name, config, history) > 1
+            else [history] for history in histories]  # per fold: the panels one model each is fitted on
     flat = [panel for fold in data for panel in fold]
     models = fit_many([estimator(model_config) for _ in flat], flat, on_fitted=on_fitted)
     frames, first = [], 0
@@ -234,7 +232,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
     if progress is not None:  # counts model fits: every fold refits every model (per series, too)
         progress.start(sum(_fits_per_fold(name, config, history) for name in models for history in histories))
     on_fitted = None if progress is None else _Counter(progress).advance
-    refits = {name: _fit_predict(name, config, histories, h, config.backtest.scope, on_fitted) for name in models}
+    refits = {name: _fit_predict(name, config, histories, h, on_fitted) for name in models}
     rows: list[pd.DataFrame] = []
     for fold, (origin, history) in enumerate(zip(origins, histories, strict=True)):
         facts = {}
