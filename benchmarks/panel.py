@@ -64,7 +64,8 @@ from hpcast.data.panel import Panel
 from hpcast.forecast.lstm import LSTMConfig
 from hpcast.forecast.panel_windows import PanelWindows, prepare_panel
 from hpcast.models.lstm import LSTMNet
-from hpcast.train.trainer import EpochRecord, train
+from hpcast.train.rules import EpochRecord
+from hpcast.train.trainer import train
 
 WINDOW, HORIZON, BATCH, LAYERS, DROPOUT, COVARIATES = 60, 5, 256, (32,), (0.1,), 8
 BUNDLED = ("sp500", "nasdaq", "aapl", "msft", "goog")
@@ -106,7 +107,7 @@ def as_one_series(panel: Panel) -> Panel:
 
 def bundled_panel() -> Panel:
     try:
-        from hpcast.data import load_panel
+        from hpcast.inputs import load_panel
     except ImportError:  # built by hand where load_panel is not there yet
         from hpcast.data import load_bundled
 

@@ -37,15 +37,17 @@ import pandas as pd
 
 from _machine import describe
 from hpcast.config import BacktestConfig, RunConfig, TrainConfig
-from hpcast.data import load_panel
 from hpcast.evaluate.backtest import backtest, score
+from hpcast.evaluate.metrics import METRICS
 from hpcast.evaluate.significance import dm_by_series
 from hpcast.forecast.lstm import LSTMConfig
+from hpcast.inputs import load_panel
 
 SERIES = "sp500,nasdaq,aapl,msft,goog"
 COVARIATES = "volume,ma_ratio:50,macro:rate_3m,calendar"
 END = "2013-03-01"
 MODELS = ("global+cov", "global", "per-series")  # the LSTM rows, as the table names them
+PER_SERIES = [name for name, metric in METRICS.items() if metric.per_series]  # the report's per-series metrics
 
 
 def main() -> None:
@@ -87,10 +89,10 @@ def main() -> None:
         for model in (*MODELS, "naive"):
             row = table.loc[(model, symbol)]
             p = tests[model].loc[symbol, "dm_pvalue"] if model in tests else float("nan")
-            rows.append({"series": symbol, "model": model, "mase": row["mase"],
-                         "directional_accuracy": row["directional_accuracy"], "dm_pvalue_vs_naive": p})
+            rows.append({"series": symbol, "model": model, **{name: row[name] for name in PER_SERIES},
+                         "dm_pvalue_vs_naive": p})
     frame = pd.DataFrame(rows)
-    pooled = score(predictions)[["mase", "directional_accuracy"]]
+    pooled = score(predictions)[PER_SERIES]
     print(f"folds: {', '.join(runs['per-series'].origins)} ({args.folds} x {h} steps); epochs <= {args.epochs}")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("pooled over the five series:")

@@ -21,8 +21,8 @@ __all__ = ["backtest", "fit", "load_model", "load_panel"]
 
 def load_panel(**sources: Any) -> Any:
     """A `hpcast.data.panel.Panel` from bundled datasets, a CSV (long or one series), the feature store or
-    Yahoo, with covariates: `hpcast.data.load_panel`'s arguments."""
-    from hpcast.data import load_panel as load
+    Yahoo, with covariates: `hpcast.inputs.load_panel`'s arguments."""
+    from hpcast.inputs import load_panel as load
 
     return load(**sources)
 

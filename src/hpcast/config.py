@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hpcast.errors import ConfigError
+
 __all__ = ["BacktestConfig", "ConfigError", "DistributedConfig", "ModelSettings", "RunConfig", "TrainConfig",
            "configure", "default_horizon", "default_window", "from_dict", "load_toml", "to_dict"]
 
@@ -33,9 +35,6 @@ Fleet = Literal["auto", "on", "off"]
 _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 3}
 _WINDOW = {"B": 60, "D": 60, "3D": 40, "W": 52, "MS": 24, "ME": 24, "QS": 16, "QE": 16, "YS": 8}
 
-
-class ConfigError(ValueError):
-    """A configuration value breaks a rule; the message names the key, the value and the rule."""
 
 
 def default_horizon(freq: str) -> int:
@@ -156,9 +155,9 @@ class ModelSettings(typing.Protocol):
 
 
 def _default_model() -> ModelSettings:
-    from hpcast.forecast.lstm import LSTMConfig  # the specs import this module
+    from hpcast.forecast.table import model_spec  # pure data: the one upward import (docs/architecture.md)
 
-    return LSTMConfig()
+    return model_spec("lstm").config()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from hpcast.data import BUNDLED, DataError, load_bundled, load_data
+from hpcast.data import BUNDLED, DataError, load_bundled
+from hpcast.inputs import load_data
 
 # Row counts and ranges from shared/data/README.md (bitcoin: 666 source rows, 4 all-empty dropped).
 EXPECTED = {"sp500": (5031, "1999-01-04", "2018-12-31"), "air_passengers": (144, "1949-01-01", "1960-12-01"),

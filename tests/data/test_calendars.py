@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from hpcast.data import BUNDLED, DataError, infer_frequency, load_bundled, load_data
+from hpcast.data import BUNDLED, DataError, infer_frequency, load_bundled
 from hpcast.data.calendars import CALENDARS, find_gaps, future_dates, infer_anchor
+from hpcast.inputs import load_data
 
 
 def _days(*texts: str) -> list[pd.Timestamp]:

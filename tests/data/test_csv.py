@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from hpcast.data import DataError, infer_frequency, load_csv, load_data
+from hpcast.data import DataError, infer_frequency, load_csv
+from hpcast.inputs import load_data
 
 GOOD = "date,close\n2020-01-01,10\n2020-01-02,11\n2020-01-03,12.5\n2020-01-06,12\n"
 

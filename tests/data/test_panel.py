@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpcast.data import DataError, load_bundled, load_long_csv
+from hpcast.data import DataError, load_bundled
 from hpcast.data.panel import Panel
+from hpcast.inputs import load_long_csv
 
 
 def two_series() -> Panel:

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from hpcast.data import DataError, load_bundled, load_panel
+from hpcast.data import DataError, load_bundled
 from hpcast.features.covariates import COVARIATES, add_covariates, parse_covariates
+from hpcast.inputs import load_panel
 from hpcast.invest.inflation import PUBLICATION_LAG
 
 DAYS = pd.bdate_range("2024-01-01", periods=6)  # Mon 1 .. Mon 8 January 2024

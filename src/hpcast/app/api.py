@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hpcast import __version__
 from hpcast.app.config import SIMULATION_THREADS
+from hpcast.errors import InputError
 from hpcast.invest.advisor import Advisor
-from hpcast.invest.simulate import MAX_AMOUNT, MAX_MONTHS, InputError
+from hpcast.invest.simulate import MAX_AMOUNT, MAX_MONTHS
 
 __all__ = ["ForecastRequest", "SimulateRequest", "create_api"]
 

@@ -17,8 +17,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 import pandas as pd
 
+from hpcast.errors import InputError
 from hpcast.invest.advisor import Advisor
-from hpcast.invest.simulate import InputError
 
 __all__ = ["ASSET_COLUMNS", "asset_table", "build_ui", "summary_html"]
 

@@ -50,8 +50,9 @@ def data_show(name: str) -> None:
     Example:
         hpcast data show air_passengers
     """
-    from hpcast.data import BUNDLED, load_data
+    from hpcast.data import BUNDLED
     from hpcast.features.covariates import available_covariates
+    from hpcast.inputs import load_data
 
     dataset = load_data(name)  # with the gap report in its notes
     info = BUNDLED[name]

@@ -8,8 +8,9 @@ from typing import Any
 import click
 
 from hpcast.cli import cli
-from hpcast.cli.options import console, data_options, load_dataset, user_errors
+from hpcast.cli.options import choice, console, data_options, load_dataset, user_errors
 from hpcast.cli.store import store_option
+from hpcast.features.spectrogram import Taper
 
 
 @cli.group()
@@ -32,7 +33,7 @@ def features() -> None:
 @click.option("--window", type=int, default=256, show_default=True, help="Returns per spectrogram.")
 @click.option("--n-fft", type=int, default=64, show_default=True, help="FFT size per frame.")
 @click.option("--hop", type=int, default=8, show_default=True, help="Returns between frames.")
-@click.option("--taper", type=click.Choice(["hann", "hamming", "blackman", "rect"]), default="hann",
+@click.option("--taper", type=choice(Taper), default="hann",
               show_default=True, help="Window function per frame.")
 @click.option("--cutoff", metavar="DATE", help="Last date whose samples train (normalisation is fitted on "
                                                "them) [default: the date before which 80% of samples fall].")
@@ -64,7 +65,7 @@ def features_spectrogram(symbols: str | None, from_store: bool, store_url: str |
 
     config = SpectrogramConfig(window, n_fft, hop, taper)
     if symbols:
-        if any(kwargs.get(k) for k in ("dataset", "csv_path", "ticker")):
+        if any(kwargs.get(k) for k in ("dataset", "csv", "ticker")):
             raise click.UsageError("give --symbols or one of --dataset/--csv/--ticker, not both")
         names = [name.strip() for name in symbols.split(",") if name.strip()]
         if from_store:

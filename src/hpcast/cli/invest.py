@@ -40,7 +40,7 @@ def _input_errors(command: Any) -> Any:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from hpcast.invest import InputError
+        from hpcast.errors import InputError
 
         try:
             return command(*args, **kwargs)

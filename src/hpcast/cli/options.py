@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -9,8 +10,24 @@ from typing import Any
 
 import click
 
-from hpcast.config import RunConfig, from_dict, load_toml, to_dict
-from hpcast.features.covariate_kinds import covariates_help  # a plain table: no pandas
+from hpcast.config import (
+    Device,
+    Fleet,
+    Kernels,
+    Loss,
+    Precision,
+    RunConfig,
+    Schedule,
+    SeriesWeights,
+    Target,
+    Targets,
+    from_dict,
+    load_toml,
+    to_dict,
+)
+from hpcast.features.spectrogram import Taper
+from hpcast.forecast.spec import Init
+from hpcast.inputs.sources import SERIES_OPTIONS, DataRequest, option_flag
 
 USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)  # DataError, ConfigError, ...
 
@@ -34,58 +51,25 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-DATA_FLAGS = ("dataset", "csv_path", "date_col", "value_col", "date_format", "missing", "ticker", "start", "end",
-              "calendar", "datasets", "id_col", "symbols", "from_store", "as_of", "covariates")  # data_options' keys
-PANEL_FLAGS = ("datasets", "id_col", "symbols", "from_store", "as_of", "covariates")  # read by `load_panel_flags` only
-
-
 def data_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option("--dataset", metavar="NAME", help="Bundled dataset (see `hpcast data list`)."),
-        click.option("--datasets", metavar="NAMES",
-                     help="Several bundled datasets as one panel, each on its own calendar and all of one frequency, "
-                          "e.g. sp500,nasdaq,aapl,msft,goog."),
-        click.option("--csv", "csv_path", metavar="PATH",
-                     help="Your own CSV file: a date and a value column, or a long file of many series (an id column, "
-                          "see --id-col)."),
-        click.option("--id-col", metavar="C",
-                     help="Long CSV: the series id column; a CSV with it is read as long (unique_id, ds, y and "
-                          "covariate columns) [default: unique_id when the file has it]."),
-        click.option("--symbols", metavar="S1,S2",
-                     help="Several series as one panel: bundled names, or with --from-store the feature store's."),
-        click.option("--from-store", is_flag=True, default=None,
-                     help="Read --symbols from the feature store (--store where the command has it, else "
-                          "$HPCAST_STORE)."),
-        click.option("--as-of", metavar="TIMESTAMP",
-                     help="With --from-store: the store as it was then, rows ingested later left out (UTC, e.g. "
-                          "2026-01-05T22:00)."),
-        click.option("--covariates", metavar="LIST",
-                     help=f"Covariates, comma separated, e.g. volume,ret:nasdaq,ma_ratio:50,calendar. "
-                          f"{covariates_help()}."),
-        click.option("--date-col", metavar="C", help="CSV date column [default: date; ds with --id-col]."),
-        click.option("--value-col", metavar="C",
-                     help="Column to model [default: adj_close for prices, else value/close; y with --id-col]."),
-        click.option("--date-format", metavar="FMT",
-                     help="How CSV dates are written: a strptime format (%d/%m/%Y, %m/%d/%Y %H:%M%z) or dayfirst / "
-                          "monthfirst for a/b/yyyy dates [default: ISO as written; a/b/yyyy in the order the "
-                          "column proves, else an error]."),
-        click.option("--missing", type=click.Choice(["error", "drop", "ffill"]),
-                     help="CSV value cells that are blank, NA, N/A, NaN, null, #N/A or '.': stop (error), drop "
-                          "their rows, or fill each from the row above (ffill; leading ones are dropped); the "
-                          "count is printed and kept in the run's manifest [default: error]."),
-        click.option("--ticker", metavar="SYMBOL", help="Yahoo Finance symbol, fetched once then cached."),
-        click.option("--start", metavar="DATE", help="With --ticker: first date [default: 2000-01-01]."),
-        click.option("--end", metavar="DATE", help="With --ticker: end date, exclusive [default: today]."),
-        # the names are hpcast.data.calendars.CALENDARS' (not imported here: it needs pandas; a test compares)
-        click.option("--calendar", metavar="NAME",
-                     help="Daily data: the calendar the dates follow, for forecast dates and the gap report: NYSE, "
-                          "London, weekdays or every-day [default: the bundled dataset's, else weekdays for "
-                          "business days and every-day for daily data]."),
-    ]
+    """The data flags: one per field of `hpcast.inputs.DataRequest`, its help from the field (the data-source
+    table says which flags each source takes)."""
+    options = [_data_option(f) for f in dataclasses.fields(DataRequest) if f.metadata]
     # a command may declare one of these flags itself (`features spectrogram`: --symbols, --from-store): keep its own
     declared = {param.name for param in getattr(command, "__click_params__", [])}
     options = [option for option in options if _option_name(option) not in declared]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+def _data_option(f: dataclasses.Field[Any]) -> Callable[..., Any]:
+    meta = f.metadata
+    if meta["is_flag"]:
+        return click.option(option_flag(f.name), is_flag=True, default=None, help=meta["help"])
+    kind = click.Choice(meta["choices"]) if meta["choices"] else None
+    return click.option(option_flag(f.name), type=kind, metavar=None if kind else meta["metavar"], help=meta["help"])
+
+
+DATA_FLAGS = tuple(f.name for f in dataclasses.fields(DataRequest) if f.metadata)  # data_options' keys
 
 
 def _option_name(option: Callable[..., Any]) -> str | None:
@@ -94,22 +78,26 @@ def _option_name(option: Callable[..., Any]) -> str | None:
     return probe.__click_params__[0].name  # type: ignore[attr-defined]
 
 
-def load_dataset(kwargs: dict[str, Any]) -> Any:
-    """Pop `data_options`' flags from ``kwargs``, load the dataset and print its notes (to stderr) once."""
-    from hpcast.data import load_data
+def data_request(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop `data_options`' flags from ``kwargs``: the ones given, as `DataRequest`'s keywords. A command's
+    ``--store`` (``store_url``) is read, not popped."""
+    given = {key: value for key in DATA_FLAGS if (value := kwargs.pop(key, None)) is not None}
+    return {**given, **({"store": kwargs["store_url"]} if kwargs.get("store_url") else {})}
 
-    panel_only = [f"--{key.replace('_', '-')}" for key in PANEL_FLAGS if kwargs.pop(key, None) is not None]
+
+def load_dataset(kwargs: dict[str, Any]) -> Any:
+    """Pop `data_options`' flags from ``kwargs``, load one series and print its notes (to stderr) once."""
+    from hpcast.inputs import load_data
+
+    request = data_request(kwargs)
+    panel_only = [option_flag(key) for key in request if key not in SERIES_OPTIONS]
     if panel_only:
         raise click.UsageError(f"{', '.join(panel_only)} read a panel of many series; this command models one "
                                "(give --dataset, --csv or --ticker)")
-    csv_flags = {key: value for key in ("date_format", "missing") if (value := kwargs.pop(key, None)) is not None}
-    dataset = load_data(kwargs.pop("dataset"), csv=kwargs.pop("csv_path"), date_col=kwargs.pop("date_col"),
-                        value_col=kwargs["value_col"] if kwargs.get("csv_path") else None,
-                        ticker=kwargs.pop("ticker"), start=kwargs.pop("start"), end=kwargs.pop("end"),
-                        calendar=kwargs.pop("calendar", None), **csv_flags)
+    column = request.pop("value_col", None)
+    dataset = load_data(**request, **({"value_col": column} if request.get("csv") else {}))
     for note in dataset.notes:
         click.echo(f"{dataset.name}: {note}", err=True)
-    column = kwargs.pop("value_col")
     if column is not None and column not in dataset.value_columns:
         column = None  # a CSV's value column is renamed to 'value' on load
     dataset.series(column)  # validate the column now, before anything is written
@@ -119,18 +107,19 @@ def load_dataset(kwargs: dict[str, Any]) -> Any:
 def load_panel_flags(kwargs: dict[str, Any]) -> Any:
     """Pop `data_options`' flags from ``kwargs``, load them as one `hpcast.data.panel.Panel` (many series, with
     covariates) and print its notes (to stderr) once. A command's ``--store`` (``store_url``) is read, not popped."""
-    from hpcast.data import load_panel
+    from hpcast.inputs import load_panel
 
-    flags = {key: kwargs.pop(key, None) for key in DATA_FLAGS}
-    panel = load_panel(datasets=flags["datasets"], csv=flags["csv_path"], symbols=flags["symbols"],
-                       from_store=bool(flags["from_store"]), store=kwargs.get("store_url"), as_of=flags["as_of"],
-                       dataset=flags["dataset"], ticker=flags["ticker"], start=flags["start"], end=flags["end"],
-                       id_col=flags["id_col"], date_col=flags["date_col"], value_col=flags["value_col"],
-                       covariates=flags["covariates"] or (), missing=flags["missing"] or "error",
-                       date_format=flags["date_format"], calendar=flags["calendar"])
+    panel = load_panel(**data_request(kwargs))
     for note in panel.notes:
         click.echo(f"{panel.name}: {note}", err=True)
     return panel
+
+
+def choice(literal: Any) -> click.Choice:
+    """A flag's choices: the values of the config's ``Literal`` (one list, never restated here)."""
+    import typing
+
+    return click.Choice(typing.get_args(literal))
 
 
 def floats(text: str | None) -> tuple[float, ...] | None:
@@ -182,14 +171,14 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--config", "config_path", metavar="TOML", help="Settings file; flags override it."),
         click.option("--window", type=int, help="Input window T [default: 60 daily, 24 monthly, ...]."),
         click.option("--horizon", type=int, help="Steps forecast at once h [default: 30 daily, 12 monthly]."),
-        click.option("--target", type=click.Choice(["log_return", "level"]),
+        click.option("--target", type=choice(Target),
                      help=f"What the net predicts; level reproduces the seed study [default: {default('target')}]."),
         click.option("--layers", metavar="H1,H2,..",
                      help=f"{having('layers')}: hidden size per layer [default: {default('model.layers', 'lstm')}]."),
         click.option("--dropout", metavar="P1,P2,..",
                      help=f"Dropout per layer ({having('layers')}) or after the convolutions ({having('channels')}) "
                           f"[default: {default('model.dropout', 'lstm')} each]."),
-        click.option("--init", type=click.Choice(["keras", "torch"]),
+        click.option("--init", type=choice(Init),
                      help=f"{having('init')}: weight init [default: {default('model.init', 'lstm')}]."),
         click.option("--embedding", type=int,
                      help=f"{having('embedding')} on a panel: a learned vector of this size per symbol (static "
@@ -199,7 +188,7 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch-size", type=int, help=f"Windows per step [default: {default('train.batch_size')}]."),
         click.option("--lr", type=float, help="Adam learning rate, the peak under one-cycle "
                                               f"[default: {default('train.lr')}]."),
-        click.option("--loss", type=click.Choice(["mse", "mae", "huber"]),
+        click.option("--loss", type=choice(Loss),
                      help=f"Training loss [default: {default('train.loss')}]."),
         click.option("--patience", type=int, help="Early-stopping patience in epochs "
                                                   f"[default: {default('train.patience')}]."),
@@ -214,31 +203,31 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seed ensemble of a recurrent model: K networks from seeds --seed .. --seed+K-1, their "
                           "mean the forecast, their spread a column of its own "
                           f"[default: {default('train.ensemble')}]."),
-        click.option("--kernels", type=click.Choice(["auto", "torch", "triton"]),
+        click.option("--kernels", type=choice(Kernels),
                      help=f"Triton LSTM/MSE kernels: on CUDA (auto), never, or always "
                           f"[default: {default('train.kernels')}]."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+        click.option("--device", type=choice(Device),
                      help=f"Where training runs: the GPU if there is one (auto) [default: {default('train.device')}]."),
-        click.option("--series-weights", type=click.Choice(["length", "equal"]),
+        click.option("--series-weights", type=choice(SeriesWeights),
                      help="A panel's windows per epoch: each once, so long series weigh more (length), or drawn "
                           "with replacement, each series equally (equal) "
                           f"[default: {default('train.series_weights')}]."),
-        click.option("--fleet", type=click.Choice(["auto", "on", "off"]),
+        click.option("--fleet", type=choice(Fleet),
                      help="Train same-shape LSTMs (folds, ensemble members) K at a time in one fused run: on a "
                           f"GPU (auto), on any device, or never [default: {default('train.fleet')}]."),
         # The training recipe (README "Training engine"); each lever has its off switch.
-        click.option("--targets", type=click.Choice(["all", "last"]),
+        click.option("--targets", type=choice(Targets),
                      help="Recipe: a target at every step of a window after a warm-up (all), or only at its end, "
                           f"for every window, as the seed study trained (last) [default: {default('train.targets')}]."),
         click.option("--warmup", type=float, help="Recipe, --targets all: share of a window's first steps "
                                                   f"left out of the loss [default: {default('train.warmup')}]."),
         click.option("--stride", type=int, help="Recipe, --targets all: steps between training windows "
                                                 f"(0: window/10) [default: {default('train.stride')}]."),
-        click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]),
+        click.option("--precision", type=choice(Precision),
                      help="Recipe: bf16 autocast on a GPU with native bf16 (auto; float32 on CPUs, so that "
                           "AVX2 and AVX-512 machines agree), or always where it can run, or never "
                           f"[default: {default('train.precision')}]."),
-        click.option("--schedule", type=click.Choice(["one-cycle", "constant"]),
+        click.option("--schedule", type=choice(Schedule),
                      help="Recipe: lr rises to --lr then anneals (one-cycle), or stays at --lr "
                           f"[default: {default('train.schedule')}]."),
     ]
@@ -255,7 +244,7 @@ def spectro_options(command: Callable[..., Any]) -> Callable[..., Any]:
                                                f"[default: {default('spectrogram.n_fft', kind)}]."),
         click.option("--hop", type=int, help=f"spectro-cnn: returns between frames "
                                              f"[default: {default('spectrogram.hop', kind)}]."),
-        click.option("--taper", type=click.Choice(["hann", "hamming", "blackman", "rect"]),
+        click.option("--taper", type=choice(Taper),
                      help=f"spectro-cnn: window function per frame [default: {default('spectrogram.taper', kind)}]."),
         click.option("--channels", metavar="C1,C2", help="spectro-cnn: channels of the two convolutions "
                                                          f"[default: {default('channels', kind)}]."),

@@ -71,7 +71,8 @@ def registry_show(asset: str) -> None:
     """
     from rich.table import Table
 
-    from hpcast.registry import Registry, RegistryError, model_name
+    from hpcast.errors import RegistryError
+    from hpcast.registry import Registry, model_name
 
     store = Registry()
     try:

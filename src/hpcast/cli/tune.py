@@ -10,7 +10,8 @@ import click
 
 from hpcast._uris import redact
 from hpcast.cli import cli
-from hpcast.cli.options import DATA_FLAGS, data_options, run_config, train_options, user_errors
+from hpcast.cli.options import data_options, data_request, run_config, train_options, user_errors
+from hpcast.inputs.sources import option_flag
 
 _TUNABLE = ("lstm", "gru")  # hpcast.tune.space.SPACES' rows (not imported here: it needs pandas; a test compares)
 
@@ -81,7 +82,7 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
         hpcast tune --dataset sp500 --trials 64 --batch 16 --device cuda
         hpcast tune --csv prices.csv --space space.toml --study mine --storage postgresql://user@db/optuna
     """
-    from hpcast.config import ConfigError
+    from hpcast.errors import ConfigError
     from hpcast.jobs import new_run_folder
     from hpcast.tune import default_storage, load_space, open_storage, open_study, search_space, tune_job
     from hpcast.tune.spans import Spans
@@ -145,7 +146,7 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
 def _load(sources: dict[str, Any], covariates: str) -> Any:
     """The panel of ``sources`` (`load_panel`'s data arguments) with ``covariates``; module level, so that it
     pickles into spawned trial processes."""
-    from hpcast.data import load_panel
+    from hpcast.inputs import load_panel
 
     return load_panel(**sources, covariates=covariates or ())
 
@@ -153,14 +154,9 @@ def _load(sources: dict[str, Any], covariates: str) -> Any:
 def _loader(kwargs: dict[str, Any]) -> tuple[Any, str]:
     """Pop `data_options`' flags from ``kwargs``: a loader of the panel by covariate set, and the flags (less
     --covariates) as the user would type them again."""
-    flags = {key: kwargs.pop(key, None) for key in DATA_FLAGS}
-    sources = dict(datasets=flags["datasets"], csv=flags["csv_path"], symbols=flags["symbols"],
-                   from_store=bool(flags["from_store"]), as_of=flags["as_of"], dataset=flags["dataset"],
-                   ticker=flags["ticker"], start=flags["start"], end=flags["end"], id_col=flags["id_col"],
-                   date_col=flags["date_col"], value_col=flags["value_col"], missing=flags["missing"] or "error",
-                   date_format=flags["date_format"], calendar=flags["calendar"])
-    typed = [("--csv" if key == "csv_path" else f"--{key.replace('_', '-')}", value) for key, value in flags.items()
-             if key != "covariates" and value is not None and value is not False]
+    sources = data_request(kwargs)
+    sources.pop("covariates", None)
+    typed = [(option_flag(key), value) for key, value in sources.items() if key != "store" and value is not False]
     text = " ".join(flag if value is True else f"{flag} {shlex.quote(str(value))}" for flag, value in typed)
     return functools.partial(_load, sources), text
 

@@ -12,7 +12,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from hpcast.data.frame import DataError, Dataset
+from hpcast.data.frame import Dataset
+from hpcast.errors import DataError
 
 __all__ = ["BUNDLED", "PUBLICATION_LAG", "BundledInfo", "load_bundled"]
 

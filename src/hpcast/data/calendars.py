@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hpcast.data.frame import DataError
+from hpcast.errors import DataError
 
 __all__ = ["CALENDARS", "DAILY", "Calendar", "Gaps", "describe_anchor", "find_gaps", "future_dates",
            "infer_anchor", "resolve_calendar"]

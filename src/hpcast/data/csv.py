@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from hpcast.data.dates import DateOrderError, read_dates
-from hpcast.data.frame import DataError, Dataset, infer_frequency
+from hpcast.data.frame import Dataset, infer_frequency
+from hpcast.errors import DataError
 
 __all__ = ["MISSING_MARKERS", "MISSING_POLICIES", "find_column", "first_problem", "load_csv", "read_text_table",
            "read_values", "repair_missing"]

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from hpcast.data.frame import DataError
+from hpcast.errors import DataError
 
 __all__ = ["DateOrderError", "check_date_format", "read_dates"]
 

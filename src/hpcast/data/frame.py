@@ -15,15 +15,14 @@ when it is built, so code downstream never re-checks them:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from hpcast.data.calendars import Gaps
+from hpcast.data.calendars import CALENDARS, Gaps, describe_anchor, find_gaps, infer_anchor, resolve_calendar
+from hpcast.errors import DataError
 
-__all__ = ["FREQUENCIES", "DataError", "Dataset", "infer_frequency", "season_length"]
+__all__ = ["FREQUENCIES", "Dataset", "infer_frequency", "season_length"]
 
 # pandas offset alias -> (plain words, declared seasonal period). Only monthly and quarterly data declare a
 # season (12, 4); prices sampled daily or weekly have none (m = 1), as in Hyndman & Koehler (2006) and the M4
@@ -40,9 +39,6 @@ FREQUENCIES: dict[str, tuple[str, int]] = {
     "YS": ("yearly", 1),
 }
 
-
-class DataError(ValueError):
-    """Input data breaks a rule; the message names where (file, row, column) and which rule."""
 
 
 def season_length(freq: str) -> int:
@@ -118,8 +114,6 @@ class Dataset:
         if self.target not in self.value_columns:
             raise DataError(f"{self.name}: target ({self.target!r}) must be one of {self.value_columns}")
         season_length(self.freq)
-        from hpcast.data.calendars import resolve_calendar  # it imports DataError from here
-
         object.__setattr__(self, "calendar", resolve_calendar(self.calendar, self.freq))  # frozen: set once, here
         for column in self.value_columns:
             values = frame[column]
@@ -155,13 +149,9 @@ class Dataset:
 
     def gaps(self, symbol: str | None = None) -> Gaps:
         """What one symbol's dates lack against the calendar (daily) or the anchor (periodic) they follow."""
-        from hpcast.data.calendars import find_gaps
-
         return find_gaps(self.series(symbol=symbol).index, self.freq, self.calendar)
 
     def _calendar_words(self) -> str:
-        from hpcast.data.calendars import CALENDARS, describe_anchor, infer_anchor
-
         if self.calendar is not None:
             return f"{self.calendar} ({CALENDARS[self.calendar].description})"
         anchor = describe_anchor(infer_anchor(self.series().index, self.freq))

@@ -3,7 +3,7 @@
 A single series is a panel of one. Rows of all series are stacked in one ``values (N, F)`` float64 buffer,
 series ``s`` holding rows ``offsets[s]:offsets[s + 1]``; ``dates (N,)`` dates every row. Column 0 is the
 target, the others are past-observed covariates (known at their row's date, never later). Windows are
-index gathers over this buffer (`hpcast.features.windows.panel_window_starts`): nothing materialises
+index gathers over this buffer (`hpcast.forecast.panel_windows.PanelWindows`): nothing materialises
 every window, and no window crosses a series boundary.
 
 Invariants, checked when a panel is built (code downstream never re-checks them): a 2-D finite float64
@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from hpcast.data.frame import DataError, season_length
+from hpcast.data.calendars import resolve_calendar
+from hpcast.data.frame import season_length
+from hpcast.errors import DataError
 
 if TYPE_CHECKING:
     from hpcast.data.frame import Dataset
@@ -36,7 +38,7 @@ __all__ = ["Panel"]
 @dataclass(frozen=True, eq=False)
 class Panel:
     """Series stacked in one buffer (module docstring). Build with `from_series`, `from_dataset`,
-    `from_frames` or `hpcast.data.load_panel`; never mutate the arrays (views are shared).
+    `from_frames` or `hpcast.inputs.load_panel`; never mutate the arrays (views are shared).
 
     Example:
         >>> from hpcast.data import load_bundled
@@ -131,8 +133,6 @@ class Panel:
     def from_series(cls, series: pd.Series, freq: str, calendar: str | None = None, *,
                     symbol: str | None = None) -> Panel:
         """A panel of one series (float values indexed by increasing dates)."""
-        from hpcast.data.calendars import resolve_calendar
-
         symbol = symbol or str(series.name or "series")
         frame = series.to_frame(name=str(series.name or "value"))
         return cls.from_frames({symbol: frame}, freq, {symbol: resolve_calendar(calendar, freq)}, name=symbol)

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from hpcast._io import atomic_write_text
-from hpcast.data.frame import DataError, Dataset, infer_frequency
+from hpcast.data.frame import Dataset, infer_frequency
+from hpcast.errors import DataError
 
 __all__ = ["default_cache_dir", "fetch_yahoo"]
 

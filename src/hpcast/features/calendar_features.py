@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from hpcast.data.calendars import DAILY, _sessions, resolve_calendar
-from hpcast.data.frame import FREQUENCIES, DataError
+from hpcast.data.frame import FREQUENCIES
+from hpcast.errors import DataError
 
 __all__ = ["calendar_feature_names", "calendar_features"]
 

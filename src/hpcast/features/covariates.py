@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from hpcast.data.csv import MISSING_POLICIES
-from hpcast.data.frame import DataError
+from hpcast.errors import DataError
 from hpcast.features.covariate_kinds import COVARIATES
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ frequency bins and ``T = 1 + (W - n_fft) // hop`` frames. Works on CPU and GPU t
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,9 +20,10 @@ if TYPE_CHECKING:  # torch and pandas load on use: the config (and `hpcast --hel
     import pandas as pd
     import torch
 
-__all__ = ["TAPERS", "SpectrogramConfig", "SpectrogramNormaliser", "log_spectrogram", "return_windows"]
+__all__ = ["TAPERS", "SpectrogramConfig", "SpectrogramNormaliser", "Taper", "log_spectrogram", "return_windows"]
 
-TAPERS = ("hann", "hamming", "blackman", "rect")  # the window function applied to each frame
+Taper = Literal["hann", "hamming", "blackman", "rect"]  # the window function applied to each frame
+TAPERS: tuple[str, ...] = typing.get_args(Taper)
 FLOOR = 1e-12  # added to magnitudes before the log, so a silent bin is finite
 
 
@@ -32,7 +34,7 @@ class SpectrogramConfig:
     window: int = 256
     n_fft: int = 64
     hop: int = 8
-    taper: Literal["hann", "hamming", "blackman", "rect"] = "hann"
+    taper: Taper = "hann"
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_fft <= self.window:

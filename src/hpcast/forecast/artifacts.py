@@ -22,16 +22,14 @@ import torch
 from safetensors.torch import load, save
 
 from hpcast._io import atomic_write_bytes, atomic_write_json
+from hpcast.errors import ArtifactError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ArtifactError", "fingerprint", "read_artifact", "upgrade_v1",
+__all__ = ["FORMAT", "FORMAT_VERSION", "fingerprint", "read_artifact", "upgrade_v1",
            "write_artifact"]
 
 FORMAT, FORMAT_VERSION = "hpcast-model", 2
 WEIGHTS, MANIFEST = "weights.safetensors", "manifest.json"
 
-
-class ArtifactError(ValueError):
-    """A model folder is missing, of an unknown format, or its weights do not match its manifest."""
 
 
 def fingerprint(series: pd.Series) -> str:

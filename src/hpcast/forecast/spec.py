@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hpcast.config import ConfigError
+from hpcast.errors import ConfigError
 
 __all__ = ["ModelSpec", "RecurrentConfig", "import_name"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hpcast.config import ConfigError
+from hpcast.errors import ConfigError
 from hpcast.features.spectrogram import SpectrogramConfig
 from hpcast.forecast.spec import ModelSpec
 

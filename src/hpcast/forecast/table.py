@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hpcast.config import ConfigError
+from hpcast.errors import ConfigError
 from hpcast.forecast import gru, lstm, spectro_cnn
 from hpcast.forecast.spec import ModelSpec, import_name
 

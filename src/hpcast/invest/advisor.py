@@ -10,11 +10,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hpcast.errors import InputError
 from hpcast.invest.calibrate import load_calibration
 from hpcast.invest.inflation import project_inflation
 from hpcast.invest.market import CASH, Market
 from hpcast.invest.outlook import Outlooks
-from hpcast.invest.simulate import PATHS, InputError, Simulation, plan, simulate
+from hpcast.invest.simulate import PATHS, Simulation, plan, simulate
 
 __all__ = ["Advisor", "calibration_dir"]
 

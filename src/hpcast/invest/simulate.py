@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpcast.errors import InputError
 from hpcast.invest.inflation import Inflation, cash_rate, growth, project_inflation
 from hpcast.invest.market import CASH, AsOfRange, Market
 from hpcast.invest.outlook import BASELINE, Outlook, Outlooks
 
-__all__ = ["BLOCK", "LOOKBACK_YEARS", "MAX_AMOUNT", "PATHS", "InputError", "Plan", "Simulation", "plan", "simulate"]
+__all__ = ["BLOCK", "LOOKBACK_YEARS", "MAX_AMOUNT", "PATHS", "Plan", "Simulation", "plan", "simulate"]
 
 PATHS = 4000
 BLOCK = 20
@@ -46,13 +47,6 @@ _Q_NAMES = ("p5", "p25", "median", "p75", "p95")
 _CASH_OUTLOOK = {"source": "Treasury rate", "version": None, "beats_naive": None,
                  "skill": "no model needed: it earns the rate known on the as-of date", "model": None, "covers": []}
 
-
-class InputError(ValueError):
-    """Inputs that break a rule: ``errors`` lists ``(field, message)``, one per broken rule."""
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{name}: {message}" for name, message in errors))
 
 
 @dataclass(frozen=True)

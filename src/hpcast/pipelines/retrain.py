@@ -340,7 +340,7 @@ def _retrain_or_fail(store: Any, registry: Any, key: str, symbols: tuple[str, ..
     artifact that does not load); that must not strand the assets after it. The traceback goes to the log.
     A registry that cannot answer is not one asset's failure: it propagates.
     """
-    from hpcast.registry import RegistryError
+    from hpcast.errors import RegistryError
 
     try:
         return retrain_model(_store_panel(store, key, symbols), key, registry, config, folder, force=force)

@@ -1,13 +1,13 @@
 """MLflow-backed model registry: log training runs, register per-asset and global models, load by alias
 (no pickle); an asset without a champion of its own is served by a global champion that covers it."""
 
+from hpcast.errors import RegistryError
 from hpcast.registry.registry import (
     ASSET,
     CHALLENGER,
     CHAMPION,
     GLOBAL,
     Registry,
-    RegistryError,
     Resolved,
     data_dir,
     for_symbol,

@@ -35,18 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpcast.errors import RegistryError
 from hpcast.registry.coverage import ASSET, GLOBAL, SCOPE_TAG, SYMBOLS_TAG, Resolved, for_symbol, symbols_of
 
-__all__ = ["ASSET", "CHALLENGER", "CHAMPION", "GLOBAL", "Registry", "RegistryError", "Resolved", "data_dir",
+__all__ = ["ASSET", "CHALLENGER", "CHAMPION", "GLOBAL", "Registry", "Resolved", "data_dir",
            "for_symbol", "model_name", "tracking_uri"]
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 TRAINING_EXPERIMENT = "hpcast-training"
 
-
-class RegistryError(ValueError):
-    """A registry request cannot be met (unknown asset, version or alias, or a registry that cannot answer);
-    the message says which."""
 
 
 def _not_found(error: Exception) -> bool:

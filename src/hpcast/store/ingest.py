@@ -18,8 +18,8 @@ import pandas as pd
 
 from hpcast._uris import redact
 from hpcast.data.bundled import BUNDLED, load_bundled
-from hpcast.data.frame import DataError
-from hpcast.store.store import FeatureStore, StoreError, UpsertReport
+from hpcast.errors import DataError, StoreError
+from hpcast.store.store import FeatureStore, UpsertReport
 
 __all__ = ["ASSETS", "DEFAULT_ASSETS", "Asset", "backfill", "source_rows", "update"]
 

@@ -32,7 +32,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["Commit", "CommitConflictError", "Table", "is_local"]
+from hpcast.errors import CommitConflictError
+
+__all__ = ["Commit", "Table", "is_local"]
 
 _VERSION_DIGITS = 12
 ROW_GROUP_ROWS = 65_536  # small enough that a one-symbol read of a sorted file touches one or two groups
@@ -43,9 +45,6 @@ def is_local(fs: Any) -> bool:
     protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     return "file" in protocol or "local" in protocol
 
-
-class CommitConflictError(RuntimeError):
-    """Another writer created the same commit version first; re-read the table and retry."""
 
 
 @dataclass(frozen=True)

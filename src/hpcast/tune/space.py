@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from hpcast.config import ConfigError, default_window
+from hpcast.config import default_window
+from hpcast.errors import ConfigError
 
 __all__ = ["COVARIATE_SETS", "Param", "load_space", "search_space", "to_settings"]
 

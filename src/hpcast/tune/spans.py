@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hpcast.config import ConfigError, RunConfig
+from hpcast.config import RunConfig
 from hpcast.data.panel import Panel
+from hpcast.errors import ConfigError
 from hpcast.tune.objective import tuning_span
 from hpcast.tune.space import COVARIATE_SETS
 

@@ -14,14 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hpcast._uris import redact
+from hpcast.errors import StorageError
 
-__all__ = ["StorageError", "default_storage", "make_pruner", "open_storage", "open_study"]
+__all__ = ["default_storage", "make_pruner", "open_storage", "open_study"]
 
 PRUNERS = ("median", "halving", "none")
 
-
-class StorageError(ValueError):
-    """A study storage cannot be opened; the message names the (redacted) URL and the reason."""
 
 
 def default_storage() -> str:

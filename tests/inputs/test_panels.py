@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from hpcast.data import DataError, load_data, load_long_csv, load_panel
+from hpcast.data import DataError
 from hpcast.data.panel import Panel
+from hpcast.inputs import load_data, load_long_csv, load_panel
 from hpcast.store import FeatureStore
 
 # a: five business days; b: starts later, three business days, rows out of order
