@@ -25,10 +25,11 @@ import time
 from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
 from hpcast.config import BacktestConfig, RunConfig, TrainConfig
 from hpcast.data import load_bundled
-from hpcast.evaluate import backtest
+from hpcast.evaluate import HEADLINE, METRICS, backtest
 from hpcast.forecast.lstm import LSTMConfig
 
 HELD_OUT = 24  # months of reported folds at the end of the series
+REPORTED = {"mae": ".1f", "rmse": ".1f", "mape": ".2f", HEADLINE.name: ".3f"}  # README columns: metric, format
 CANDIDATES: dict[str, tuple[tuple[int, ...], float, float]] = {  # name: (layers, dropout, lr)
     "64, dropout .1, lr 3e-3": ((64,), 0.1, 3e-3),
     "64, dropout .1, lr 1e-2": ((64,), 0.1, 1e-2),
@@ -59,9 +60,21 @@ def lstm_scores(series, name: str, seeds: list[int]) -> list[dict[str, float]]:
     rows = []
     for seed in seeds:
         result = backtest(series, "MS", candidate_config(name, seed), models=("lstm",))
-        rows.append({"mase": float(result.metrics.loc["lstm", "mase"]), **result.coverage["lstm"],
-                     **{k: float(result.metrics.loc["lstm", k]) for k in ("mae", "rmse", "mape")}})
+        rows.append({**{k: float(result.metrics.loc["lstm", k]) for k in REPORTED}, **result.coverage["lstm"]})
     return rows
+
+
+def reported_header() -> str:
+    """The README table's heading: the reported metrics under their labels in `METRICS`, then coverage."""
+    labels = [METRICS[name].label for name in REPORTED]
+    return f"| model | {' | '.join(labels)} | 80% / 95% coverage |\n" + "|---" * (len(REPORTED) + 2) + "|"
+
+
+def reported_row(model: str, row, headline_note: str = "", coverage: str = "—") -> str:
+    """One README table row: ``row``'s reported metrics (``headline_note`` after the headline one)."""
+    cells = [f"{row[name] * (100 if METRICS[name].percent else 1):{spec}}"
+             + (headline_note if name == HEADLINE.name else "") for name, spec in REPORTED.items()]
+    return f"| {model} | {' | '.join(cells)} | {coverage} |"
 
 
 def main() -> None:
@@ -76,30 +89,29 @@ def main() -> None:
 
     print(f"\ntuning folds: {tuning.index[-HELD_OUT - 1]:%Y-%m} and {tuning.index[-13]:%Y-%m} origins, "
           f"data through {tuning.index[-1]:%Y-%m}; seeds {seeds}")
-    print("| candidate | tuning MASE (median) | per seed |\n|---|---|---|")
+    print(f"| candidate | tuning {HEADLINE.label} (median) | per seed |\n|---|---|---|")
     medians = {}
     for name in CANDIDATES:
-        scores = [row["mase"] for row in lstm_scores(tuning, name, seeds)]
+        scores = [row[HEADLINE.name] for row in lstm_scores(tuning, name, seeds)]
         medians[name] = statistics.median(scores)
         print(f"| {name} | {medians[name]:.3f} | {', '.join(f'{s:.3f}' for s in scores)} |", flush=True)
-    winner, shipped = min(medians, key=medians.get), default_name()
+    winner, shipped = HEADLINE.best(medians), default_name()
     print(f"\nwinner on the tuning folds: {winner}; shipped default: {shipped}")
 
     print(f"\nreported folds: origins {series.index[-HELD_OUT - 1]:%Y-%m} and {series.index[-13]:%Y-%m} "
           "(never scored by the sweep)")
-    print("| model | MAE | RMSE | MAPE % | MASE | 80% / 95% coverage |\n|---|---|---|---|---|---|")
+    print(reported_header())
     for name in dict.fromkeys([winner, shipped]):
         rows = lstm_scores(series, name, seeds)
-        middle = sorted(rows, key=lambda row: row["mase"])[len(rows) // 2]  # the median seed's row
+        middle = sorted(rows, key=lambda row: row[HEADLINE.name])[len(rows) // 2]  # the median seed's row
         label = f"lstm ({name}{', winner' if name == winner else ''}{', default' if name == shipped else ''})"
-        per_seed = ", ".join(f"{row['mase']:.3f}" for row in rows)
-        print(f"| {label} | {middle['mae']:.1f} | {middle['rmse']:.1f} | {middle['mape']:.2f} | {middle['mase']:.3f} "
-              f"(seeds: {per_seed}) | {middle['0.8']:.0%} / {middle['0.95']:.0%} |", flush=True)
+        per_seed = ", ".join(f"{row[HEADLINE.name]:.3f}" for row in rows)
+        print(reported_row(label, middle, f" (seeds: {per_seed})", f"{middle['0.8']:.0%} / {middle['0.95']:.0%}"),
+              flush=True)
     baselines = backtest(series, "MS", dataclasses.replace(RunConfig(), backtest=BacktestConfig(test_size=HELD_OUT)),
                          models=BASELINES).metrics
     for model in BASELINES:
-        row = baselines.loc[model]
-        print(f"| {model} | {row['mae']:.1f} | {row['rmse']:.1f} | {row['mape']:.2f} | {row['mase']:.3f} | — |")
+        print(reported_row(model, baselines.loc[model]))
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 

@@ -13,3 +13,18 @@ def test_the_forecast_section_says_where_the_bands_come_from_and_when_they_rest_
     text = render_report(tmp_path, {"command": "demo"}, {})
     assert "from the residuals of 11 calibration windows that neither trained the model nor chose its epoch" in text
     assert f"- note: {note}" in text
+
+
+def test_the_verdict_ranks_on_the_headline_metric_of_the_table(monkeypatch):
+    from hpcast import report
+    from hpcast.evaluate import METRICS
+
+    metrics = {"lstm": {"mase": 0.9, "directional_accuracy": 0.6}, "naive": {"mase": 1.0, "directional_accuracy": 0.7},
+               "drift": {"mase": 0.8, "directional_accuracy": 0.5}}
+    assert report.verdict(metrics) == ("The model lstm beat the naive last-value forecast (MASE 0.900 vs 1.000); the "
+                                       "best baseline on these folds was drift (MASE 0.800), so prefer it over the "
+                                       "model lstm here.")
+    monkeypatch.setattr(report, "HEADLINE", METRICS["directional_accuracy"])  # higher is better there
+    text = report.verdict(metrics)
+    assert text.startswith("The model lstm did not beat the naive last-value forecast (Direction % ")
+    assert "the best baseline on these folds was naive" in text

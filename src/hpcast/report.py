@@ -13,10 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["backtest_table", "mase_scale_words", "render_report", "verdict"]
+from hpcast.evaluate.metrics import HEADLINE, METRICS, Metric
 
-_METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "mase": "MASE",
-                 "directional_accuracy": "Direction %"}
+__all__ = ["backtest_table", "mase_scale_words", "render_report", "verdict"]
 
 
 def _number(value: Any, scale: float = 1.0) -> str:
@@ -33,38 +32,49 @@ def _networks(metrics: dict[str, Any]) -> list[str]:
 
 
 def backtest_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """Markdown table: one row per model, the networks first (bold), columns as in `_METRIC_NAMES`."""
-    header = "| model | " + " | ".join(_METRIC_NAMES.values()) + " |"
-    lines = [header, "|---" * (len(_METRIC_NAMES) + 1) + "|"]
+    """Markdown table: one row per model, the networks first (bold), a column per metric of `METRICS` under
+    its label ("—" where a model has no value)."""
+    header = "| model | " + " | ".join(metric.label for metric in METRICS.values()) + " |"
+    lines = [header, "|---" * (len(METRICS) + 1) + "|"]
     networks = _networks(metrics)
     for model, row in sorted(metrics.items(), key=lambda item: item[0] not in networks):
-        cells = [_number(row.get(key), 100 if key == "directional_accuracy" else 1) for key in _METRIC_NAMES]
+        cells = [_number(row.get(name), 100 if metric.percent else 1) for name, metric in METRICS.items()]
         name = f"**{model}**" if model in networks else model
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def verdict(metrics: dict[str, dict[str, Any]]) -> str:
-    """Plain sentences: did each network beat naive, and the best baseline, on MASE?"""
+    """Plain sentences: did each network beat naive, and the best baseline, on the `HEADLINE` metric (MASE)?"""
     networks = _networks(metrics)
-    baselines = {m: row["mase"] for m, row in metrics.items() if m not in networks}
+    label = HEADLINE.label
+    baselines = {m: row[HEADLINE.name] for m, row in metrics.items() if m not in networks}
     sentences = []
     for network in networks:
-        mase, name = metrics[network]["mase"], f"model {network}"
+        value, name = metrics[network][HEADLINE.name], f"model {network}"
         parts = []
         if "naive" in baselines:
-            word = "beat" if mase < baselines["naive"] else "did not beat"
-            parts.append(f"The {name} {word} the naive last-value forecast (MASE {mase:.3f} vs "
+            word = "beat" if HEADLINE.better(value, baselines["naive"]) else "did not beat"
+            parts.append(f"The {name} {word} the naive last-value forecast ({label} {value:.3f} vs "
                          f"{baselines['naive']:.3f})")
-        best = min(baselines, key=baselines.get) if baselines else None
+        best = HEADLINE.best(baselines) if baselines else None
         if best is not None:
-            if mase < baselines[best]:
-                parts.append(f"and was better than every baseline (best baseline: {best}, MASE {baselines[best]:.3f})")
+            if HEADLINE.better(value, baselines[best]):
+                parts.append(f"and was better than every baseline (best baseline: {best}, {label} "
+                             f"{baselines[best]:.3f})")
             else:
-                parts.append(f"; the best baseline on these folds was {best} (MASE {baselines[best]:.3f}), "
+                parts.append(f"; the best baseline on these folds was {best} ({label} {baselines[best]:.3f}), "
                              f"so prefer it over the {name} here")
         sentences.append(" ".join(parts).replace(" ;", ";") + ".")
     return " ".join(sentences)
+
+
+def _skipped_lines(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """Which blanks in the table are metrics a model could not have: it gives no quantiles or samples."""
+    skipped = [f"{model}: {row['skipped']}" for model, row in metrics.items() if row.get("skipped")]
+    if not skipped:
+        return []
+    return [f"Blank (—) where a model gives nothing the metric reads: {'; '.join(skipped)}.", ""]
 
 
 def mase_scale_words(season: int) -> str:
@@ -93,18 +103,27 @@ def _interval_lines(model_manifest: Path) -> list[str]:
               for note in c.get("notes", [])], ""]
 
 
+def _series_cell(value: Any, metric: Metric) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.1%}" if metric.percent else f"{value:.3f}"
+
+
 def _per_series_lines(per_series: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
-    """A table of MASE, direction and the DM p-value against naive, per model and series (panels only)."""
+    """A table of the metrics with a `Metric.per_series` heading (MASE, direction) and the DM p-value against
+    naive, per model and series (panels only)."""
     symbols = {symbol for rows in per_series.values() for symbol in rows}
     if len(symbols) < 2:
         return []
+    shown = [metric for metric in METRICS.values() if metric.per_series is not None]
+    headings = ["model", "series", *(metric.per_series for metric in shown), "DM p"]
     out = ["Per series, each beside its own naive forecast (DM: Diebold-Mariano test against naive, two-sided):",
-           "", "| model | series | MASE | direction | DM p |", "|---|---|---|---|---|"]
+           "", "| " + " | ".join(headings) + " |", "|---" * len(headings) + "|"]
     for model, rows in per_series.items():
         for symbol, row in rows.items():
-            direction, p = row.get("directional_accuracy"), row.get("dm_pvalue")
-            out.append(f"| {model} | {symbol} | {row['mase']:.3f} | "
-                       f"{'—' if direction is None else f'{direction:.1%}'} | {'—' if p is None else f'{p:.3f}'} |")
+            cells = [_series_cell(row.get(metric.name), metric) for metric in shown]
+            p = row.get("dm_pvalue")
+            out.append(f"| {model} | {symbol} | " + " | ".join(cells) + f" | {'—' if p is None else f'{p:.3f}'} |")
     return [*out, ""]
 
 
@@ -145,7 +164,8 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
                 f"{len(backtest['folds'])} folds of {backtest['horizon']} steps (origins "
                 f"{', '.join(backtest['folds'])}); every model refitted on each fold's history only. "
                 f"MASE is scaled by {mase_scale_words(backtest['season'])}.", "",
-                backtest_table(backtest["metrics"]), "", verdict(backtest["metrics"]), ""]
+                backtest_table(backtest["metrics"]), "", *_skipped_lines(backtest["metrics"]),
+                verdict(backtest["metrics"]), ""]
         if coverage:
             out += [f"Empirical coverage of the conformal intervals: {coverage}.", ""]
         out += _per_series_lines(backtest.get("per_series", {}))

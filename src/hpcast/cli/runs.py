@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import click
 from hpcast.cli import cli
 from hpcast.cli.options import (
     DATA_FLAGS,
-    PANEL_FLAGS,
+    choice,
     console,
     data_options,
     default,
@@ -21,7 +22,8 @@ from hpcast.cli.options import (
     train_options,
     user_errors,
 )
-from hpcast.config import ConfigError
+from hpcast.config import Scope
+from hpcast.errors import ConfigError
 
 
 @cli.command()
@@ -49,25 +51,28 @@ def demo(out: str | None, epochs: int | None, seed: int) -> None:
 def _print_backtest(result: Any) -> None:
     from rich.table import Table
 
+    from hpcast.evaluate.metrics import METRICS
     from hpcast.report import mase_scale_words, verdict
 
-    table = Table("model", "MAE", "RMSE", "MAPE %", "sMAPE %", "MASE", "Direction %",
+    def cell(metric: Any, value: float) -> str:
+        return "—" if value != value else f"{100 * value:.1f}" if metric.percent else f"{value:.3f}"
+
+    table = Table("model", *(metric.label for metric in METRICS.values()),
                   title=f"walk-forward backtest: {len(result.origins)} folds × {result.horizon} steps")
     for model, row in result.metrics.iterrows():
-        direction = row["directional_accuracy"]
-        table.add_row(model, *(f"{row[k]:.3f}" for k in ("mae", "rmse", "mape", "smape", "mase")),
-                      "—" if direction != direction else f"{100 * direction:.1f}",
+        table.add_row(model, *(cell(metric, row.get(name, float("nan"))) for name, metric in METRICS.items()),
                       style="bold" if model in result.coverage else None)
     terminal = console()
     terminal.print(table)
     symbols = result.per_series.index.get_level_values("symbol").unique() if len(result.per_series) else []
     if len(symbols) > 1:
-        per = Table("model", "series", "MASE", "Direction %", "DM p vs naive",
+        shown = {name: metric for name, metric in METRICS.items() if metric.per_series}
+        per = Table("model", "series", *(metric.label for metric in shown.values()), "DM p vs naive",
                     title="per series (each beside its own naive forecast; DM: Diebold-Mariano, two-sided)")
         for (model, symbol), row in result.per_series.iterrows():
-            direction, p = row["directional_accuracy"], row.get("dm_pvalue", float("nan"))
-            per.add_row(str(model), str(symbol), f"{row['mase']:.3f}",
-                        "—" if direction != direction else f"{100 * direction:.1f}", "—" if p != p else f"{p:.3f}")
+            p = row.get("dm_pvalue", float("nan"))
+            per.add_row(str(model), str(symbol), *(cell(metric, row.get(name, float("nan")))
+                                                   for name, metric in shown.items()), "—" if p != p else f"{p:.3f}")
         terminal.print(per)
     terminal.print(f"MASE is scaled by {mase_scale_words(result.season)}.")
     terminal.print(verdict(result.to_dict()["metrics"]))
@@ -76,13 +81,27 @@ def _print_backtest(result: Any) -> None:
                                                                   for k, v in levels.items()))
 
 
-@cli.command()
+class _ListsMetrics(click.Command):
+    """A command whose help lists the metric table (`hpcast.evaluate.metrics.METRICS`) where it says
+    ``{metrics}``, read when the help is shown: the table's package loads pandas and torch, too slow for
+    every start of ``hpcast``."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from hpcast.evaluate.metrics import METRICS
+
+        listed = ", ".join(f"{metric.label} ({metric.description})" for metric in METRICS.values())
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(inspect.cleandoc(self.help or "").partition("\f")[0].replace("{metrics}", listed))
+
+
+@cli.command(cls=_ListsMetrics)
 @data_options
 @train_options
 @click.option("--test-size", type=int, help="Dates at the end covered by folds [default: 3 horizons "
                                             "daily, 2 otherwise].")
 @click.option("--step", type=int, help="Dates between fold origins [default: the horizon].")
-@click.option("--scope", type=click.Choice(["global", "per-series"]),
+@click.option("--scope", type=choice(Scope),
               help="On several series: refit each network as one global model (global), or one per series "
                    f"[default: {default('backtest.scope')}].")
 @spectro_options
@@ -100,9 +119,9 @@ def backtest(out: str | None, models: str, model_dir: str | None, quiet: bool, *
 
     Model flags (--layers, --n-fft, ...) set the first network of --models; other networks run on their
     defaults. Each fold refits every model (and its scalers) on the data dated before its origin only; on
-    several series the folds' origins are dates shared by the panel. Metrics: MAE, RMSE, MAPE, sMAPE,
-    MASE and directional accuracy, pooled and per series, each series beside its own naive forecast with
-    a Diebold-Mariano test; plus the empirical coverage of every model's conformal intervals.
+    several series the folds' origins are dates shared by the panel. Metrics, pooled and per series:
+    {metrics}; each series beside its own naive forecast with a Diebold-Mariano test; plus the empirical
+    coverage of every model's conformal intervals.
 
     \b
     Example:
@@ -150,7 +169,7 @@ def forecast(model_dir: str | None, steps: int | None, out: str | None, quiet: b
     calendar_given = kwargs.get("calendar") is not None
     if model_dir:
         given = sorted("--config" if k == "config_path" else f"--{k.replace('_', '-')}" for k, v in kwargs.items()
-                       if v not in (None, False) and k not in (*DATA_FLAGS, *PANEL_FLAGS))
+                       if v not in (None, False) and k not in DATA_FLAGS)
         if given:
             raise click.UsageError(f"{', '.join(given)} only apply when training; a saved model (--model) "
                                    "keeps its own settings")

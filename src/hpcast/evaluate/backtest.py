@@ -26,7 +26,7 @@ import pandas as pd
 from hpcast.config import RunConfig
 from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
-from hpcast.evaluate.metrics import directional_accuracy, mae, mape, mase_scale, rmse, smape
+from hpcast.evaluate.metrics import Scored, compute_metrics, mase_scale
 from hpcast.forecast.base import as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
@@ -93,20 +93,37 @@ class BacktestResult:
 
 
 def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.DataFrame:
-    """Pooled metrics per group of a predictions frame (columns model, actual, forecast, last, scale)."""
+    """Every metric of `hpcast.evaluate.metrics.METRICS`, pooled per group of a predictions frame (columns
+    model, actual, forecast, last, scale, and ``lower_<L>``/``upper_<L>`` bands where a model gives them),
+    plus the ``points`` scored.
+
+    A metric that needs what a group's model does not give (quantiles, samples) is NaN there, and the
+    group's ``skipped`` note names it with its need, e.g. ``"crps (needs quantiles)"``; the ``skipped``
+    column exists only when some metric was skipped somewhere.
+    """
     rows = {}
     for key, group in predictions.groupby(list(by), sort=False):
-        actual, forecast = group["actual"].to_numpy(), group["forecast"].to_numpy()
-        rows[key[0] if len(by) == 1 else key] = {
-            "mae": mae(actual, forecast), "rmse": rmse(actual, forecast), "mape": mape(actual, forecast),
-            "smape": smape(actual, forecast),
-            "mase": float(np.mean(np.abs(actual - forecast) / group["scale"].to_numpy())),
-            "directional_accuracy": directional_accuracy(actual, forecast, group["last"].to_numpy()),
-            "points": len(group)}
+        values, skipped = compute_metrics(_scored(group))
+        rows[key[0] if len(by) == 1 else key] = {**values, "points": len(group),
+                                                 **({"skipped": "; ".join(skipped)} if skipped else {})}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     if len(by) > 1 and len(frame):
         frame.index = pd.MultiIndex.from_tuples(frame.index, names=list(by))
     return frame
+
+
+def _scored(group: pd.DataFrame) -> Scored:
+    """One group's points as a metric record; a band level counts as two quantiles where it bands every point
+    (a score pooled over some of the points only would not compare with the other models')."""
+    quantiles = {}
+    for column in group.columns:
+        percent = column.removeprefix("lower_")  # lower_80 and upper_80 band 80% of the distribution
+        upper = f"upper_{percent}"
+        if percent.isdigit() and upper in group and group[[column, upper]].notna().to_numpy().all():
+            quantiles[(100 - int(percent)) / 200] = group[column].to_numpy(dtype=float)
+            quantiles[(100 + int(percent)) / 200] = group[upper].to_numpy(dtype=float)
+    return Scored(actual=group["actual"].to_numpy(), forecast=group["forecast"].to_numpy(),
+                  last=group["last"].to_numpy(), scale=group["scale"].to_numpy(), quantiles=quantiles)
 
 
 def _fit_predict(name: str, config: RunConfig, histories: list[Panel], horizon: int,
