@@ -9,6 +9,7 @@ A run folder holds ``manifest.json`` (what ran, on which data, with which versio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 from datetime import datetime
@@ -96,75 +97,79 @@ def as_job_panel(data: Dataset | Panel, column: str | None = None) -> Panel:
     return data if isinstance(data, Panel) else Panel.from_dataset(data, column)
 
 
-def train_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, column: str | None = None,
+def train_job(data: Dataset | Panel | Path, config: RunConfig, folder: Path, *, column: str | None = None,
               resume: bool = False, quiet: bool = False, dist: Any = None, profile: bool = False) -> Any:
     """Fit the configured model (`hpcast.forecast.MODELS`; one global model over every series of a panel; a
     seed ensemble of it with ``config.train.ensemble`` > 1) on all the data; write ``model/``,
     ``loss_curve.png`` (an ensemble's first member) and training metrics.
 
+    ``data`` may instead be the folder of a spectrogram dataset (`hpcast.features.spectrogram_dataset`):
+    spectro-cnn then trains on every symbol in it, read through DataLoader workers, and the run manifest
+    records the dataset by a fingerprint of its index.
+
     Checkpoints go to ``checkpoint/`` each epoch; ``resume=True`` continues from there. Under torchrun
     (``dist``), every worker trains and only rank 0 writes. ``profile`` writes torch.profiler traces to
     ``profile/`` (one per worker).
+
+    Example:
+        >>> train_job(load_bundled("air_passengers"), RunConfig(), new_run_folder("train"))  # doctest: +SKIP
+        >>> spectro = RunConfig(model=SpectroCNNConfig())  # hpcast.forecast.spectro_cnn  # doctest: +SKIP
+        >>> train_job(Path("runs/spec"), spectro, new_run_folder("train"))  # doctest: +SKIP
     """
     from hpcast.forecast.table import estimator_for
     from hpcast.train.context import RunContext
     from hpcast.train.progress import EpochProgress
     from hpcast.viz.plots import loss_curve
 
-    panel = as_job_panel(data, column)
     estimator = estimator_for(config.kind, config.train.ensemble)  # a seed ensemble with --ensemble K > 1
     main = dist is None or dist.is_main
-    if main:
-        _record_run(folder, "train", panel, config)
-        if dist is not None:
-            _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
     context = RunContext(progress=None if quiet else EpochProgress(), checkpoint_dir=folder / "checkpoint",
                          resume=resume, dist=dist, profile_dir=folder / "profile" if profile else None)
-    forecaster = estimator(config).fit(panel, context=context)
+    if isinstance(data, Path):
+        forecaster, facts = _fit_spectrograms(estimator, data, config, context)
+        if main:
+            _record(folder, "train", forecaster.config, facts)  # the dataset set the STFT: known after fitting
+        name = config.kind
+    else:
+        panel = as_job_panel(data, column)
+        if main:
+            _record_run(folder, "train", panel, config)
+            if dist is not None:
+                _merge_json(folder / "manifest.json", {"workers": dist.world_size, "strategy": dist.strategy})
+        forecaster = estimator(config).fit(panel, context=context)
+        name = panel.name
     if not main:
         return forecaster
     result = forecaster.result
     metrics: dict[str, Any] = {}
     if result is not None:
-        training = result.summary("epochs")
+        training = result.summary()
         if dist is not None and dist.rounds:  # store-avg: which workers each round averaged, and who was skipped
             training["sync_rounds"] = [vars(report) for report in dist.rounds]
         metrics = {"val_loss": result.best_val_loss, "loss": config.train.loss}
         _merge_json(folder / "manifest.json", {"recipe": result.recipe})  # the levers as they ran here
         _merge_json(folder / "metrics.json", {"training": training})
-        loss_curve(result.history, folder / "loss_curve.png", title=f"{panel.name}: training loss")
+        loss_curve(result.history, folder / "loss_curve.png", title=f"{name}: training loss")
     forecaster.save(folder / "model", metrics=metrics)
     write_report(folder)
     return forecaster
 
 
-def train_spectrograms_job(root: Path, config: RunConfig, folder: Path, *, quiet: bool = False,
-                           profile: bool = False) -> Any:
-    """Fit spectro-cnn on every symbol of the spectrogram dataset at ``root`` (read through DataLoader workers)."""
+def _fit_spectrograms(estimator: type, root: Path, config: RunConfig, context: Any) -> tuple[Any, dict[str, Any]]:
+    """``estimator`` fitted on the spectrogram dataset at ``root``, and what the run manifest records of the data."""
     from hpcast.features.spectrogram_dataset import load_index
-    from hpcast.forecast.spectro import SpectroForecaster
-    from hpcast.forecast.table import estimator_for
-    from hpcast.train.context import RunContext
-    from hpcast.train.progress import EpochProgress
-    from hpcast.viz.plots import loss_curve
 
-    estimator_for("spectro-cnn", config.train.ensemble)  # refuses --ensemble > 1: only recurrent models ensemble
-    index = load_index(root)
-    context = RunContext(progress=None if quiet else EpochProgress(), checkpoint_dir=folder / "checkpoint",
-                         profile_dir=folder / "profile" if profile else None)
-    forecaster = SpectroForecaster(config).fit_dataset(root, context=context)
+    if not hasattr(estimator, "fit_dataset"):
+        raise ValueError(f"model ({config.kind!r}) trains on series in memory; only spectro-cnn trains from a "
+                         f"spectrogram dataset ({root})")
+    index = load_index(root)  # read before training: the fingerprint is of the data it trains on
+    forecaster = estimator(config).fit_dataset(root, context=context)
     info = forecaster.data_info
-    _record(folder, "train", forecaster.config, {
+    canonical = json.dumps(index, sort_keys=True).encode()  # config, cutoff, every symbol's price fingerprint
+    return forecaster, {
         "name": f"spectrograms of {len(index['symbols'])} symbols", "source": str(root), "column": "next log_return",
         "freq": forecaster.freq, "rows": info["train_windows"] + info["val_windows"], "start": info["start"],
-        "end": info["end"], "fingerprint": "-" * 16, "notes": []})
-    result = forecaster.result
-    forecaster.save(folder / "model", metrics={"val_loss": result.best_val_loss, "loss": config.train.loss})
-    _merge_json(folder / "manifest.json", {"recipe": result.recipe})
-    _merge_json(folder / "metrics.json", {"training": result.summary("epochs")})
-    loss_curve(result.history, folder / "loss_curve.png", title="spectro-cnn: training loss")
-    write_report(folder)
-    return forecaster
+        "end": info["end"], "fingerprint": hashlib.sha256(canonical).hexdigest(), "notes": []}
 
 
 _PLOTTED_SERIES = 12  # a panel's first series get a chart each; the CSVs hold all of them
@@ -237,7 +242,7 @@ def plot_job(data: Dataset | Panel, folder: Path, *, column: str | None = None,
         return written
     metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
     if "training" in metrics:
-        from hpcast.train.trainer import EpochRecord
+        from hpcast.train.rules import EpochRecord
 
         history = [EpochRecord(**epoch) for epoch in metrics["training"]["epochs"]]
         written.append(loss_curve(history, folder / "loss_curve.png", title=f"{data.name}: training loss"))

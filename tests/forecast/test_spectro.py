@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,32 @@ def test_training_from_disk_does_not_depend_on_the_number_of_loader_workers(tmp_
     adopted = SpectroForecaster(other).fit_dataset(tmp_path)  # the dataset's STFT settings win
     assert (adopted.config.model.spectrogram.window, adopted.config.model.spectrogram.hop) == (32, 4)
     assert adopted.config.window == 32 and adopted.config.horizon == 1
+
+
+def test_training_from_disk_is_the_train_job_and_records_the_dataset_by_fingerprint(tmp_path: Path) -> None:
+    from hpcast.jobs import train_job
+
+    prices = {"aaa": _prices(3), "bbb": _prices(4, 300)}
+    build_spectrograms(tmp_path / "spec", prices, SpectrogramConfig(32, 16, 4), "2017-01-31")
+    build_spectrograms(tmp_path / "same", dict(reversed(prices.items())), SpectrogramConfig(32, 16, 4), "2017-01-31")
+    manifests = {}
+    for name in ("spec", "same"):
+        train_job(tmp_path / name, _config(epochs=1), tmp_path / f"run-{name}", quiet=True)
+        manifests[name] = json.loads((tmp_path / f"run-{name}" / "manifest.json").read_text())
+    data = manifests["spec"]["data"]
+    assert data["name"] == "spectrograms of 2 symbols" and data["rows"] == 400 + 300 - 2 * 33
+    assert re.fullmatch("[0-9a-f]{64}", data["fingerprint"])
+    assert manifests["same"]["data"]["fingerprint"] == data["fingerprint"]  # the same data, built in another order
+    run = tmp_path / "run-spec"
+    training = json.loads((run / "metrics.json").read_text())["training"]
+    assert json.loads((run / "model" / "manifest.json").read_text())["training"] == training  # one record, one name
+    assert len(training["epochs"]) == 1 and (run / "loss_curve.png").is_file() and (run / "report.md").is_file()
+    build_spectrograms(tmp_path / "spec", {"ccc": _prices(5)}, SpectrogramConfig(32, 16, 4), "2017-01-31")
+    train_job(tmp_path / "spec", _config(epochs=1), tmp_path / "run-more", quiet=True)
+    more = json.loads((tmp_path / "run-more" / "manifest.json").read_text())["data"]
+    assert more["name"] == "spectrograms of 3 symbols" and more["fingerprint"] != data["fingerprint"]
+    with pytest.raises(ValueError, match=r"model \('lstm'\) trains on series in memory; only spectro-cnn trains"):
+        train_job(tmp_path / "spec", RunConfig(), tmp_path / "run-lstm", quiet=True)
 
 
 def test_a_panel_in_memory_is_refused_with_the_way_out() -> None:

@@ -73,24 +73,35 @@ def test_revision_is_a_new_version_invisible_to_earlier_as_of_reads(store: Featu
     assert store.read("aaa", day, day, as_of=t1)["close"].item() == 1234.5
     assert store.read("aaa", day, day)["close"].item() == 1234.5
     assert store.read("aaa", as_of=T0 - timedelta(seconds=1)).empty  # nothing was known before the backfill
-    # as-of windows see the old value; current windows the new one
-    _, old = store.windows("aaa", 10, as_of=t1 - timedelta(seconds=1), column="close")
-    _, new = store.windows("aaa", 10, column="close")
-    assert old[141, -1] != 1234.5 and new[141, -1] == 1234.5
+    # what a model reads (the dataset as of a moment) sees the old value before the revision, the new one after
+    old = store.dataset("aaa", as_of=t1 - timedelta(seconds=1)).series()
+    new = store.dataset("aaa").series()
+    assert old[day] != 1234.5 and new[day] == 1234.5
+    assert len(old) == len(new) == 300
+    with pytest.raises(StoreError, match="symbol 'aaa' has no rows as of"):
+        store.dataset("aaa", as_of=T0 - timedelta(seconds=1))
 
 
-def test_windows_are_the_sliding_windows_of_the_series(store: FeatureStore) -> None:
+def test_a_dataset_is_the_symbols_stored_series(store: FeatureStore) -> None:
     frame = prices("aaa")
     store.upsert("prices", frame, now=T0, today=TODAY)
-    ends, windows = store.windows("aaa", 20)
-    assert windows.shape == (281, 20) and len(ends) == 281
-    np.testing.assert_array_equal(windows[0], frame["adj_close"].to_numpy()[:20])
-    np.testing.assert_array_equal(windows[-1], frame["adj_close"].to_numpy()[-20:])
-    assert ends[0] == frame["date"].iloc[19] and ends[-1] == frame["date"].iloc[-1]
-    with pytest.raises(StoreError, match=r"length \(301\) must be <= the 300 rows of 'aaa'"):
-        store.windows("aaa", 301)
+    data = store.dataset("aaa")
+    assert (data.name, data.freq, data.target) == ("aaa", "B", "adj_close")
+    series = data.series()
+    np.testing.assert_array_equal(series.to_numpy(), frame["adj_close"].to_numpy())
+    assert series.index.equals(pd.DatetimeIndex(frame["date"]))
     with pytest.raises(StoreError, match="symbol 'bbb' has no rows"):
-        store.windows("bbb", 5)
+        store.dataset("bbb")
+    with pytest.raises(StoreError, match=r"symbol \('ccc'\) must be one of the store's: aaa, bbb"):
+        store.dataset("ccc")
+
+
+def test_a_dataset_falls_back_to_close_where_adj_close_is_missing(store: FeatureStore) -> None:
+    frame = prices("bbb", periods=30)
+    frame.loc[10:, "adj_close"] = np.nan  # a source with closes only from row 10 on
+    store.upsert("prices", frame, now=T0, today=TODAY)
+    series = store.dataset("bbb").series()
+    np.testing.assert_array_equal(series.to_numpy(), frame["adj_close"].fillna(frame["close"]).to_numpy())
 
 
 def _reference_derived(frame: pd.DataFrame) -> pd.DataFrame:
@@ -259,8 +270,7 @@ def test_store_on_s3_through_a_moto_server(moto_s3: str) -> None:
     reader = FeatureStore(url)
     assert reader.read("aaa", as_of=T0 + timedelta(hours=2))["close"].iloc[-1] == frame["close"].iloc[-1]
     assert reader.read("aaa")["close"].iloc[-1] == 1.0
-    _, windows = reader.windows("aaa", 30, as_of=T0)
-    np.testing.assert_array_equal(windows[-1], frame["adj_close"].to_numpy()[-30:])
+    np.testing.assert_array_equal(reader.dataset("aaa", as_of=T0).series().to_numpy(), frame["adj_close"].to_numpy())
     assert reader.status().set_index("group").loc["prices", "commits"] == 2
 
 

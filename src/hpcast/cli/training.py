@@ -11,6 +11,7 @@ from hpcast._uris import redact
 from hpcast.cli import cli
 from hpcast.cli.options import (
     DATA_FLAGS,
+    choice,
     console,
     data_options,
     default,
@@ -22,6 +23,7 @@ from hpcast.cli.options import (
     train_options,
     user_errors,
 )
+from hpcast.config import Strategy
 
 
 def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> None:
@@ -58,7 +60,7 @@ def _print_training(forecaster: Any, folder: Path, profile: bool = False) -> Non
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes on this machine, launched through torchrun "
                    f"[default: {default('distributed.workers')}].")
-@click.option("--strategy", type=click.Choice(["ddp", "local-sgd", "store-avg"]),
+@click.option("--strategy", type=choice(Strategy),
               help="ddp: gradients averaged every step; local-sgd: parameters averaged every --sync-every steps; "
                    "store-avg: checkpoints averaged through --sync-url every --sync-every epochs "
                    f"[default: {default('distributed.strategy')}].")
@@ -110,8 +112,6 @@ def train(out: str | None, resume: bool, profile: bool, register: str | None, qu
     from hpcast.train.distributed import Distributed, in_worker
 
     if spectrograms:
-        from hpcast.jobs import train_spectrograms_job
-
         given = [f"--{key.removesuffix('_path').replace('_', '-')}" for key in DATA_FLAGS
                  if kwargs.pop(key, None) not in (None, False)]
         config = run_config({**kwargs, "kind": "spectro-cnn"})
@@ -119,7 +119,7 @@ def train(out: str | None, resume: bool, profile: bool, register: str | None, qu
             raise click.UsageError(f"--spectrograms trains from the dataset on disk: no data flags "
                                    f"({', '.join(given) or 'none given'}), --workers or --resume with it")
         folder = new_run_folder("train", out)
-        forecaster = train_spectrograms_job(Path(spectrograms), config, folder, quiet=quiet, profile=profile)
+        forecaster = train_job(Path(spectrograms), config, folder, quiet=quiet, profile=profile)
         _print_training(forecaster, folder, profile)
         if register:
             click.echo("no backtest recorded: a spectrogram dataset has no single series to backtest "

@@ -1,5 +1,6 @@
-"""Pure, leakage-free transforms: scalers fitted on training spans, returns, moving averages, windows,
-covariates, calendar features and spectrograms.
+"""Pure, leakage-free transforms: scalers fitted on training spans, returns, moving averages, covariates,
+calendar features, spectrograms and the on-disk spectrogram dataset. (Windows are index gathers over a
+panel's buffer: `hpcast.forecast.panel_windows`.)
 
 Names load on first use (PEP 562), so a config that embeds `hpcast.features.spectrogram.SpectrogramConfig`
 does not pull pandas into ``hpcast --help``.

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from hpcast.config import ConfigError
 from hpcast.data.panel import Panel
+from hpcast.errors import ConfigError
 from hpcast.forecast.base import Forecaster
 from hpcast.forecast.recurrent import RecurrentForecaster, calibrate_series
 from hpcast.forecast.table import ENSEMBLE_NAMES
@@ -74,9 +74,9 @@ class EnsembleResult:
         return [{"seed": seed, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss}
                 for seed, result in zip(self.seeds, self.members, strict=True)]
 
-    def summary(self, history_key: str = "history") -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         """The first member's summary with the mean ``best_val_loss`` and a ``members`` list."""
-        return {**self.members[0].summary(history_key), "best_val_loss": self.best_val_loss,
+        return {**self.members[0].summary(), "best_val_loss": self.best_val_loss,
                 "ensemble": len(self.members), "members": self.facts()}
 
 

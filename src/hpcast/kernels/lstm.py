@@ -76,7 +76,7 @@ from torch import nn
 
 from hpcast.kernels.dispatch import Kernels, resolve
 
-__all__ = ["FusedLSTM", "LSTMPlan", "lstm_layer", "lstm_layer_reference", "lstm_refusal", "lstm_stack",
+__all__ = ["FusedLSTM", "LSTMPlan", "lstm_layer", "lstm_refusal", "lstm_stack",
            "pick_lstm_kernels", "plan_lstm"]
 
 BLOCK_B = 16
@@ -86,14 +86,6 @@ RESIDENT_MAX_HP = {torch.float32: 64, torch.float64: 32}
 _RESIDENT_WARPS = {16: 4, 32: 8, 64: 16}  # HP=64 at 8 warps spills (255 registers); at 16 it needs 60
 _TILES = {torch.float32: (32, 32), torch.float64: (32, 16)}  # (BLOCK_K, BLOCK_J); (32, 64) spills in float32
 _TILED_WARPS = 8
-
-
-def lstm_layer_reference(x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor,
-                         b_hh: torch.Tensor) -> torch.Tensor:
-    """The torch reference: ``nn.LSTM``'s own kernel (cuDNN on GPU) with these weights; returns (B, T, H)."""
-    out, _ = torch._VF.lstm(x, (x.new_zeros(1, x.shape[0], w_hh.shape[1]),) * 2, [w_ih, w_hh, b_ih, b_hh],
-                            True, 1, 0.0, False, False, True)
-    return out
 
 
 @triton.jit

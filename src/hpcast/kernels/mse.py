@@ -1,10 +1,11 @@
-"""Mean squared error: reference, Triton kernels, launchers, and an autograd Function usable as the loss.
+"""Mean squared error: reference, Triton kernels, and a launcher whose autograd Function is the training loss.
 
 Forward: one fused pass computes ``Σ (p - t)²`` per program into a partials buffer (float64), and one
 single-program pass sums the partials in order and scales by 1/N. The result is deterministic (no
 atomics) and never read back to the host. Backward: ``∂L/∂p = 2 (p - t) / N · ∂L/∂L`` in one elementwise
-pass that reads the upstream gradient from device memory (no sync). ``per_sample_mse`` gives each row's
-mean, ``(B, h) -> (B,)``, for evaluation code.
+pass that reads the upstream gradient from device memory (no sync). The trainer reaches `mse` through
+`hpcast.kernels.dispatch.mse_loss`, which runs it on CUDA tensors and ``torch.nn.functional.mse_loss``
+otherwise (`hpcast.kernels.dispatch.resolve`).
 
 Sizing for bandwidth (N from 1e6 to 1e8 float32 elements): a subtraction and a multiply-add per element,
 so memory-bound. Bytes moved and the ideal time at the 4.3 TB/s device-to-device copy measured on an
@@ -32,17 +33,13 @@ from torch import nn
 
 from hpcast.kernels.minmax import check_32bit_offsets, persistent_programs
 
-__all__ = ["TritonMSELoss", "mse", "mse_reference", "per_sample_mse", "per_sample_mse_reference"]
+__all__ = ["mse", "mse_reference"]
 
 _NUM_WARPS = 8
 
 
 def mse_reference(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return nn.functional.mse_loss(pred, target)
-
-
-def per_sample_mse_reference(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return ((pred - target) ** 2).mean(dim=1)
 
 
 @triton.jit
@@ -81,20 +78,6 @@ def _grad_kernel(p_ptr, t_ptr, upstream_ptr, grad_ptr, N, n_full, two_over_n, BL
         mask = offs < N
         diff = tl.load(p_ptr + offs, mask=mask) - tl.load(t_ptr + offs, mask=mask)
         tl.store(grad_ptr + offs, diff * factor, mask=mask)
-
-
-@triton.jit
-def _rows_kernel(p_ptr, t_ptr, out_ptr, B, H, stride_b, inv_h, BLOCK_B: tl.constexpr, BLOCK_H: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    acc = tl.zeros((BLOCK_B,), tl.float64)
-    for start in range(0, H, BLOCK_H):
-        cols = start + tl.arange(0, BLOCK_H)
-        mask = (rows[:, None] < B) & (cols[None, :] < H)
-        where = rows[:, None] * stride_b + cols[None, :]
-        diff = (tl.load(p_ptr + where, mask=mask, other=0.0) - tl.load(t_ptr + where, mask=mask, other=0.0))
-        diff = diff.to(tl.float64)
-        acc += tl.sum(diff * diff, axis=1)
-    tl.store(out_ptr + rows, (acc * inv_h).to(out_ptr.dtype.element_ty), mask=rows < B)
 
 
 def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
@@ -144,21 +127,3 @@ def mse(pred: torch.Tensor, target: torch.Tensor, *, block: int = 4096, programs
     check_32bit_offsets(pred, "pred")
     return _MSE.apply(pred.contiguous(), target.contiguous(), block, programs)
 
-
-def per_sample_mse(pred: torch.Tensor, target: torch.Tensor, *, block_b: int = 32, block_h: int = 64) -> torch.Tensor:
-    """Each row's mean squared error, ``(B, h) -> (B,)`` (no gradient: for evaluation)."""
-    _check(pred, target)
-    if pred.ndim != 2:
-        raise ValueError(f"pred must be 2-D (B, h), got shape {tuple(pred.shape)}")
-    pred, target = pred.contiguous(), target.contiguous()
-    B, H = pred.shape
-    out = torch.empty(B, dtype=pred.dtype, device=pred.device)
-    _rows_kernel[(triton.cdiv(B, block_b),)](pred, target, out, B, H, H, 1.0 / H, BLOCK_B=block_b, BLOCK_H=block_h)
-    return out
-
-
-class TritonMSELoss(nn.Module):
-    """Drop-in for ``nn.MSELoss()`` backed by the Triton kernels."""
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return mse(pred, target)

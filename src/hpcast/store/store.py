@@ -28,19 +28,17 @@ import pandas as pd
 from hpcast._uris import redact
 from hpcast.data.bundled import BUNDLED
 from hpcast.data.frame import FREQUENCIES, Dataset
+from hpcast.errors import CommitConflictError, StoreError
 from hpcast.store.derived import context_days, derive
 from hpcast.store.schema import GROUPS, QUARANTINE, SYMBOLS, FeatureGroup, validate
-from hpcast.store.table import Commit, CommitConflictError, Table, is_local
+from hpcast.store.table import Commit, Table, is_local
 
-__all__ = ["DEFAULT_STORE", "FeatureStore", "StoreError", "UpsertReport", "store_url"]
+__all__ = ["DEFAULT_STORE", "FeatureStore", "UpsertReport", "store_url"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "./hpcast-data/store"
 
-
-class StoreError(ValueError):
-    """A store operation was asked something it cannot do; the message says what and why."""
 
 
 def store_url(url: str | None = None) -> str:
@@ -264,29 +262,6 @@ class FeatureStore:
                 params.append(pd.Timestamp(bound).date())
         return self._latest(group, as_of=_utc(as_of), where=" AND ".join(conditions), params=params,
                             columns=columns).reset_index(drop=True)
-
-    def windows(self, symbol: str, length: int, *, as_of: datetime | None = None, column: str | None = None,
-                group: str = "prices") -> tuple[pd.DatetimeIndex, np.ndarray]:
-        """Every window of ``length`` consecutive values of ``symbol`` known at ``as_of``, for sequence models.
-
-        Returns the end date of each window and a read-only ``(windows, length)`` view (no copies).
-        ``column`` defaults to ``adj_close`` for prices (``close`` where it is missing) and ``value`` for macro.
-        """
-        if length < 1:
-            raise StoreError(f"length ({length}) must be >= 1")
-        frame = self.read(symbol, as_of=as_of, group=group)
-        if frame.empty:
-            raise StoreError(f"symbol {symbol!r} has no rows in {group!r}" + (f" as of {as_of}" if as_of else ""))
-        if column is None:
-            values = (frame["adj_close"].fillna(frame["close"]) if group == "prices"
-                      else frame[GROUPS[group].columns[0]])
-        else:
-            values = frame[column]
-        values = values.to_numpy(dtype=np.float64)
-        if len(values) < length:
-            raise StoreError(f"length ({length}) must be <= the {len(values)} rows of {symbol!r}")
-        return (pd.DatetimeIndex(frame["date"].to_numpy()[length - 1:]),
-                np.lib.stride_tricks.sliding_window_view(values, length))
 
     def dataset(self, symbol: str, *, as_of: datetime | None = None) -> Dataset:
         """``symbol`` as known at ``as_of``, as the `Dataset` every model and backtest takes."""
