@@ -130,7 +130,8 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(result.history) == result.best_epoch + 2
     best = min(r.val_loss for r in result.history)
     assert result.best_val_loss == best
-    from hpcast.train.trainer import _evaluate, loss_function
+    from hpcast.train.rules import loss_function
+    from hpcast.train.trainer import _evaluate
     restored = float(_evaluate(net, TensorBatches(*val_xy), loss_function("mse"), 256))
     assert restored == pytest.approx(best, rel=1e-6)
 
@@ -182,7 +183,7 @@ def test_with_every_lever_off_the_trainer_is_the_plain_loop_bit_for_bit():
 
 
 def test_one_cycle_follows_torch_one_cycle_lr():
-    from hpcast.train.trainer import one_cycle
+    from hpcast.train.rules import one_cycle
 
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.Adam([param], lr=0.01)
@@ -199,19 +200,18 @@ def test_one_cycle_follows_torch_one_cycle_lr():
 def test_one_cycle_sets_the_learning_rate_of_each_epoch():
     train_xy, val_xy = _problem()  # 72 windows, batch 16: 5 steps per epoch
     result = train(_net(), train_xy, val_xy, TrainConfig(epochs=4, batch_size=16, lr=0.01, precision="fp32"))
-    from hpcast.train.trainer import one_cycle
+    from hpcast.train.rules import one_cycle
 
     assert [r.lr for r in result.history] == pytest.approx([one_cycle(5 * e - 1, 20, 0.01)[0] for e in (1, 2, 3, 4)])
     assert result.history[-1].lr < 1e-6  # annealed
 
 
 def test_every_step_training_ignores_the_warm_up_steps_targets():
-    from hpcast.features.windows import every_step_targets
-
     g = torch.Generator().manual_seed(5)
     wave = torch.sin(0.3 * torch.arange(120.0)) + 0.05 * torch.randn(120, generator=g)
     X = wave.unfold(0, 10, 1)[:100, :, None]  # (100, 10, 1)
-    Y_all = every_step_targets(wave, 10, 2)[:100].clone()  # (100, 10, 2)
+    ahead = wave[1:].unfold(0, 2, 1)  # (119, 2): row j holds wave[j+1 .. j+2]
+    Y_all = ahead.unfold(0, 10, 1).transpose(1, 2)[:100].clone()  # (100, 10, 2): step t of window b
     val = (X[80:], Y_all[80:, -1])
     config = TrainConfig(epochs=2, batch_size=16, warmup=0.3, seed=1, **LEVERS_OFF)  # 3 warm-up steps
 
@@ -230,7 +230,8 @@ def test_every_step_training_ignores_the_warm_up_steps_targets():
 
 
 def test_bf16_autocast_trains_close_to_fp32_and_validates_in_fp32():
-    from hpcast.train.trainer import _evaluate, bf16_unavailable, loss_function
+    from hpcast.train.rules import loss_function
+    from hpcast.train.trainer import _evaluate, bf16_unavailable
 
     cpu = torch.device("cpu")
     if (why := bf16_unavailable(cpu)) is not None:

@@ -10,16 +10,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpcast.train.distributed import Distributed
 
-__all__ = ["RunContext", "StopTraining"]
+if TYPE_CHECKING:
+    from hpcast.train.rules import EpochRecord, TrainResult
+
+__all__ = ["RunContext", "StopTraining", "report_epoch"]
 
 
 class StopTraining(Exception):  # noqa: N818 -- a signal, like StopIteration, not an error
     """Raised by a progress hook's ``advance`` to end the run after this epoch (a search pruning a trial that
     trains beside others): the trainer keeps the best weights so far and marks the result stopped early."""
+
+
+def report_epoch(progress: Any, record: EpochRecord, result: TrainResult) -> bool:
+    """Tell ``progress`` (None: nobody) of an epoch; True when it ends the run by raising `StopTraining`, which
+    then counts as stopping early (the run keeps its best weights so far)."""
+    if progress is None:
+        return False
+    try:
+        progress.advance(record, result.best_val_loss)
+    except StopTraining:
+        result.stopped_early = True
+        return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ the launches one of them needs. Everything else stays per model: its own windows
 whose epoch has run out of batches sits the step out), its shuffle from its own seed, its one-cycle
 schedule over its own steps, its lr, gradient clipping, validation loss, early stopping, best weights and
 history. Batches of different sizes are padded to one with masked rows; each model's loss is the mean over
-its real rows, as the trainer's is.
+its real rows, as the trainer's is. The loss table, schedule, validation and early stopping are the trainer's
+own (`hpcast.train.trainer`); this module adds only what K models need: per-model reductions and fused Adam.
 
 Where it is used (`fleet_for`): ``auto`` trains a fleet on CUDA only, where one launch for K models
 replaces K. On a CPU the fleet's layers are K oneDNN calls one after another (fusing them into torch.bmm
@@ -19,20 +20,33 @@ Legend: K models, B batch, T window, F features, h horizon.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from hpcast.config import Fleet, TrainConfig
 from hpcast.models.fleet import FleetLSTMNet
 from hpcast.models.lstm import LSTMNet
 from hpcast.train.batches import Batches, as_batches
-from hpcast.train.context import StopTraining
+from hpcast.train.context import report_epoch
 from hpcast.train.distributed import Distributed
-from hpcast.train.trainer import EpochRecord, TrainResult, one_cycle, resolve_recipe
+from hpcast.train.rules import (
+    ADAM_BETAS,
+    ADAM_EPS,
+    EarlyStopping,
+    EpochRecord,
+    LossFn,
+    TrainResult,
+    loss_function,
+    require_windows,
+    schedule_at,
+    validation_batch,
+    validation_loss,
+)
+from hpcast.train.trainer import resolve_recipe
 
 __all__ = ["SHARED_SETTINGS", "FleetMode", "fleet_for", "train_fleet"]
 
@@ -41,9 +55,6 @@ FleetMode = Fleet  # TrainConfig.fleet
 # schedule) may differ. Settings the trainer itself does not read (targets, stride, val_fraction, ...) are
 # not compared: the data says what they did (every model's targets must have the same shape).
 SHARED_SETTINGS = ("batch_size", "loss", "warmup", "precision", "kernels")
-_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}  # the trainer's, per element
-_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which the trainer keeps (one-cycle moves beta1)
-_EPS = 1e-8
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -75,9 +86,7 @@ def _check(models: Sequence[LSTMNet], trains: Sequence[Batches], vals: Sequence[
                 raise ValueError(f"configs[{i}].{name} ({getattr(config, name)!r}) must equal configs[0].{name} "
                                  f"({getattr(configs[0], name)!r}): a fleet shares {', '.join(SHARED_SETTINGS)}")
     for i, (train, val) in enumerate(zip(trains, vals, strict=True)):
-        if len(train) < 1 or len(val) < 1:
-            raise ValueError(f"model {i} needs at least one training and one validation window, got {len(train)} "
-                             f"and {len(val)}; use a longer series or a smaller window/horizon")
+        require_windows(train, val, f"model {i}")
         if (train.window, train.target_ndim) != (trains[0].window, trains[0].target_ndim):
             raise ValueError(f"trains[{i}] has windows of {train.window} steps and {train.target_ndim}-d targets, "
                              f"trains[0] {trains[0].window} and {trains[0].target_ndim}-d: a fleet stacks them")
@@ -116,9 +125,10 @@ def _lockstep(sources: dict[int, Iterator[Any]]) -> Iterator[dict[int, Pair]]:
         yield batches
 
 
-def _masked_loss(name: str, pred: torch.Tensor, target: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+def _masked_loss(per_element: LossFn, pred: torch.Tensor, target: torch.Tensor,
+                 count: torch.Tensor) -> torch.Tensor:
     """``(K,)``: each model's loss, the mean over its first ``count`` (real) rows; 0 for a model without any."""
-    per_row = _LOSSES[name](pred.to(target.dtype), target, reduction="none").flatten(2).mean(-1)  # (K, B)
+    per_row = per_element(pred.to(target.dtype), target).flatten(2).mean(-1)  # (K, B)
     real = torch.arange(per_row.shape[1], device=per_row.device)[None, :] < count[:, None]  # (K, B)
     return (per_row * real).sum(1) / count.clamp(min=1).to(per_row.dtype)
 
@@ -138,6 +148,7 @@ class _Fleet:
                  configs: Sequence[TrainConfig]) -> None:
         self.configs, self.trains, self.vals, self.K = configs, trains, vals, len(models)
         self.shared = configs[0]
+        self.per_element = loss_function(self.shared.loss, reduction="none")  # the trainer's loss, per element
         self.net = FleetLSTMNet.from_models(models, kernels=self.shared.kernels)
         self.params = list(self.net.parameters())
         device = self.params[0].device
@@ -153,7 +164,8 @@ class _Fleet:
         self.autocast = self.results[0].recipe["precision"] == "bf16"
         self.shuffles = [torch.Generator().manual_seed(c.seed) for c in configs]  # the trainer's, per model
         self.steps_per_epoch = [-(-len(t) // self.shared.batch_size) for t in trains]
-        self.bad_epochs, self.done = [0] * self.K, [False] * self.K
+        self.stopping = [EarlyStopping(r, c.patience) for r, c in zip(self.results, configs, strict=True)]
+        self.done = [False] * self.K
         self.last_lr = [c.lr for c in configs]
 
     def running(self, epoch: int) -> list[int]:
@@ -186,18 +198,16 @@ class _Fleet:
         model's loss and count of rows, ``(K,)`` each."""
         from hpcast.kernels.fleet import adam_fleet_  # imports Triton where installed
 
-        lr, beta1 = [c.lr for c in self.configs], [_BETAS[0]] * self.K
+        lr, beta1 = [c.lr for c in self.configs], [ADAM_BETAS[0]] * self.K
         for m in (m for m in range(self.K) if counts[m]):
-            config = self.configs[m]
-            if config.schedule == "one-cycle":
-                step = (epoch - 1) * self.steps_per_epoch[m] + i
-                lr[m], beta1[m] = one_cycle(step, config.epochs * self.steps_per_epoch[m], config.lr)
+            step = (epoch - 1) * self.steps_per_epoch[m] + i
+            lr[m], beta1[m] = schedule_at(self.configs[m], step, self.steps_per_epoch[m])
             self.last_lr[m] = lr[m]
         count, lr_now, beta1_now = _per_model(xb.device, counts, lr, beta1)  # (K,) each
         with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             pred = self.net(xb, every_step=True)[:, :, self.warm:] if self.every_step else self.net(xb)
         target = yb[:, :, self.warm:] if self.every_step else yb  # (K, B, T - warm, h) or (K, B, h)
-        loss = _masked_loss(self.shared.loss, pred, target, count)  # (K,)
+        loss = _masked_loss(self.per_element, pred, target, count)  # (K,)
         for p in self.params:
             p.grad = None
         loss.sum().backward()  # the models share no parameter: each gets its own loss's gradient
@@ -207,34 +217,28 @@ class _Fleet:
         self.adam_steps += active
         with torch.no_grad():
             adam_fleet_(self.params, grads, self.exp_avgs, self.exp_avg_sqs, lr=lr_now, beta1=beta1_now,
-                        beta2=_BETAS[1], eps=_EPS, steps=self.adam_steps, active=active, kernels=self.shared.kernels)
+                        beta2=ADAM_BETAS[1], eps=ADAM_EPS, steps=self.adam_steps, active=active,
+                        kernels=self.shared.kernels)
         return loss, count
 
     def validate(self) -> torch.Tensor:
-        """``(K,)`` float64: each model's mean last-step loss over its validation windows, no autocast."""
-        self.net.eval()
-        size = max(self.shared.batch_size, 256)  # the trainer's validation batch
-        total = torch.zeros(self.K, dtype=torch.float64, device=self.adam_steps.device)
-        with torch.no_grad():
-            for batches in _lockstep({m: iter(val.in_order(size)) for m, val in enumerate(self.vals)}):
-                xb, yb, counts = _stack(batches, self.K)  # (K, B, T, F), (K, B, h)
-                count = _per_model(xb.device, counts)[0]  # (K,)
-                total += _masked_loss(self.shared.loss, self.net(xb), yb, count).double() * count
-        return total / _per_model(total.device, [float(len(v)) for v in self.vals])[0]
+        """``(K,)`` float64: each model's `validation_loss` over its own windows, as the trainer's alone."""
+        size = validation_batch(self.shared)
+        sources = _lockstep({m: iter(val.in_order(size)) for m, val in enumerate(self.vals)})
+        stacked = (_stack(batches, self.K) for batches in sources)  # (K, B, T, F), (K, B, h), rows
+        batches = ((xb, yb, _per_model(xb.device, counts)[0]) for xb, yb, counts in stacked)  # rows (K,)
+        windows = _per_model(self.adam_steps.device, [float(len(v)) for v in self.vals])[0]  # (K,)
+        return validation_loss(self.net, batches, functools.partial(_masked_loss, self.per_element), windows)
 
-    def end_epoch(self, epoch: int, running: list[int], records: dict[int, EpochRecord]) -> None:
+    def end_epoch(self, running: list[int], records: dict[int, EpochRecord]) -> None:
         """Record, keep each improved model's weights, and stop the models whose patience ran out."""
         improved = []
         for m in running:
-            result, record = self.results[m], records[m]
-            result.history.append(record)
-            if record.val_loss < result.best_val_loss:
-                result.best_val_loss, result.best_epoch, self.bad_epochs[m] = record.val_loss, epoch, 0
+            self.results[m].history.append(records[m])
+            if self.stopping[m].update(records[m]):
                 improved.append(m)
-            else:
-                self.bad_epochs[m] += 1
-            if self.bad_epochs[m] >= self.configs[m].patience:
-                result.stopped_early, self.done[m] = True, True
+            if self.stopping[m].ran_out:
+                self.results[m].stopped_early, self.done[m] = True, True
         if improved:
             index = torch.tensor(improved).to(self.adam_steps.device)
             with torch.no_grad():
@@ -295,13 +299,10 @@ def train_fleet(models: Sequence[LSTMNet], trains: Sequence[Pair | Batches], val
         seconds = time.perf_counter() - started
         records = {m: EpochRecord(epoch, train_loss[m], val[m], seconds, 0.0, data_seconds, compute_seconds,
                                   int(seen_list[m]), fleet.last_lr[m]) for m in running}
-        fleet.end_epoch(epoch, running, records)
+        fleet.end_epoch(running, records)
         for m in running:
-            if reporters[m] is not None:
-                try:
-                    reporters[m].advance(records[m], fleet.results[m].best_val_loss)
-                except StopTraining:  # the caller ends this model's run (a pruned trial), as early stopping
-                    fleet.results[m].stopped_early, fleet.done[m] = True, True
+            if report_epoch(reporters[m], records[m], fleet.results[m]):  # this model's run ends (a pruned trial)
+                fleet.done[m] = True
     for reporter in reporters:
         if reporter is not None:
             reporter.finish()

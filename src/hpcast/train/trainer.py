@@ -14,6 +14,8 @@ exactly where the interrupted run was (weights, Adam moments, both RNG streams, 
 The run's infrastructure (progress, checkpoints, resume, workers, profiling) arrives as one `RunContext`.
 `train` reads in phases: `_prepare` (recipe, seeds, wrapper), `_resume`, then per epoch `_train_epoch`
 (`_step` per batch) and `_end_of_epoch` (sync, validation, best weights, checkpoint, early stopping).
+`hpcast.train.fleet` trains K models as this trains one, by the same rules (`hpcast.train.rules`: the loss
+table, the schedule, validation, early stopping).
 
 Legend: B batch, T window, F features, h horizon, N windows.
 """
@@ -22,9 +24,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,62 +33,32 @@ import torch
 from torch import nn
 
 from hpcast.config import TrainConfig
-from hpcast.kernels.dispatch import mse_loss
 from hpcast.train.batches import Batches, as_batches
 from hpcast.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from hpcast.train.context import RunContext, StopTraining
+from hpcast.train.context import RunContext, report_epoch
 from hpcast.train.distributed import Distributed
+from hpcast.train.rules import (
+    ADAM_BETAS,
+    ADAM_EPS,
+    EarlyStopping,
+    EpochRecord,
+    LossFn,
+    TrainResult,
+    loss_function,
+    require_windows,
+    schedule_at,
+    validation_batch,
+    validation_loss,
+)
 
-__all__ = ["EpochRecord", "TrainResult", "bf16_unavailable", "loss_function", "resolve_recipe", "train"]
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    val_loss: float
-    seconds: float  # wall time of the epoch: data + compute + sync + validation
-    sync_seconds: float = 0.0  # explicit averaging/synchronisation (multi-worker strategies)
-    data_seconds: float = 0.0  # gathering batches from the window views
-    compute_seconds: float = 0.0  # forward, backward (with DDP's all-reduce inside), clipping, optimizer
-    samples: int = 0  # training windows processed by all workers together
-    lr: float = 0.0  # learning rate at the end of the epoch
-
-
-@dataclass
-class TrainResult:
-    history: list[EpochRecord] = field(default_factory=list)
-    best_epoch: int = 0
-    best_val_loss: float = float("inf")
-    stopped_early: bool = False
-    recipe: dict[str, Any] = field(default_factory=dict)  # what the levers resolved to (see `resolve_recipe`)
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        return sum(r.seconds for r in self.history) / max(len(self.history), 1)
-
-    def summary(self, history_key: str = "history") -> dict[str, Any]:
-        """JSON-ready outcome with every epoch's record under ``history_key`` (manifests and metrics files)."""
-        return {"best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss, "epochs_run": len(self.history),
-                "stopped_early": self.stopped_early, "seconds_per_epoch": self.seconds_per_epoch,
-                "recipe": self.recipe, history_key: [vars(r) for r in self.history]}
+__all__ = ["bf16_unavailable", "resolve_recipe", "train"]
 
 
-class _DispatchedMSE(nn.Module):
-    def __init__(self, kernels: str) -> None:
-        super().__init__()
-        self.kernels = kernels
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return mse_loss(pred, target, self.kernels)
 
 
-def loss_function(name: str, kernels: str = "torch") -> nn.Module:
-    """The training loss; MSE runs through the Triton kernel where ``kernels`` resolves to it."""
-    losses = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
-    if name not in losses:
-        raise ValueError(f"loss ({name!r}) must be one of {sorted(losses)}")
-    return _DispatchedMSE(kernels) if name == "mse" and kernels != "torch" else losses[name]()
+
+
+
 
 
 @functools.cache
@@ -134,22 +105,8 @@ def resolve_recipe(config: TrainConfig, device: torch.device, every_step: bool, 
             "precision": precision, "schedule": config.schedule}
 
 
-def one_cycle(step: int, total: int, peak: float) -> tuple[float, float]:
-    """Learning rate and Adam's beta1 at ``step`` (0-based) of ``total`` under the one-cycle policy.
 
-    The rate climbs from ``peak``/25 to ``peak`` over the first 30% of the steps, then falls to
-    ``peak``/2.5e5; beta1 moves the other way between 0.95 and 0.85; both along half cosines (the defaults
-    of Smith's policy as `torch.optim.lr_scheduler.OneCycleLR` has them). A pure function of the step, so
-    a resumed or extended run needs no saved schedule state.
-    """
-    rise = 0.3 * total - 1
-    if step <= rise:
-        start, end, b_start, b_end, t = peak / 25, peak, 0.95, 0.85, step / max(rise, 1e-12)
-    else:
-        start, end, b_start, b_end = peak, peak / 25 / 1e4, 0.85, 0.95
-        t = min((step - rise) / max(total - 1 - rise, 1e-12), 1.0)
-    cosine = (1 + math.cos(math.pi * t)) / 2  # 1 -> 0
-    return end + (start - end) * cosine, b_end + (b_start - b_end) * cosine
+
 
 
 def _profiler(folder: str | Path, rank: int) -> Any:
@@ -163,14 +120,18 @@ def _profiler(folder: str | Path, rank: int) -> Any:
     return profiler
 
 
-def _evaluate(model: nn.Module, data: Batches, loss_fn: nn.Module, batch_size: int) -> torch.Tensor:
-    """Mean loss of the last-step output over every sample, in float32 (no autocast)."""
-    model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=data.device)
-    with torch.no_grad():
-        for xb, yb in data.in_order(batch_size):  # (B, T, F), (B, h)
-            total += loss_fn(model(xb), yb).double() * xb.shape[0]
-    return total / len(data)
+
+
+
+
+def _evaluate(model: nn.Module, data: Batches, loss_fn: LossFn, batch_size: int) -> torch.Tensor:
+    """One model's `validation_loss` over every window of ``data``."""
+    batches = ((xb, yb, xb.shape[0]) for xb, yb in data.in_order(batch_size))  # (B, T, F), (B, h), B
+    return validation_loss(model, batches, lambda pred, yb, _: loss_fn(pred, yb), len(data))
+
+
+
+
 
 
 @dataclass
@@ -180,7 +141,7 @@ class _Loop:
     model: nn.Module
     net: nn.Module  # the model, or its DDP wrapper: forward passes go through it
     optimizer: torch.optim.Optimizer
-    loss_fn: nn.Module
+    loss_fn: LossFn
     shuffle: torch.Generator  # draws each epoch's order, the same on every worker
     config: TrainConfig
     dist: Distributed
@@ -199,7 +160,7 @@ class _State:
     """What carries from one epoch to the next; a checkpoint saves it, a resume restores it."""
 
     best_state: dict[str, torch.Tensor]
-    bad_epochs: int = 0
+    stopping: EarlyStopping
     first_epoch: int = 1
     samples_seen: int = 0  # windows this worker trained on so far (store-avg weights its average by them)
 
@@ -229,7 +190,7 @@ def train(
         model: maps ``X (B, T, F)`` to ``(B, h)``.
         train_xy: ``X (N, T, F)``, ``Y (N, h)``; may be strided views (gathered per batch). Or any
             `Batches` source, e.g. a `LoaderBatches` over files on disk. ``Y (N, T, h)`` (see
-            `hpcast.features.windows.every_step_targets`) trains every step after the warm-up; the model
+            `hpcast.forecast.panel_windows.PanelWindows.targets`) trains every step after the warm-up; the model
             must then accept ``every_step=True``.
         val_xy: the later, time-ordered validation windows (tensors or a `Batches` source).
         config: epochs, batch size, lr, loss, patience, clipping, seed, and the recipe's levers.
@@ -244,11 +205,10 @@ def train(
     """
     context = context if context is not None else RunContext()
     train_data, val_data = as_batches(train_xy), as_batches(val_xy)
-    if len(train_data) < 1 or len(val_data) < 1:
-        raise ValueError(f"need at least one training and one validation window, got {len(train_data)} "
-                         f"and {len(val_data)}; use a longer series or a smaller window/horizon")
+    require_windows(train_data, val_data)
     loop, result = _prepare(model, train_data, val_data, config, context)
-    state = _State(best_state=copy.deepcopy(model.state_dict()))  # after wrap: DDP broadcast rank 0's weights
+    state = _State(best_state=copy.deepcopy(model.state_dict()),  # after wrap: DDP broadcast rank 0's weights
+                   stopping=EarlyStopping(result, config.patience))
     folder = context.checkpoint_dir
     if context.resume and folder is not None and (folder / CHECKPOINT_FILE).is_file():
         _resume(loop, state, result, folder)
@@ -273,7 +233,8 @@ def _prepare(model: nn.Module, train_data: Batches, val_data: Batches, config: T
     """Resolve the recipe, seed both RNG streams and wrap the model, in the order that keeps runs bit-identical."""
     dist = context.dist
     loss_fn = loss_function(config.loss, config.kernels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all parameters
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=ADAM_BETAS, eps=ADAM_EPS,
+                                 fused=True)  # one kernel for all parameters
     every_step = train_data.target_ndim == 3
     result = TrainResult(recipe=resolve_recipe(config, train_data.device, every_step, train_data.window))
     shuffle = torch.Generator().manual_seed(config.seed)  # the same order on every worker
@@ -293,8 +254,8 @@ def _resume(loop: _Loop, state: _State, result: TrainResult, folder: Path) -> No
     state.best_state = saved.best_state
     result.history = [EpochRecord(**record) for record in saved.meta["history"]]
     result.best_epoch, result.best_val_loss = saved.meta["best_epoch"], saved.meta["best_val_loss"]
-    state.bad_epochs, state.first_epoch = saved.meta["bad_epochs"], saved.meta["epoch"] + 1
-    if state.bad_epochs >= loop.config.patience:
+    state.stopping.bad_epochs, state.first_epoch = saved.meta["bad_epochs"], saved.meta["epoch"] + 1
+    if state.stopping.ran_out:
         state.first_epoch = loop.config.epochs + 1  # the interrupted run had already stopped early
     loop.dist.reseed_after_resume(loop.config.seed, state.first_epoch)
 
@@ -332,10 +293,9 @@ def _step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, scale: float, step: i
         pred = loop.net(xb, every_step=True)[:, warm:] if loop.every_step else loop.net(xb)  # (B, T-warm, h) | (B, h)
     target = yb[:, warm:] if loop.every_step else yb
     loss = loop.loss_fn(pred.to(target.dtype), target)  # autocast leaves pred in bf16
-    if config.schedule == "one-cycle":
-        for group in loop.optimizer.param_groups:
-            group["lr"], beta1 = one_cycle(step, config.epochs * loop.steps_per_epoch, config.lr)
-            group["betas"] = (beta1, group["betas"][1])
+    lr, beta1 = schedule_at(config, step, loop.steps_per_epoch)
+    for group in loop.optimizer.param_groups:
+        group["lr"], group["betas"] = lr, (beta1, group["betas"][1])
     loop.optimizer.zero_grad(set_to_none=True)
     (loss * scale if scale != 1.0 else loss).backward()
     if config.clip_norm > 0:
@@ -351,27 +311,20 @@ def _end_of_epoch(loop: _Loop, state: _State, result: TrainResult, sums: _EpochS
     state.samples_seen += sums.seen
     sync_seconds = dist.end_of_epoch(loop.model, epoch, state.samples_seen, last=epoch == config.epochs)
     running, seen = dist.all_reduce_sum(torch.stack([sums.running, sums.running.new_tensor(float(sums.seen))]))
-    val_loss = float(_evaluate(loop.model, loop.val_data, loop.loss_fn, max(config.batch_size, 256)))
+    val_loss = float(_evaluate(loop.model, loop.val_data, loop.loss_fn, validation_batch(config)))
     record = EpochRecord(epoch, float(running / max(float(seen), 1.0)), val_loss, time.perf_counter() - started,
                          sync_seconds + sums.step_sync, sums.data_seconds, sums.compute_seconds, int(seen),
                          loop.optimizer.param_groups[0]["lr"])
     result.history.append(record)
-    if val_loss < result.best_val_loss:
-        result.best_val_loss, result.best_epoch, state.bad_epochs = val_loss, epoch, 0
+    if state.stopping.update(record):
         state.best_state = copy.deepcopy(loop.model.state_dict())
-    else:
-        state.bad_epochs += 1
     if loop.checkpoint_dir is not None:
         meta = {"epoch": epoch, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-                "bad_epochs": state.bad_epochs, "history": [vars(r) for r in result.history]}
+                "bad_epochs": state.stopping.bad_epochs, "history": [vars(r) for r in result.history]}
         save_checkpoint(loop.checkpoint_dir, loop.model, loop.optimizer, loop.shuffle, state.best_state, meta)
-    if loop.progress is not None:
-        try:
-            loop.progress.advance(record, result.best_val_loss)
-        except StopTraining:  # the caller ends this run (a pruned trial): best weights so far, as early stopping
-            result.stopped_early = True
-            return True
-    if state.bad_epochs >= config.patience and dist.early_stopping:
+    if report_epoch(loop.progress, record, result):
+        return True
+    if state.stopping.ran_out and dist.early_stopping:
         result.stopped_early = True
         return True
     return False
