@@ -1,6 +1,6 @@
 # Two commands set up everything on a fresh machine:
 #   make demo   creates .venv, installs hpcast, runs the main job offline on bundled data
-#   make test   installs the dev extras, checks lint, runs the whole suite
+#   make test   installs the dev extras, checks lint and the import contract, runs the whole suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -32,11 +32,13 @@ AVX2_ONLY := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 	$(AVX2_ONLY) $(BIN)/python -m pytest -q -p no:cacheprovider tests/kernels tests/train tests/models
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 docs: $(VENV)/.installed
 	$(BIN)/python -c "from hpcast.cli import render_docs; print(render_docs(), end='')" > docs/cli.md
