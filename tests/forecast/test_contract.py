@@ -14,6 +14,9 @@ to it without a line here. A model is fitted once per module (the ``case`` fixtu
 6. Named errors: too short a history, other columns than fitted, a horizon past the fitted one, an unknown
    model name, a seasonal model on data without a season.
 
+Every model that takes a distribution head (a ``distribution`` setting) is held to all of it once per head
+(``lstm:student-t``, ...: `HEADS`), so a new head or a new recurrent model is covered unaided.
+
 A seed ensemble (`hpcast.forecast.ensemble`, ``--ensemble K``) is held to checks 1, 2, 3 and 5 by a separate
 parametrisation (``ENSEMBLES``, the ``ensemble_case`` fixture), with its ``spread`` column beside the bands.
 """
@@ -25,6 +28,7 @@ import functools
 import os
 import pickle
 import re
+import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -40,14 +44,17 @@ from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
 from hpcast.features.spectrogram import SpectrogramConfig
 from hpcast.forecast.base import Forecaster, load_forecaster
-from hpcast.forecast.spec import ModelSpec, RecurrentConfig
+from hpcast.forecast.spec import Distribution, ModelSpec, RecurrentConfig
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
 ONE_SERIES = {"spectro-cnn": "trains on one series"}  # model -> what its refusal of a panel says
 MONTHLY = {"arima"}  # fitted on AirPassengers (the airline model); seasonal models are too, by their spec
 BASE = RunConfig(window=8, horizon=3, train=TrainConfig(epochs=2, batch_size=16, patience=2, device="cpu"))
 MODEL_NAMES = list(MODELS)
-ENSEMBLES = {"lstm x3 ensemble": ("lstm", 3)}  # case id -> (model, members)
+HEADS = [head for head in typing.get_args(Distribution) if head != "point"]
+HEAD_CASES = [f"{name}:{head}" for name, spec in MODELS.items()
+              if "distribution" in {f.name for f in fields(spec.config)} for head in HEADS]
+ENSEMBLES = {"lstm x3 ensemble": ("lstm", 3), "lstm:student-t x2 ensemble": ("lstm:student-t", 2)}
 
 
 # -- data and models ---------------------------------------------------------------------------------------
@@ -139,8 +146,11 @@ class Case:
 
 
 def _build_case(name: str, ensemble: int = 1) -> Case:
+    name, _, head = name.partition(":")
     spec = model_spec(name)
     config = _tiny_config(spec)
+    if head:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, distribution=head))
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, ensemble=ensemble))
     one, two = _panels(spec)
     estimator = estimator_for(name, ensemble)
@@ -149,7 +159,7 @@ def _build_case(name: str, ensemble: int = 1) -> Case:
     return Case(spec, config, one, two, fitted, fitted_two)
 
 
-@pytest.fixture(scope="module", params=MODEL_NAMES)
+@pytest.fixture(scope="module", params=MODEL_NAMES + HEAD_CASES)
 def case(request: pytest.FixtureRequest) -> Case:
     return _build_case(request.param)
 

@@ -26,7 +26,7 @@ from hpcast.config import (
     to_dict,
 )
 from hpcast.features.spectrogram import Taper
-from hpcast.forecast.spec import Init
+from hpcast.forecast.spec import Distribution, Init
 from hpcast.inputs.sources import SERIES_OPTIONS, DataRequest, option_flag
 
 USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)  # DataError, ConfigError, ...
@@ -183,6 +183,14 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--embedding", type=int,
                      help=f"{having('embedding')} on a panel: a learned vector of this size per symbol (static "
                           f"covariate; 0: none) [default: {default('model.embedding', 'lstm')}]."),
+        click.option("--distribution", type=choice(Distribution),
+                     help=f"{having('distribution')}: the output head: a point per step trained by --loss (point), "
+                          "or a distribution per step trained by its likelihood (normal, student-t) or by the "
+                          "pinball loss over --quantiles (quantiles); the bands then scale with its spread "
+                          f"[default: {default('model.distribution', 'lstm')}]."),
+        click.option("--quantiles", metavar="Q1,Q2,..",
+                     help=f"{having('quantiles')}, --distribution quantiles: the levels learned, 0.5 among them "
+                          f"[default: {default('model.quantiles', 'lstm')}]."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping usually ends sooner) "
                                                 f"[default: {default('train.epochs')}]."),
         click.option("--batch-size", type=int, help=f"Windows per step [default: {default('train.batch_size')}]."),
@@ -282,6 +290,7 @@ def saved_config(model_dir: str) -> RunConfig:
 
 # flag keyword -> where it lands in the model's settings (each model has only some of them)
 _MODEL_FLAGS = {"layers": "layers", "dropout": "dropout", "init": "init", "embedding": "embedding",
+                "distribution": "distribution", "quantiles": "quantiles",
                 "spectro_window": "spectrogram.window", "n_fft": "spectrogram.n_fft", "hop": "spectrogram.hop",
                 "taper": "spectrogram.taper", "channels": "channels", "lstm_hidden": "lstm_hidden"}
 _TRAIN_FLAGS = ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "calibration_fraction", "seed",
@@ -309,6 +318,8 @@ def _model_settings(kwargs: dict[str, Any], settings: dict[str, Any]) -> dict[st
                                    f"{spec.name}")
         if head in ("layers", "channels"):
             value = list(ints(value) or ())
+        elif head == "quantiles":
+            value = list(floats(value) or ())
         elif head == "dropout":
             rates = list(floats(value) or ())
             value = rates if typing.get_origin(hints[head]) is tuple or len(rates) != 1 else rates[0]

@@ -3,6 +3,11 @@
 Residuals are absolute errors of calibration windows (not the weights, not the epoch chose them), per
 horizon step, in log space for a log-return target (bands multiply the forecast) and in value space for
 a level target. A band never narrows with the horizon step.
+
+A model that predicts its own spread (a distribution head) is calibrated on *scaled* scores: each residual
+divided by the spread the model predicted for that window and step (spaces ``scaled-log`` and ``scaled``).
+The conformal quantile is then a multiple of the spread, and a forecast's band is that multiple of its own
+predicted spread: wide in a storm, narrow in calm, with the same finite-sample rank rule.
 """
 
 from __future__ import annotations
@@ -56,14 +61,17 @@ def conformal_calibration(residuals: np.ndarray, levels: tuple[float, ...], spac
                           for level in levels}}
 
 
-def add_bands(frame: pd.DataFrame, calibration: dict[str, Any]) -> pd.DataFrame:
+def add_bands(frame: pd.DataFrame, calibration: dict[str, Any], spread: np.ndarray | None = None) -> pd.DataFrame:
     """``frame`` (one series' forecast path, column ``forecast``, steps in order) with a lower and an upper
-    column per calibrated level."""
+    column per calibrated level; ``spread (h,)``: the path's predicted spread, for scaled calibrations."""
     path = frame["forecast"].to_numpy()
+    scaled = calibration.get("space", "").startswith("scaled")
+    if scaled and spread is None:
+        raise ValueError(f"a {calibration['space']} calibration scales the bands by the forecast's spread: give it")
     for level, quantiles in calibration.get("quantiles", {}).items():
-        q = np.asarray(quantiles[:len(path)])
+        q = np.asarray(quantiles[:len(path)]) * (spread[:len(path)] if scaled else 1.0)
         lower, upper = interval_columns(float(level))
-        if calibration["space"] == "log":
+        if calibration["space"] in ("log", "scaled-log"):
             frame[lower], frame[upper] = path * np.exp(-q), path * np.exp(q)
         else:
             frame[lower], frame[upper] = path - q, path + q

@@ -123,8 +123,10 @@ class EnsembleForecaster(Forecaster):
             result.recipe["stride"] = member._stride()
         self.net = _Members([member.net for member in self.members])
         starts = windows.starts("cal")
-        paths = np.mean([member._score(windows, starts, panel.values[:, 0]) for member in self.members], axis=0)
-        calibrate_series(self.series, panel, windows, paths, self.config)  # (M, h) paths: the mean's residuals
+        scored = [member._score(windows, starts, panel.values[:, 0]) for member in self.members]
+        paths = np.mean([path for path, _ in scored], axis=0)  # (M, h): the mean's residuals calibrate
+        spread = None if scored[0][1] is None else np.mean([spread for _, spread in scored], axis=0)
+        calibrate_series(self.series, panel, windows, paths, self.config, spread)
         self.result = EnsembleResult([member.result for member in self.members],
                                      [member.config.train.seed for member in self.members])
         self.member_facts = self.result.facts()
@@ -139,8 +141,13 @@ class EnsembleForecaster(Forecaster):
         return np.mean(self._member_paths(panel, horizon), axis=0)  # (S, horizon)
 
     def _columns(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
-        paths = self._member_paths(panel, horizon)  # (K, S, horizon)
-        return {"forecast": np.mean(paths, axis=0), "spread": np.std(paths, axis=0)}
+        if not self.members:
+            raise RuntimeError("call fit() or load() before predict()")
+        columns = [member._columns(panel, horizon) for member in self.members]
+        paths = np.stack([c["forecast"] for c in columns])  # (K, S, horizon)
+        scales = [c["_band_scale"] for c in columns if "_band_scale" in c]  # distribution heads: the mean spread
+        return {"forecast": np.mean(paths, axis=0), "spread": np.std(paths, axis=0),
+                **({"_band_scale": np.mean(scales, axis=0)} if scales else {})}
 
     def forecast_paths(self, windows: np.ndarray, symbol: str | None = None) -> np.ndarray:
         """The members' mean of `RecurrentForecaster.forecast_paths` ``(B, h)``."""

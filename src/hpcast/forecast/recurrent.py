@@ -30,15 +30,22 @@ _CHUNK = 4096  # windows per forward pass when scoring many at once
 
 
 def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: PanelWindows, paths: np.ndarray,
-                     config: RunConfig) -> None:
+                     config: RunConfig, spread: np.ndarray | None = None) -> None:
     """Per series of ``panel``: conformal quantiles of its calibration windows' residuals (``paths (M, h)``: the
-    decoded forecasts of ``windows.starts("cal")``), its scalers and split, written into ``series[symbol]``."""
+    decoded forecasts of ``windows.starts("cal")``), its scalers and split, written into ``series[symbol]``.
+
+    With ``spread (M, h)`` (a distribution head's predicted spread of each step, in the residuals' space) the
+    scores are the residuals divided by it, so the bands widen and narrow with the model's own volatility
+    forecast while the conformal rank keeps their finite-sample coverage (split conformal on scaled scores)."""
     starts = windows.starts("cal")
     of_series = windows.series_of(starts)
     T, h = windows.window, windows.horizon
     actual = panel.values[windows.panel_rows((starts + T)[:, None] + np.arange(h)), 0]  # (M, h)
     log_space = config.target == "log_return"
     residuals = np.abs(np.log(actual) - np.log(paths)) if log_space else np.abs(actual - paths)
+    if spread is not None:
+        residuals = residuals / spread
+    space = ("scaled-log" if log_space else "scaled") if spread is not None else ("log" if log_space else "linear")
     for s, symbol in enumerate(panel.symbols):
         n_train, first_val, n_val, first_cal = (int(v) for v in windows.splits[s])
         target, covariates = windows.scalers[s]
@@ -46,8 +53,7 @@ def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: P
         cutoff = int(windows.panel_rows(windows.first_row[s] + first_val + T - 1)) - raw_first
         series[symbol].update(
             scalers={"target": target.to_dict(), "covariates": covariates.to_dict() if covariates else None},
-            calibration=conformal_calibration(residuals[of_series == s], config.interval_levels,
-                                              "log" if log_space else "linear"),
+            calibration=conformal_calibration(residuals[of_series == s], config.interval_levels, space),
             data={"train_windows": n_train, "val_windows": n_val,
                   "calibration_windows": int(windows.windows[s]) - first_cal,
                   "scaler_fitted_through": panel.index(s)[cutoff].date().isoformat()})
@@ -80,8 +86,8 @@ class RecurrentForecaster(Forecaster):
         windows = self._windows(panel, context)
         [self.result] = yield [self._job(windows, panel, context)]  # trained by fit_many, maybe with others
         self.result.recipe["stride"] = self._stride()
-        calibrate_series(self.series, panel, windows, self._score(windows, windows.starts("cal"), panel.values[:, 0]),
-                         self.config)
+        paths, spread = self._score(windows, windows.starts("cal"), panel.values[:, 0])
+        calibrate_series(self.series, panel, windows, paths, self.config, spread)
 
     def _windows(self, panel: Panel, context: Any) -> PanelWindows:
         """The panel split, scaled and windowed on the training device (one per fit; an ensemble shares it)."""
@@ -118,23 +124,35 @@ class RecurrentForecaster(Forecaster):
         self.net = self.net.to(windows.buffer.device)  # the training device, where prepare_panel put the windows
         return TrainingJob(self.net, train_data, val_data, config.train, context)
 
-    def _score(self, windows: PanelWindows, starts: np.ndarray, raw_target: np.ndarray) -> np.ndarray:
-        """Decoded point forecasts ``(M, h)`` of the windows starting at buffer rows ``starts``
-        (``raw_target (N,)``: the panel's target values, whose last value in each window the paths continue)."""
+    def _score(self, windows: PanelWindows, starts: np.ndarray,
+               raw_target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Decoded point forecasts ``(M, h)`` of the windows starting at buffer rows ``starts`` (``raw_target (N,)``:
+        the panel's target values, whose last value in each window the paths continue), and for a distribution
+        head the spread of each step in the bands' space ``(M, h)`` (`spread`), else None."""
         T = windows.window
         outputs = []
         self.net.eval()
         with torch.no_grad():
             for first in range(0, len(starts), _CHUNK):
                 chunk = torch.from_numpy(starts[first:first + _CHUNK]).to(windows.buffer.device)
-                outputs.append(self.net(windows.gather(chunk)).double().cpu().numpy())  # (B, h)
-        scaled = np.concatenate(outputs) if outputs else np.zeros((0, windows.horizon))
+                outputs.append(self.net(windows.gather(chunk)).double().cpu())  # (B, h·p)
+        raw = torch.cat(outputs) if outputs else torch.zeros((0, windows.horizon * self.net.output.width))
         series = windows.series_of(starts)
         offset = np.array([windows.scalers[s][0].offset[0] for s in range(len(windows.scalers))])[series]
         scale = np.array([windows.scalers[s][0].scale[0] for s in range(len(windows.scalers))])[series]
-        z = scaled * scale[:, None] + offset[:, None]  # the target scaler's inverse, per window's series
+        z = self.net.output.point(raw).numpy() * scale[:, None] + offset[:, None]  # the target scaler's inverse
         last = raw_target[windows.panel_rows(starts + T - 1)]
-        return decode(z, last, self.config.target)
+        paths = decode(z, last, self.config.target)
+        return paths, self._spread(raw, scale)
+
+    def _spread(self, raw: torch.Tensor, scale: np.ndarray) -> np.ndarray | None:
+        """A distribution head's spread of each step ``(M, h)`` in the bands' space: of the cumulated log return
+        (log_return: steps drawn independently, so variances add) or of the level; None for a point head.
+        ``scale (M,)``: each row's target scale."""
+        if not self.net.output.distribution:
+            return None
+        step = self.net.output.spread(raw).numpy() * scale[:, None]  # (M, h): each step's, in target units
+        return np.sqrt(np.cumsum(step**2, axis=-1)) if self.config.target == "log_return" else step
 
     # -- forecasting ---------------------------------------------------------------------------------------
     def _scalers(self, symbol: str) -> tuple[Scaler, Scaler | None]:
@@ -172,19 +190,54 @@ class RecurrentForecaster(Forecaster):
             rows.append(np.concatenate(row, axis=1))
         return torch.from_numpy(np.stack(rows).astype(np.float32))  # (S, T, width)
 
-    def _paths(self, panel: Panel, horizon: int) -> np.ndarray:
+    def _raw(self, panel: Panel) -> tuple[torch.Tensor, np.ndarray]:
+        """The head's raw output ``(S, h·p)`` at the end of every series of ``panel``, and each series' target
+        scale ``(S,)``."""
         if self.net is None:
             raise RuntimeError("call fit() or load() before predict()")
         x = self._inputs(panel)
         self.net.eval()
         with torch.no_grad():
-            scaled = self.net(x.to(next(self.net.parameters()).device)).double().cpu().numpy()  # (S, h)
+            raw = self.net(x.to(next(self.net.parameters()).device)).double().cpu()  # (S, h·p)
+        scale = np.array([self._scalers(self.model_symbol(given, panel.n_series))[0].scale[0]
+                          for given in panel.symbols])
+        return raw, scale
+
+    def _decoded(self, panel: Panel, z_scaled: np.ndarray) -> np.ndarray:
+        """Scaled model-space values ``(S, ..., h)`` of each series -> value paths ``(S, ..., h)``."""
         paths = []
         for s, given in enumerate(panel.symbols):
             target, _ = self._scalers(self.model_symbol(given, panel.n_series))
             last = panel.values[panel.rows(s)][-1, 0]
-            paths.append(decode(target.inverse(scaled[s]), np.asarray(last), self.config.target))
-        return np.stack(paths)[:, :horizon]
+            paths.append(decode(target.inverse(z_scaled[s]), np.full(z_scaled[s].shape[:-1], last),
+                                self.config.target))
+        return np.stack(paths)
+
+    def _paths(self, panel: Panel, horizon: int) -> np.ndarray:
+        return self._columns(panel, horizon)["forecast"]
+
+    def _columns(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
+        """``forecast (S, horizon)``; a distribution head adds ``_band_scale``, its spread, which scales the bands."""
+        raw, scale = self._raw(panel)
+        columns = {"forecast": self._decoded(panel, self.net.output.point(raw).numpy())[:, :horizon]}
+        spread = self._spread(raw, scale)
+        return columns if spread is None else {**columns, "_band_scale": spread[:, :horizon]}
+
+    def sample_paths(self, history: Panel | None = None, n: int = 1000, horizon: int | None = None,
+                     seed: int = 0) -> np.ndarray:
+        """``n`` sample paths ``(S, n, horizon)`` of every series of ``history`` (default: the fitted data), in the
+        data's units: each step drawn from the head's distribution independently (`hpcast.models.outputs`),
+        unscaled, then decoded (log returns cumulated from the last value). Needs a distribution head.
+
+        Example:
+            >>> paths = model.sample_paths(n=2000)  # doctest: +SKIP
+            >>> np.quantile(paths[:, :, -1], [0.05, 0.95], axis=1)  # the last step's 90% range  # doctest: +SKIP
+        """
+        panel = self.history_panel(history)
+        horizon = self.check_horizon(horizon)
+        raw, _ = self._raw(panel)
+        z = self.net.output.sample(raw, n, torch.Generator().manual_seed(seed)).numpy()  # (S, h, n)
+        return self._decoded(panel, np.swapaxes(z, 1, 2))[:, :, :horizon]  # (S, n, horizon)
 
     def forecast_paths(self, windows: np.ndarray, symbol: str | None = None) -> np.ndarray:
         """Point forecasts ``(B, h)`` for ``B`` windows of raw target values ``(B, min_history)`` of one series
@@ -201,8 +254,8 @@ class RecurrentForecaster(Forecaster):
         X = torch.from_numpy(z.astype(np.float32))[:, :, None]  # (B, T, 1)
         self.net.eval()
         with torch.no_grad():
-            scaled = self.net(X.to(next(self.net.parameters()).device)).double().cpu().numpy()  # (B, h)
-        return decode(target.inverse(scaled), windows[:, -1], self.config.target)
+            raw = self.net(X.to(next(self.net.parameters()).device)).double().cpu()  # (B, h·p)
+        return decode(target.inverse(self.net.output.point(raw).numpy()), windows[:, -1], self.config.target)
 
     # -- artifacts -----------------------------------------------------------------------------------------
     def _own_manifest(self) -> dict[str, Any]:

@@ -12,9 +12,12 @@ from typing import Any, Literal
 
 from hpcast.errors import ConfigError
 
-__all__ = ["ModelSpec", "RecurrentConfig", "import_name"]
+__all__ = ["DEFAULT_QUANTILES", "Distribution", "ModelSpec", "RecurrentConfig", "import_name"]
 
 Init = Literal["keras", "torch"]
+# the rows of `hpcast.models.outputs.OUTPUTS` (named here too, since specs load no torch; a test keeps them equal)
+Distribution = Literal["point", "normal", "student-t", "quantiles"]
+DEFAULT_QUANTILES = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 
 
 def import_name(path: str) -> Any:
@@ -30,13 +33,18 @@ class RecurrentConfig:
     The defaults (one layer of 64, dropout 0.1, with `TrainConfig`'s lr 1e-2) won
     ``benchmarks/defaults_sweep.py`` on AirPassengers folds that end before the folds the README reports;
     see README "Choosing the defaults". The seed study's 50-60-80-120 stack is a flag away. ``embedding``
-    > 0 gives a global model a learned vector of that size per series (static covariate).
+    > 0 gives a global model a learned vector of that size per series (static covariate). ``distribution``
+    picks the output head (`hpcast.models.outputs`): one number per step trained by ``train.loss`` (point),
+    or a distribution per step trained by its likelihood (normal, student-t) or the pinball loss over
+    ``quantiles`` (quantiles).
     """
 
     layers: tuple[int, ...] = (64,)
     dropout: tuple[float, ...] = (0.1,)
     init: Init = "keras"
     embedding: int = 0
+    distribution: Distribution = "point"
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
 
     def __post_init__(self) -> None:
         if not self.layers or any(size < 1 for size in self.layers):
@@ -48,6 +56,10 @@ class RecurrentConfig:
             raise ConfigError(f"dropout ({list(self.dropout)}) rates must be in [0, 1)")
         if self.embedding < 0:
             raise ConfigError(f"embedding ({self.embedding}) must be >= 0 (0: no symbol embedding)")
+        levels = list(self.quantiles)
+        if not levels or any(not 0 < q < 1 for q in levels) or levels != sorted(set(levels)) or 0.5 not in levels:
+            raise ConfigError(f"quantiles ({levels}) must be increasing levels in (0, 1), each once, 0.5 among them "
+                              "(the median is the quantiles head's point forecast)")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ An input row ``x[b, t]`` holds, in this order:
 - one series id (a float holding an integer) when the net embeds symbols (``n_series > 0`` and
   ``config.embedding > 0``): its learned vector joins the past values at every step.
 
-The head maps ``[hidden_t, future_t]`` to the ``h`` outputs. With ``Q = 0`` and no embedding this is the
-plain stacked network with a linear head, numerically as before panels existed.
+The head maps ``[hidden_t, future_t]`` to ``h·p`` outputs, ``p`` numbers per step as the configured output
+head (`hpcast.models.outputs`: a point, or a distribution's parameters) reads them. With ``Q = 0``, no
+embedding and a point head this is the plain stacked network with a linear head, numerically as before.
 
 Legend: B batch, T time steps (window), P past features, K known-future features per step, Q = h·K,
-E embedding size, H hidden size of the last layer, h horizon.
+E embedding size, H hidden size of the last layer, h horizon, p the head's outputs per step.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from hpcast.models.outputs import make_output
+
 __all__ = ["RecurrentNet"]
 
 
 class RecurrentNet(nn.Module):
-    """Base of `LSTMNet` and `GRUNet`: ``(B, T, P + Q [+ 1]) -> (B, h)`` (module docstring).
+    """Base of `LSTMNet` and `GRUNet`: ``(B, T, P + Q [+ 1]) -> (B, h·p)`` (module docstring).
 
     A subclass builds its layers in ``_build_layers(sizes)`` (sizes ``(P + E, H_1, ..., H_L)``) and may
     initialise them in ``_init_layers()``; `recurrent` names them.
@@ -45,7 +48,9 @@ class RecurrentNet(nn.Module):
         self.n_series, self.embedding_size = (n_series, embedding) if embedding > 0 else (0, 0)
         self._build_layers((input_size + self.embedding_size, *config.layers))
         self.dropouts = nn.ModuleList(nn.Dropout(rate) for rate in config.dropout)
-        self.head = nn.Linear(config.layers[-1] + future_size, horizon)
+        # the head (`hpcast.models.outputs`) sizes the last layer: p outputs per step
+        self.output = make_output(getattr(config, "distribution", "point"), getattr(config, "quantiles", ()))
+        self.head = nn.Linear(config.layers[-1] + future_size, horizon * self.output.width)
         if config.init == "keras":
             self._init_layers()
             with torch.no_grad():
@@ -69,8 +74,9 @@ class RecurrentNet(nn.Module):
         """Keras-default initialisation of the layers (the head's is shared)."""
 
     def forward(self, x: torch.Tensor, every_step: bool = False) -> torch.Tensor:
-        """``(B, T, width) -> (B, h)`` from the last step; ``every_step``: ``(B, T, h)``, the head at each step
-        (multi-target training; step t has seen ``x[:, :t+1]`` only)."""
+        """``(B, T, width) -> (B, h·p)`` from the last step; ``every_step``: ``(B, T, h·p)``, the head at each
+        step (multi-target training; step t has seen ``x[:, :t+1]`` only). ``p`` is the head's width (1 for
+        a point head); `output` reads the raw numbers."""
         if x.ndim != 3 or x.shape[-1] != self.width:
             raise ValueError(f"x must have shape (B, T, {self.width}), got {tuple(x.shape)}")
         P, Q = self.input_size, self.future_size
@@ -86,5 +92,5 @@ class RecurrentNet(nn.Module):
         if Q:
             future = x[..., P:P + Q] if every_step else x[:, -1:, P:P + Q]  # (B, T or 1, Q)
             hidden = torch.cat([hidden, future.to(hidden.dtype)], dim=-1)  # (B, T or 1, H + Q)
-        out = self.head(hidden)  # (B, T or 1, h)
+        out = self.head(hidden)  # (B, T or 1, h·p)
         return out if every_step else out[:, 0, :]

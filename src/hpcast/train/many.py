@@ -54,8 +54,8 @@ def fusion_key(job: TrainingJob) -> tuple[Any, ...] | None:
     wanted = fleet_for(config.fleet, device, config.kernels, 2)
     plain = (context.checkpoint_dir is None and context.profile_dir is None and context.dist.world_size == 1
              and not context.resume)
-    if not (wanted and plain and type(job.net) is LSTMNet):
-        return None
+    if not (wanted and plain and type(job.net) is LSTMNet) or job.net.output.distribution:
+        return None  # a distribution head trains alone: the fused run knows the point losses only
     shapes = tuple((name, tuple(p.shape), p.dtype) for name, p in job.net.named_parameters())
     return (shapes, str(device), job.train.target_ndim, job.train.window,
             *(getattr(config, name) for name in SHARED_SETTINGS))

@@ -22,7 +22,8 @@ from hpcast.kernels.dispatch import mse_loss
 from hpcast.train.batches import Batches
 
 __all__ = ["ADAM_BETAS", "ADAM_EPS", "LOSSES", "EarlyStopping", "EpochRecord", "LossFn", "TrainResult",
-           "loss_function", "one_cycle", "require_windows", "schedule_at", "validation_batch", "validation_loss"]
+           "loss_function", "one_cycle", "require_windows", "schedule_at", "training_loss", "validation_batch",
+           "validation_loss"]
 
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}  # by name; ``reduction=`` picks the reduction
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults; one-cycle moves beta1
@@ -77,6 +78,15 @@ def loss_function(name: str, kernels: str = "torch", reduction: str = "mean") ->
     if name == "mse" and kernels != "torch" and reduction == "mean":
         return functools.partial(mse_loss, kernels=kernels)
     return functools.partial(LOSSES[name], reduction=reduction)
+
+
+def training_loss(model: nn.Module, config: TrainConfig) -> LossFn:
+    """The loss that trains ``model``: its distribution head's (``model.output``, `hpcast.models.outputs`: a
+    negative log-likelihood or the pinball loss, the mean over elements), else ``config.loss`` from `LOSSES`."""
+    head = getattr(model, "output", None)
+    if head is not None and head.distribution:
+        return lambda pred, target: head.loss(pred, target).mean()
+    return loss_function(config.loss, config.kernels)
 
 
 def one_cycle(step: int, total: int, peak: float) -> tuple[float, float]:

@@ -44,9 +44,9 @@ from hpcast.train.rules import (
     EpochRecord,
     LossFn,
     TrainResult,
-    loss_function,
     require_windows,
     schedule_at,
+    training_loss,
     validation_batch,
     validation_loss,
 )
@@ -232,7 +232,7 @@ def _prepare(model: nn.Module, train_data: Batches, val_data: Batches, config: T
              context: RunContext) -> tuple[_Loop, TrainResult]:
     """Resolve the recipe, seed both RNG streams and wrap the model, in the order that keeps runs bit-identical."""
     dist = context.dist
-    loss_fn = loss_function(config.loss, config.kernels)
+    loss_fn = training_loss(model, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=ADAM_BETAS, eps=ADAM_EPS,
                                  fused=True)  # one kernel for all parameters
     every_step = train_data.target_ndim == 3
