@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["add_bands", "conformal_calibration", "interval_columns", "residuals_needed"]
+__all__ = ["adaptive_conformal", "add_bands", "conformal_calibration", "interval_columns", "residuals_needed"]
 
 
 def interval_columns(level: float) -> tuple[str, str]:
@@ -76,3 +76,59 @@ def add_bands(frame: pd.DataFrame, calibration: dict[str, Any], spread: np.ndarr
         else:
             frame[lower], frame[upper] = path - q, path + q
     return frame
+
+
+def adaptive_conformal(scores: np.ndarray, level: float, *, gamma: float = 0.005, window: int = 250,
+                       start: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive conformal inference (Gibbs & Candès, 2021) over a sequence of scores in time order.
+
+    Split conformal assumes tomorrow's scores are exchangeable with the calibration ones; after a change of
+    regime they are not, and a fixed band covers too little (or too much) for as long as the regime lasts.
+    ACI keeps a working miscoverage ``a_t``: the band at time t is the ``1 - a_t`` conformal quantile of the
+    last ``window`` scores before t, and after seeing whether score t fell inside, ``a_{t+1} = a_t + gamma ·
+    (α - err_t)`` with α = 1 - ``level``: a miss lowers ``a`` (wider bands), a hit raises it slightly. Over
+    any stretch, the share of misses is within ``(max a - min a + gamma) / (gamma · stretch)`` of α, whatever
+    the scores do (their Proposition 4.1), so coverage recovers after a change of regime.
+
+    Args:
+        scores: ``(n,)`` nonconformity scores in time order (absolute errors, or errors over a predicted spread).
+        level: the target coverage, in (0, 1).
+        gamma: the step size: larger adapts faster and wobbles more.
+        window: how many past scores each band is computed from.
+        start: the first time a band is made (default ``window``); earlier times get none (NaN).
+
+    Returns:
+        ``(thresholds, covered)``: each time's band half-width ``(n,)`` (+inf where ``a_t`` <= 0: every band
+        covers; 0 where it is >= 1), and whether its score fell inside ``(n,)`` (False before ``start``).
+
+    Example:
+        >>> thresholds, covered = adaptive_conformal(np.abs(np.random.default_rng(0).normal(size=600)), 0.9)
+        >>> 0.85 < covered[250:].mean() < 0.95
+        True
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1 or not np.isfinite(scores).all():
+        raise ValueError(f"scores must be a finite 1-D array in time order, got shape {scores.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level ({level}) must be in (0, 1)")
+    if gamma <= 0 or window < 1:
+        raise ValueError(f"gamma ({gamma}) must be > 0 and window ({window}) >= 1")
+    start = window if start is None else start
+    if not 1 <= start <= len(scores):
+        raise ValueError(f"start ({start}) must be in [1, {len(scores)}] (the scores' length)")
+    alpha = 1 - level
+    a = alpha
+    thresholds = np.full(len(scores), np.nan)
+    covered = np.zeros(len(scores), dtype=bool)
+    for t in range(start, len(scores)):
+        past = np.sort(scores[max(0, t - window):t])  # the scores known before t
+        if a <= 0:
+            thresholds[t] = np.inf
+        elif a >= 1:
+            thresholds[t] = 0.0
+        else:
+            rank = min(math.ceil((len(past) + 1) * (1 - a)), len(past))  # the finite-sample conformal rank
+            thresholds[t] = past[rank - 1]
+        covered[t] = scores[t] <= thresholds[t]
+        a += gamma * (alpha - (0.0 if covered[t] else 1.0))
+    return thresholds, covered
