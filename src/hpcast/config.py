@@ -182,8 +182,9 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} ({value}) must be >= 1")
-        if any(not 0 < level < 1 for level in self.interval_levels):
-            raise ConfigError(f"interval_levels ({list(self.interval_levels)}) must be in (0, 1)")
+        levels = list(self.interval_levels)
+        if not levels or any(not 0 < level < 1 for level in levels) or levels != sorted(set(levels)):
+            raise ConfigError(f"interval_levels ({levels}) must be increasing levels in (0, 1), each once")
 
     @property
     def kind(self) -> str:

@@ -73,8 +73,9 @@ def test_an_option_its_source_does_not_take_is_refused_by_the_rows_words():
 
 
 def test_one_series_options_are_what_the_series_rows_take():
-    assert {"dataset", "csv", "ticker", "date_col", "value_col", "date_format", "missing", "start",
-                              "end", "calendar"} == SERIES_OPTIONS
+    expected = {"dataset", "csv", "ticker", "date_col", "value_col", "date_format", "missing", "start", "end",
+                "calendar"}
+    assert expected == SERIES_OPTIONS
     assert set(PANEL_PICKERS) > set(SERIES_PICKERS)
 
 

@@ -171,6 +171,9 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--config", "config_path", metavar="TOML", help="Settings file; flags override it."),
         click.option("--window", type=int, help="Input window T [default: 60 daily, 24 monthly, ...]."),
         click.option("--horizon", type=int, help="Steps forecast at once h [default: 30 daily, 12 monthly]."),
+        click.option("--levels", metavar="L1,L2,..",
+                     help="Central interval levels of the bands, increasing; the lower edge of 0.98 is the 1% "
+                          f"quantile, the 99% VaR [default: {default('interval_levels')}]."),
         click.option("--target", type=choice(Target),
                      help=f"What the net predicts; level reproduces the seed study [default: {default('target')}]."),
         click.option("--layers", metavar="H1,H2,..",
@@ -346,6 +349,8 @@ def run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) -> 
     for key in ("window", "horizon", "target"):
         if (value := kwargs.pop(key, None)) is not None:
             base[key] = value
+    if (levels := kwargs.pop("levels", None)) is not None:
+        base["interval_levels"] = list(floats(levels) or ())
     if (kind := kwargs.pop("kind", None)) is not None and kind != base["model"]["kind"]:
         base["model"] = {"kind": kind}
     base["model"] = _model_settings(kwargs, base["model"])
