@@ -28,3 +28,50 @@ def test_the_verdict_ranks_on_the_headline_metric_of_the_table(monkeypatch):
     text = report.verdict(metrics)
     assert text.startswith("The model lstm did not beat the naive last-value forecast (Direction % ")
     assert "the best baseline on these folds was naive" in text
+
+
+def _printed_backtest(monkeypatch, predictions) -> str:
+    """What ``hpcast backtest`` prints for a backtest whose predictions are ``predictions``."""
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from hpcast.cli import runs
+    from hpcast.evaluate import BacktestResult, score
+
+    out = io.StringIO()
+    monkeypatch.setattr(runs, "console", lambda: Console(file=out, width=300))
+    runs._print_backtest(BacktestResult(predictions=predictions, metrics=score(predictions), coverage={},
+                                        origins=["2020-01-01"], horizon=3, season=1, per_series=pd.DataFrame()))
+    return out.getvalue()
+
+
+def _cells(text: str, first: str) -> list[str]:
+    """The cells of the printed table's row that starts with ``first`` (rich draws ┃ in the header, │ below)."""
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("┃│").replace("┃", "│").split("│")]
+        if cells[0] == first:
+            return cells
+    raise AssertionError(f"no row {first!r} in {text}")
+
+
+def test_the_printed_backtest_shows_distribution_columns_only_where_a_model_has_them(monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    points = pd.DataFrame({"model": ["m"] * 3 + ["naive"] * 3, "symbol": "aaa", "actual": [100.0, 110.0, 90.0] * 2,
+                           "forecast": [110.0, 110.0, 60.0] * 2, "last": 100.0, "scale": [10.0, 10.0, 20.0] * 2,
+                           "trailing_vol": [0.01, 0.02, 0.03] * 2})
+    point_labels = ["model", "MAE", "RMSE", "MAPE %", "sMAPE %", "MASE", "Direction %"]
+    plain = _printed_backtest(monkeypatch, points)
+    assert _cells(plain, "model") == point_labels  # a point-only run: the table it always printed
+    assert _cells(plain, "naive") == ["naive", "13.333", "18.257", "14.444", "16.508", "0.833", "66.7"]
+    assert "tercile" not in plain
+    banded = points.assign(lower_80=np.where(points["model"] == "m", [95.0, 100.0, 95.0] * 2, np.nan),
+                           upper_80=np.where(points["model"] == "m", [105.0, 120.0, 100.0] * 2, np.nan))
+    text = _printed_backtest(monkeypatch, banded)
+    assert _cells(text, "model") == [*point_labels, "CRPS", "wQL", "IS 80", "Cov 80 %"]  # no model gives a variance
+    assert _cells(text, "m")[-4:] == ["2.833", "0.028", "28.333", "66.7"]
+    assert _cells(text, "naive")[-5:] == ["66.7", "—", "—", "—", "—"]
+    assert "coverage by volatility tercile (low / mid / high), m: Cov 80 % 100.0 / 100.0 / 0.0" in text

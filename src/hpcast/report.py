@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from hpcast.evaluate.metrics import HEADLINE, METRICS, Metric
+from hpcast.evaluate.metrics import HEADLINE, METRICS, Metric, shown_columns
 
-__all__ = ["backtest_table", "mase_scale_words", "render_report", "verdict"]
+__all__ = ["backtest_table", "mase_scale_words", "regime_coverage_lines", "render_report", "verdict"]
 
 
 def _number(value: Any, scale: float = 1.0) -> str:
@@ -33,15 +33,37 @@ def _networks(metrics: dict[str, Any]) -> list[str]:
 
 def backtest_table(metrics: dict[str, dict[str, Any]]) -> str:
     """Markdown table: one row per model, the networks first (bold), a column per metric of `METRICS` under
-    its label ("—" where a model has no value)."""
-    header = "| model | " + " | ".join(metric.label for metric in METRICS.values()) + " |"
-    lines = [header, "|---" * (len(METRICS) + 1) + "|"]
+    its label ("—" where a model has no value): the point metrics always, the others per level where some
+    model has them (`hpcast.evaluate.metrics.shown_columns`); the per-regime ones have their own lines."""
+    columns = [column for family in shown_columns(metrics.values(), METRICS).values() for column in family
+               if column.regime is None]
+    header = "| model | " + " | ".join(column.label for column in columns) + " |"
+    lines = [header, "|---" * (len(columns) + 1) + "|"]
     networks = _networks(metrics)
     for model, row in sorted(metrics.items(), key=lambda item: item[0] not in networks):
-        cells = [_number(row.get(name), 100 if metric.percent else 1) for name, metric in METRICS.items()]
+        cells = [_number(row.get(column.name), 100 if column.percent else 1) for column in columns]
         name = f"**{model}**" if model in networks else model
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def regime_coverage_lines(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per model with per-regime columns (`Metric.per_regime`): each level's value in the low, mid
+    and high volatility terciles, e.g. ``lstm: Cov 80 % 91.7 / 83.3 / 58.3``; none where no model has one."""
+    columns = [column for family in shown_columns(metrics.values(), METRICS).values() for column in family
+               if column.regime is not None]
+    lines = []
+    for model, row in metrics.items():
+        groups: dict[str, list[str]] = {}
+        for column in columns:
+            heading = column.label.removesuffix(f" {column.regime} vol")
+            value = row.get(column.name)
+            cell = f"{100 * value:.1f}" if column.percent and _number(value) != "—" else _number(value)
+            groups.setdefault(heading, []).append(cell)
+        parts = [f"{heading} {' / '.join(cells)}" for heading, cells in groups.items() if set(cells) != {"—"}]
+        if parts:
+            lines.append(f"{model}: {'; '.join(parts)}")
+    return lines
 
 
 def verdict(metrics: dict[str, dict[str, Any]]) -> str:
@@ -70,8 +92,14 @@ def verdict(metrics: dict[str, dict[str, Any]]) -> str:
 
 
 def _skipped_lines(metrics: dict[str, dict[str, Any]]) -> list[str]:
-    """Which blanks in the table are metrics a model could not have: it gives no quantiles or samples."""
-    skipped = [f"{model}: {row['skipped']}" for model, row in metrics.items() if row.get("skipped")]
+    """Which blanks in the table are metrics a model could not have: it gives no quantiles or samples. Only
+    the metrics the table shows are named (a point-only run shows no distribution metric to explain)."""
+    shown = shown_columns(metrics.values(), METRICS)
+    skipped = []
+    for model, row in metrics.items():
+        notes = [note for note in (row.get("skipped") or "").split("; ") if note.split(" (")[0] in shown]
+        if notes:
+            skipped.append(f"{model}: {'; '.join(notes)}")
     if not skipped:
         return []
     return [f"Blank (—) where a model gives nothing the metric reads: {'; '.join(skipped)}.", ""]
@@ -168,6 +196,10 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
                 verdict(backtest["metrics"]), ""]
         if coverage:
             out += [f"Empirical coverage of the conformal intervals: {coverage}.", ""]
+        regimes = regime_coverage_lines(backtest["metrics"])
+        if regimes:
+            out += ["Coverage in the low / mid / high tercile of each series' trailing 21-day realised "
+                    "volatility at the fold origins:", "", *[f"- {line}" for line in regimes], ""]
         out += _per_series_lines(backtest.get("per_series", {}))
         out += [f"![backtest]({p.name})" for p in sorted(folder.glob("backtest*.png"))] + [""]
     if (folder / "forecast.csv").is_file():

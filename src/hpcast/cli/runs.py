@@ -51,16 +51,19 @@ def demo(out: str | None, epochs: int | None, seed: int) -> None:
 def _print_backtest(result: Any) -> None:
     from rich.table import Table
 
-    from hpcast.evaluate.metrics import METRICS
-    from hpcast.report import mase_scale_words, verdict
+    from hpcast.evaluate.metrics import METRICS, shown_columns
+    from hpcast.report import mase_scale_words, regime_coverage_lines, verdict
 
     def cell(metric: Any, value: float) -> str:
         return "—" if value != value else f"{100 * value:.1f}" if metric.percent else f"{value:.3f}"
 
-    table = Table("model", *(metric.label for metric in METRICS.values()),
+    metrics = result.to_dict()["metrics"]
+    columns = [column for family in shown_columns(metrics.values()).values() for column in family
+               if column.regime is None]  # distribution metrics only where some model has them
+    table = Table("model", *(column.label for column in columns),
                   title=f"walk-forward backtest: {len(result.origins)} folds × {result.horizon} steps")
     for model, row in result.metrics.iterrows():
-        table.add_row(model, *(cell(metric, row.get(name, float("nan"))) for name, metric in METRICS.items()),
+        table.add_row(model, *(cell(column, row.get(column.name, float("nan"))) for column in columns),
                       style="bold" if model in result.coverage else None)
     terminal = console()
     terminal.print(table)
@@ -75,10 +78,12 @@ def _print_backtest(result: Any) -> None:
                                                    for name, metric in shown.items()), "—" if p != p else f"{p:.3f}")
         terminal.print(per)
     terminal.print(f"MASE is scaled by {mase_scale_words(result.season)}.")
-    terminal.print(verdict(result.to_dict()["metrics"]))
+    terminal.print(verdict(metrics))
     for model, levels in result.coverage.items():
         terminal.print(f"{model} interval coverage: " + ", ".join(f"{float(k):.0%} band held {v:.0%}"
                                                                   for k, v in levels.items()))
+    for line in regime_coverage_lines(metrics):
+        terminal.print(f"coverage by volatility tercile (low / mid / high), {line}")
 
 
 class _ListsMetrics(click.Command):

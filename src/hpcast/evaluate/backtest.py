@@ -27,6 +27,7 @@ from hpcast.config import RunConfig
 from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
 from hpcast.evaluate.metrics import Scored, compute_metrics, mase_scale
+from hpcast.evaluate.scores import trailing_volatility, volatility_terciles
 from hpcast.forecast.base import as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
@@ -93,13 +94,19 @@ class BacktestResult:
 
 
 def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.DataFrame:
-    """Every metric of `hpcast.evaluate.metrics.METRICS`, pooled per group of a predictions frame (columns
-    model, actual, forecast, last, scale, and ``lower_<L>``/``upper_<L>`` bands where a model gives them),
-    plus the ``points`` scored.
+    """Every metric of `hpcast.evaluate.metrics.METRICS`, pooled per group of a predictions frame, plus the
+    ``points`` scored.
 
-    A metric that needs what a group's model does not give (quantiles, samples) is NaN there, and the
-    group's ``skipped`` note names it with its need, e.g. ``"crps (needs quantiles)"``; the ``skipped``
-    column exists only when some metric was skipped somewhere.
+    The frame has columns model, actual, forecast, last, scale, and where a model gives them the bands
+    ``lower_<L>``/``upper_<L>`` (quantiles; each level present fills the per-level columns, ``coverage_80``
+    …) and ``variance`` (with an optional ``variance_proxy``; else the squared log return). Where it has
+    ``trailing_vol`` (the backtest writes each series' `trailing_volatility` at the fold origin: the 21 log
+    returns up to the origin, from the fold's history only), the points fall into volatility terciles for
+    the per-regime columns (``vol_coverage_80_low`` …).
+
+    A metric that needs what a group's model does not give (quantiles, samples, a variance) is NaN there,
+    and the group's ``skipped`` note names it with its need, e.g. ``"crps (needs quantiles)"``; the
+    ``skipped`` column exists only when some metric was skipped somewhere.
     """
     rows = {}
     for key, group in predictions.groupby(list(by), sort=False):
@@ -114,7 +121,9 @@ def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.Dat
 
 def _scored(group: pd.DataFrame) -> Scored:
     """One group's points as a metric record; a band level counts as two quantiles where it bands every point
-    (a score pooled over some of the points only would not compare with the other models')."""
+    (a score pooled over some of the points only would not compare with the other models'), and so do the
+    ``variance`` forecast and its ``variance_proxy``. Each point's volatility regime is its fold origin's
+    ``trailing_vol`` tercile among its own series' origins in the group (`volatility_terciles`)."""
     quantiles = {}
     for column in group.columns:
         percent = column.removeprefix("lower_")  # lower_80 and upper_80 band 80% of the distribution
@@ -123,7 +132,27 @@ def _scored(group: pd.DataFrame) -> Scored:
             quantiles[(100 - int(percent)) / 200] = group[column].to_numpy(dtype=float)
             quantiles[(100 + int(percent)) / 200] = group[upper].to_numpy(dtype=float)
     return Scored(actual=group["actual"].to_numpy(), forecast=group["forecast"].to_numpy(),
-                  last=group["last"].to_numpy(), scale=group["scale"].to_numpy(), quantiles=quantiles)
+                  last=group["last"].to_numpy(), scale=group["scale"].to_numpy(), quantiles=quantiles,
+                  regime=_regime(group), variance=_every(group, "variance"), proxy=_every(group, "variance_proxy"))
+
+
+def _every(group: pd.DataFrame, column: str) -> np.ndarray | None:
+    """``column`` where it has a value for every point of the group, else None."""
+    if column in group and group[column].notna().all():
+        return group[column].to_numpy(dtype=float)
+    return None
+
+
+def _regime(group: pd.DataFrame) -> np.ndarray | None:
+    """Each point's volatility tercile among its own series' values (a calm asset's turbulent days are its own
+    top third, not the top third of the panel), or None without a ``trailing_vol``."""
+    if "trailing_vol" not in group or group["trailing_vol"].isna().all():
+        return None
+    vol = group["trailing_vol"].astype(float)
+    if "symbol" not in group:
+        return volatility_terciles(vol.to_numpy())
+    terciles = vol.groupby(group["symbol"], sort=False).transform(lambda v: volatility_terciles(v.to_numpy()))
+    return terciles.to_numpy(dtype=int)
 
 
 def _fit_predict(name: str, config: RunConfig, histories: list[Panel], horizon: int,
@@ -258,7 +287,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
             past = history.values[history.rows(symbol), 0]
             if len(values) >= len(past) + h:
                 facts[symbol] = {"actual": values[len(past):len(past) + h], "last": past[-1],
-                                 "scale": mase_scale(past, season),
+                                 "scale": mase_scale(past, season), "trailing_vol": trailing_volatility(past),
                                  "date": panel.index(symbol)[len(past):len(past) + h]}
         forecasts = [(name, refits[name][fold]) for name in models]
         forecasts += [(name, forecaster.predict(history, h)) for name, forecaster in (fitted or {}).items()]
@@ -270,8 +299,8 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
                 rows.append(pd.DataFrame({
                     "fold": fold, "origin": pd.Timestamp(origin), "symbol": symbol, "date": fact["date"],
                     "step": np.arange(1, h + 1), "model": name, "actual": fact["actual"], "last": fact["last"],
-                    "scale": fact["scale"], **{c: group[c].to_numpy() for c in group.columns
-                                                if c not in ("symbol", "date")}}))
+                    "scale": fact["scale"], "trailing_vol": fact["trailing_vol"],
+                    **{c: group[c].to_numpy() for c in group.columns if c not in ("symbol", "date")}}))
     if progress is not None:
         progress.finish()
     predictions = pd.concat(rows, ignore_index=True)
