@@ -58,8 +58,9 @@ def test_bands_are_the_calibrated_multiple_of_the_predicted_spread():
     frame = model.predict()
     spread = scale * SIGMA * np.sqrt(np.arange(1, 4))  # of the cumulated log return
     multiple = np.asarray(calibration["quantiles"]["0.8"])
-    np.testing.assert_allclose(np.log(frame["upper_80"] / frame["forecast"]), multiple * spread, rtol=1e-6)  # the head runs in float32
-    np.testing.assert_allclose(np.log(frame["forecast"] / frame["lower_80"]), multiple * spread, rtol=1e-6)  # the head runs in float32
+    # rtol: the head runs in float32
+    np.testing.assert_allclose(np.log(frame["upper_80"] / frame["forecast"]), multiple * spread, rtol=1e-6)
+    np.testing.assert_allclose(np.log(frame["forecast"] / frame["lower_80"]), multiple * spread, rtol=1e-6)
 
 
 def test_sample_paths_are_in_the_datas_units_for_levels():

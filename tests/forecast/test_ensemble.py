@@ -88,7 +88,7 @@ def test_bands_nest_and_are_calibrated_on_the_shared_calibration_windows() -> No
     entry = ensemble.series[ensemble.history.symbols[0]]
     assert entry["calibration"]["windows"] == len(starts) == entry["data"]["calibration_windows"]
     # the quantiles are the mean path's residuals on those windows, not a member's
-    paths = np.mean([m._score(windows, starts, ensemble.history.values[:, 0]) for m in _alone()], axis=0)
+    paths = np.mean([m._score(windows, starts, ensemble.history.values[:, 0])[0] for m in _alone()], axis=0)
     rows = windows.panel_rows((starts + windows.window)[:, None] + np.arange(windows.horizon))  # (M, h)
     actual = ensemble.history.values[rows, 0]
     expected = conformal_calibration(np.abs(np.log(actual) - np.log(paths)), ensemble.config.interval_levels, "log")
