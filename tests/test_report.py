@@ -47,13 +47,13 @@ def _printed_backtest(monkeypatch, predictions) -> str:
     return out.getvalue()
 
 
-def _cells(text: str, first: str) -> list[str]:
-    """The cells of the printed table's row that starts with ``first`` (rich draws ┃ in the header, │ below)."""
-    for line in text.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("┃│").replace("┃", "│").split("│")]
-        if cells[0] == first:
-            return cells
-    raise AssertionError(f"no row {first!r} in {text}")
+def _cells(text: str, first: str, nth: int = 0) -> list[str]:
+    """The cells of the ``nth`` printed row that starts with ``first`` (rich draws ┃ in the header, │ below)."""
+    rows = [cells for line in text.splitlines()
+            if (cells := [cell.strip() for cell in line.strip().strip("┃│").replace("┃", "│").split("│")])[0] == first]
+    if len(rows) <= nth:
+        raise AssertionError(f"no row {first!r} (#{nth}) in {text}")
+    return rows[nth]
 
 
 def test_the_printed_backtest_shows_distribution_columns_only_where_a_model_has_them(monkeypatch):
@@ -71,7 +71,8 @@ def test_the_printed_backtest_shows_distribution_columns_only_where_a_model_has_
     banded = points.assign(lower_80=np.where(points["model"] == "m", [95.0, 100.0, 95.0] * 2, np.nan),
                            upper_80=np.where(points["model"] == "m", [105.0, 120.0, 100.0] * 2, np.nan))
     text = _printed_backtest(monkeypatch, banded)
-    assert _cells(text, "model") == [*point_labels, "CRPS", "wQL", "IS 80", "Cov 80 %"]  # no model gives a variance
-    assert _cells(text, "m")[-4:] == ["2.833", "0.028", "28.333", "66.7"]
-    assert _cells(text, "naive")[-5:] == ["66.7", "—", "—", "—", "—"]
+    assert _cells(text, "model") == point_labels  # the point table, then the distributions' (no variance given)
+    assert _cells(text, "model", 1) == ["model", "CRPS", "wQL", "IS 80", "Cov 80 %"]
+    assert _cells(text, "m", 1) == ["m", "2.833", "0.028", "28.333", "66.7"]
+    assert len([line for line in text.splitlines() if line.strip("│ ").startswith("naive")]) == 1  # no bands: no row
     assert "coverage by volatility tercile (low / mid / high), m: Cov 80 % 100.0 / 100.0 / 0.0" in text

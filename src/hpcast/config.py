@@ -113,14 +113,17 @@ class BacktestConfig:
     """Walk-forward folds over the last ``test_size`` dates, one every ``step`` dates (default = horizon).
 
     ``scope``: on a panel, refit each network as one global model over every series, or one per series.
+    ``refit_every``: refit the models at every K-th fold origin only, forecasting from the origins between
+    with the latest fit and the history up to each origin (None: refit at every origin).
     """
 
     test_size: int | None = None
     step: int | None = None
     scope: Scope = "global"
+    refit_every: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("test_size", "step"):
+        for name in ("test_size", "step", "refit_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} ({value}) must be >= 1")

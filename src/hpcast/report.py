@@ -155,6 +155,19 @@ def _per_series_lines(per_series: dict[str, dict[str, dict[str, Any]]]) -> list[
     return [*out, ""]
 
 
+def _origins(folds: list[str]) -> str:
+    """The fold origins, all of them up to 12, else the first and last three."""
+    return ", ".join(folds) if len(folds) <= 12 else f"{', '.join(folds[:3])}, …, {', '.join(folds[-3:])}"
+
+
+def _refits(every: int) -> str:
+    """How the models were refitted, in words."""
+    if every <= 1:
+        return "every model refitted on each fold's history only."
+    return (f"every model refitted once every {every} origins, on the data dated on or before its refit origin "
+            "only; the origins between forecast with the latest fit from their own history.")
+
+
 def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     data, config = manifest.get("data", {}), manifest.get("config", {})
     out = [f"# hpcast {manifest.get('command', 'run')}: {data.get('name', '?')}", ""]
@@ -190,7 +203,7 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
                              for model, levels in backtest["interval_coverage"].items())
         out += ["## Walk-forward backtest",
                 f"{len(backtest['folds'])} folds of {backtest['horizon']} steps (origins "
-                f"{', '.join(backtest['folds'])}); every model refitted on each fold's history only. "
+                f"{_origins(backtest['folds'])}); {_refits(backtest.get('refit_every', 1))} "
                 f"MASE is scaled by {mase_scale_words(backtest['season'])}.", "",
                 backtest_table(backtest["metrics"]), "", *_skipped_lines(backtest["metrics"]),
                 verdict(backtest["metrics"]), ""]

@@ -2,12 +2,14 @@
 panels whose series cover different dates."""
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from hpcast.config import BacktestConfig, RunConfig
+from hpcast.data import load_bundled
 from hpcast.data.panel import Panel
 from hpcast.evaluate import backtest, fold_origins
 from hpcast.evaluate.backtest import DEFAULT_MODELS, default_models
@@ -202,3 +204,35 @@ def test_per_series_scope_fits_each_series_its_own_model(price_series, tiny_conf
     assert set(per_series["symbol"]) == set(joint["symbol"]) == {"aaa", "bbb"}
     together = joint[joint["symbol"] == "aaa"]
     assert not np.allclose(mine["forecast"], together["forecast"])
+
+
+def test_refit_every_k_fits_on_every_kth_origin_and_forecasts_from_each_origin(monkeypatch):
+    """The plan: models fitted on the histories ending at origins 0, K, 2K, ...; every origin forecast from its
+    own history. Baselines are pure functions of the history they continue, so with or without refits in
+    between their forecasts are the same, an oracle for the loop."""
+    module = importlib.import_module("hpcast.evaluate.backtest")  # the package's `backtest` is the function
+
+    series = load_bundled("sp500").series().iloc[-300:]
+    config = RunConfig(horizon=1, backtest=BacktestConfig(test_size=20, step=1))
+    every = backtest(series, "B", config, models=("naive", "drift"))
+    fitted_until = []
+    real_fit_many = module.fit_many
+
+    def spy(models, panels, **kwargs):
+        fitted_until.extend(panel.index(0)[-1] for panel in panels)
+        return real_fit_many(models, panels, **kwargs)
+
+    monkeypatch.setattr(module, "fit_many", spy)
+    sparse = backtest(series, "B", dataclasses.replace(config, backtest=dataclasses.replace(config.backtest,
+                                                                                            refit_every=7)),
+                      models=("naive", "drift"))
+    origins = [pd.Timestamp(o) for o in sparse.origins]
+    assert fitted_until == origins[::7] * 2  # naive's three refits, then drift's
+    assert sparse.refit_every == 7 and sparse.to_dict()["refit_every"] == 7
+    pd.testing.assert_frame_equal(sparse.predictions, every.predictions)
+
+
+def test_refit_every_past_the_test_span_is_refused():
+    config = RunConfig(horizon=1, backtest=BacktestConfig(test_size=10, step=1, refit_every=11))
+    with pytest.raises(ValueError, match=r"refit_every \(11\) must be <= the 10 fold origins"):
+        backtest(load_bundled("sp500").series().iloc[-200:], "B", config, models=("naive",))

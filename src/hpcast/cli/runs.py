@@ -60,13 +60,21 @@ def _print_backtest(result: Any) -> None:
     metrics = result.to_dict()["metrics"]
     columns = [column for family in shown_columns(metrics.values()).values() for column in family
                if column.regime is None]  # distribution metrics only where some model has them
-    table = Table("model", *(column.label for column in columns),
-                  title=f"walk-forward backtest: {len(result.origins)} folds × {result.horizon} steps")
-    for model, row in result.metrics.iterrows():
-        table.add_row(model, *(cell(column, row.get(column.name, float("nan"))) for column in columns),
-                      style="bold" if model in result.coverage else None)
+    point = [column for column in columns if column.requires == ("points",)]
+    distribution = [column for column in columns if column.requires != ("points",)]
+    title = f"walk-forward backtest: {len(result.origins)} folds × {result.horizon} steps"
     terminal = console()
-    terminal.print(table)
+    for shown, caption in ((point, title), (distribution, "the forecast distributions (models that give one)")):
+        if not shown:
+            continue
+        table = Table("model", *(column.label for column in shown), title=caption)
+        for model, row in result.metrics.iterrows():
+            if shown is distribution and all(row.get(c.name, float("nan")) != row.get(c.name, float("nan"))
+                                             for c in shown):
+                continue  # a point model has no row here
+            table.add_row(model, *(cell(column, row.get(column.name, float("nan"))) for column in shown),
+                          style="bold" if model in result.coverage else None)
+        terminal.print(table)
     symbols = result.per_series.index.get_level_values("symbol").unique() if len(result.per_series) else []
     if len(symbols) > 1:
         shown = {name: metric for name, metric in METRICS.items() if metric.per_series}
@@ -106,6 +114,10 @@ class _ListsMetrics(click.Command):
 @click.option("--test-size", type=int, help="Dates at the end covered by folds [default: 3 horizons "
                                             "daily, 2 otherwise].")
 @click.option("--step", type=int, help="Dates between fold origins [default: the horizon].")
+@click.option("--refit-every", type=click.IntRange(min=1), metavar="K",
+              help="Refit the models at every K-th origin only; the origins between forecast with the latest fit "
+                   "and their own history (--step 1 --refit-every 21: daily origins, monthly refits) "
+                   "[default: refit at every origin].")
 @click.option("--scope", type=choice(Scope),
               help="On several series: refit each network as one global model (global), or one per series "
                    f"[default: {default('backtest.scope')}].")

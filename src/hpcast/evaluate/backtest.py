@@ -28,10 +28,11 @@ from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
 from hpcast.evaluate.metrics import Scored, compute_metrics, mase_scale
 from hpcast.evaluate.scores import trailing_volatility, volatility_terciles
-from hpcast.forecast.base import as_panel, fit_many
+from hpcast.forecast.base import Forecaster, as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
-__all__ = ["BacktestResult", "backtest", "default_models", "fold_dates", "fold_origins", "score", "tested_dates"]
+__all__ = ["BacktestPlan", "BacktestResult", "backtest", "default_models", "fold_dates", "fold_origins",
+           "plan_backtest", "score", "tested_dates"]
 
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
 
@@ -80,6 +81,7 @@ class BacktestResult:
     horizon: int
     season: int
     per_series: pd.DataFrame = field(default_factory=pd.DataFrame)
+    refit_every: int = 1  # the models were refitted at every K-th origin (1: at every one)
 
     def to_dict(self) -> dict[str, Any]:
         def plain(frame: pd.DataFrame) -> Any:
@@ -88,7 +90,7 @@ class BacktestResult:
         per_series: dict[str, Any] = {}
         for (model, symbol), row in plain(self.per_series).iterrows():
             per_series.setdefault(model, {})[symbol] = row.to_dict()
-        return {"horizon": self.horizon, "season": self.season, "folds": self.origins,
+        return {"horizon": self.horizon, "season": self.season, "folds": self.origins, "refit_every": self.refit_every,
                 "metrics": plain(self.metrics).to_dict(orient="index"), "interval_coverage": self.coverage,
                 "per_series": per_series}
 
@@ -155,23 +157,61 @@ def _regime(group: pd.DataFrame) -> np.ndarray | None:
     return terciles.to_numpy(dtype=int)
 
 
-def _fit_predict(name: str, config: RunConfig, histories: list[Panel], horizon: int,
-                 on_fitted: Any = None) -> list[pd.DataFrame]:
-    """Refit ``name`` on every fold's history (one global model, or one per series) and forecast ``horizon``
-    steps from each: one frame per fold. All the folds' fits go to `fit_many` at once, so a network's folds
-    train together where that pays (`hpcast.train.many`); each still sees only its own fold's history."""
-    model_config = config.for_model(name)
+@dataclass(frozen=True)
+class BacktestPlan:
+    """What a backtest runs, resolved once: each model's config, the fold origins, and the refit dates.
+
+    ``refits[k]`` is the history the models are fitted on for the k-th refit (the data dated on or before
+    ``origins[k · refit_every]``); fold ``i`` forecasts with the fits of refit ``i // refit_every`` from its
+    own history ``panel.until(origins[i])``, so a model never sees data dated after its refit date, and a
+    forecast never data after its origin.
+    """
+
+    configs: dict[str, RunConfig]
+    origins: list[np.datetime64]
+    refit_every: int
+    refits: list[Panel]
+
+    def refit_of(self, fold: int) -> int:
+        return fold // self.refit_every
+
+
+def plan_backtest(panel: Panel, config: RunConfig, models: tuple[str, ...]) -> BacktestPlan:
+    """The `BacktestPlan` of ``models`` on ``panel`` (``config`` resolved for the panel's frequency)."""
+    origins = fold_dates(panel, config)
+    refit_every = config.backtest.refit_every or 1
+    if refit_every > len(origins):
+        raise ValueError(f"refit_every ({refit_every}) must be <= the {len(origins)} fold origins of the test span "
+                         "(--test-size / --step): with more, the models would never be refitted")
+    configs = {name: config.for_model(name) for name in models}
+    return BacktestPlan(configs, origins, refit_every, [panel.until(d) for d in origins[::refit_every]])
+
+
+def _fit(name: str, plan: BacktestPlan, on_fitted: Any = None) -> list[list[Forecaster]]:
+    """``name`` fitted on every refit's history (one global model, or one per series): the fits of each refit.
+    All go to `fit_many` at once, so a network's refits train together where that pays (`hpcast.train.many`);
+    each still sees only its own history."""
+    model_config = plan.configs[name]
     estimator = _estimator(name, model_config)
-    data = [[history.select([s]) for s in history.symbols] if _fits_per_fold(name, config, history) > 1
-            else [history] for history in histories]  # per fold: the panels one model each is fitted on
-    flat = [panel for fold in data for panel in fold]
+    data = [[history.select([s]) for s in history.symbols] if _fits_per_fold(name, model_config, history) > 1
+            else [history] for history in plan.refits]  # per refit: the panels one model each is fitted on
+    flat = [panel for refit in data for panel in refit]
     models = fit_many([estimator(model_config) for _ in flat], flat, on_fitted=on_fitted)
-    frames, first = [], 0
-    for fold in data:
-        frames.append(pd.concat([model.predict(horizon=horizon) for model in models[first:first + len(fold)]],
-                                ignore_index=True))
-        first += len(fold)
-    return frames
+    fits, first = [], 0
+    for refit in data:
+        fits.append(models[first:first + len(refit)])
+        first += len(refit)
+    return fits
+
+
+def _forecast(fits: list[Forecaster], history: Panel, horizon: int) -> pd.DataFrame:
+    """Each fit's forecast of ``horizon`` steps from the end of ``history``'s series it was fitted on."""
+    frames = []
+    for model in fits:
+        symbols = [s for s in history.symbols if s in model.series]
+        frames.append(model.predict(history.select(symbols) if symbols != list(history.symbols) else history,
+                                    horizon))
+    return pd.concat(frames, ignore_index=True)
 
 
 class _Counter:
@@ -273,14 +313,15 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
         if fixed is not None and h != fixed:
             raise ValueError(f"horizon ({h}) must be {fixed} to backtest {name} (it forecasts {fixed} step ahead): "
                              f"pass --horizon {fixed}, and every model is compared {fixed} step ahead")
-    origins = fold_dates(panel, config)
-    histories = [panel.until(origin) for origin in origins]
-    if progress is not None:  # counts model fits: every fold refits every model (per series, too)
-        progress.start(sum(_fits_per_fold(name, config, history) for name in models for history in histories))
+    plan = plan_backtest(panel, config, models)
+    if progress is not None:  # counts model fits: every refit refits every model (per series, too)
+        progress.start(sum(_fits_per_fold(name, config, history) for name in models for history in plan.refits))
     on_fitted = None if progress is None else _Counter(progress).advance
-    refits = {name: _fit_predict(name, config, histories, h, on_fitted) for name in models}
+    fits = {name: _fit(name, plan, on_fitted) for name in models}
+    origins = plan.origins
     rows: list[pd.DataFrame] = []
-    for fold, (origin, history) in enumerate(zip(origins, histories, strict=True)):
+    for fold, origin in enumerate(origins):
+        history = panel.until(origin)
         facts = {}
         for symbol in history.symbols:  # the series with h points after the origin are scored
             values = panel.values[panel.rows(symbol), 0]
@@ -289,7 +330,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
                 facts[symbol] = {"actual": values[len(past):len(past) + h], "last": past[-1],
                                  "scale": mase_scale(past, season), "trailing_vol": trailing_volatility(past),
                                  "date": panel.index(symbol)[len(past):len(past) + h]}
-        forecasts = [(name, refits[name][fold]) for name in models]
+        forecasts = [(name, _forecast(fits[name][plan.refit_of(fold)], history, h)) for name in models]
         forecasts += [(name, forecaster.predict(history, h)) for name, forecaster in (fitted or {}).items()]
         for name, forecast in forecasts:
             for symbol, group in forecast.groupby("symbol", sort=False):
@@ -307,7 +348,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
     return BacktestResult(predictions=predictions, metrics=score(predictions),
                           coverage=_coverage(predictions, config.interval_levels),
                           origins=[pd.Timestamp(o).date().isoformat() for o in origins], horizon=h, season=season,
-                          per_series=_per_series(predictions))
+                          per_series=_per_series(predictions), refit_every=plan.refit_every)
 
 
 def with_test_size(config: RunConfig, test_size: int) -> RunConfig:
