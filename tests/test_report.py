@@ -76,3 +76,18 @@ def test_the_printed_backtest_shows_distribution_columns_only_where_a_model_has_
     assert _cells(text, "m", 1) == ["m", "2.833", "0.028", "28.333", "66.7"]
     assert len([line for line in text.splitlines() if line.strip("│ ").startswith("naive")]) == 1  # no bands: no row
     assert "coverage by volatility tercile (low / mid / high), m: Cov 80 % 100.0 / 100.0 / 0.0" in text
+
+
+def test_the_report_has_a_value_at_risk_section_when_the_backtest_tested_one(tmp_path):
+    import numpy as np
+
+    from hpcast.evaluate.risk import var_backtest
+    from hpcast.report import render_report
+
+    returns = np.array([0.01, -0.03, 0.002, -0.05, 0.0] * 50)  # 250 days, 50 below the line
+    test = var_backtest(returns, np.full(250, -0.02), 0.99).to_dict()
+    backtest = {"folds": ["2020-01-01"], "horizon": 1, "season": 1, "metrics": {"garch": {"mase": 1.0}},
+                "interval_coverage": {}, "per_series": {}, "var": {"garch": {"sp500": {"0.99": test}}}}
+    report = render_report(tmp_path, {}, {"backtest": backtest})
+    assert "## Value at risk, one step ahead" in report
+    assert "| garch | sp500 | 99.0% | 250 | 100 (2.5) | 0.000 |" in report and "| red | 1 red |" in report

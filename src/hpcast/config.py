@@ -37,6 +37,10 @@ _WINDOW = {"B": 60, "D": 60, "3D": 40, "W": 52, "MS": 24, "ME": 24, "QS": 16, "Q
 
 
 
+def _whole_percent(level: float) -> bool:
+    return abs(level * 100 - round(level * 100)) < 1e-6
+
+
 def default_horizon(freq: str) -> int:
     return _HORIZON[freq]
 
@@ -114,19 +118,29 @@ class BacktestConfig:
 
     ``scope``: on a panel, refit each network as one global model over every series, or one per series.
     ``refit_every``: refit the models at every K-th fold origin only, forecasting from the origins between
-    with the latest fit and the history up to each origin (None: refit at every origin).
+    with the latest fit and the history up to each origin (None: refit at every origin). ``var``: VaR levels
+    to backtest on the one-step forecasts (0.99: the 1% quantile, the lower edge of the 98% band).
     """
 
     test_size: int | None = None
     step: int | None = None
     scope: Scope = "global"
     refit_every: int | None = None
+    var: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("test_size", "step", "refit_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} ({value}) must be >= 1")
+        for level in self.var:
+            if not 0.5 < level < 1 or not _whole_percent(2 * level - 1):
+                raise ConfigError(f"var ({level}) must be in (0.5, 1), a lower tail whose central band is a whole "
+                                  "percent: 0.95, 0.975, 0.99 or 0.995 (the 1% quantile is 0.99's)")
+
+    def band_levels(self) -> tuple[float, ...]:
+        """The central band levels whose lower edges are the ``var`` quantiles: 0.99 -> 0.98."""
+        return tuple(round(2 * level - 1, 6) for level in self.var)
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,9 @@ class RunConfig:
         levels = list(self.interval_levels)
         if not levels or any(not 0 < level < 1 for level in levels) or levels != sorted(set(levels)):
             raise ConfigError(f"interval_levels ({levels}) must be increasing levels in (0, 1), each once")
+        if not all(_whole_percent(level) for level in levels):
+            raise ConfigError(f"interval_levels ({levels}) must be whole percents (0.8, 0.95, 0.98): each names a "
+                              "lower_XX/upper_XX column pair")
 
     @property
     def kind(self) -> str:

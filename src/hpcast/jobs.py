@@ -183,9 +183,9 @@ def backtest_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, colu
                  models: tuple[str, ...] | None = None, quiet: bool = False) -> Any:
     """Walk-forward backtest of the network and the baselines on every series; write ``backtest.csv``, a chart
     per series (``backtest.png`` for one series) and metrics, pooled and per series."""
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.backtest import backtest, var_returns
     from hpcast.train.progress import FoldProgress
-    from hpcast.viz.plots import backtest_plot
+    from hpcast.viz.plots import backtest_plot, var_plot
 
     panel = as_job_panel(data, column)
     _record_run(folder, "backtest", panel, config)
@@ -197,6 +197,11 @@ def backtest_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, colu
         rows = result.predictions[result.predictions["symbol"] == symbol]
         backtest_plot(panel.series(symbol), rows, folder / _chart_name("backtest", panel, symbol),
                       title=f"{symbol}: walk-forward backtest")
+        for level in config.backtest.var:
+            returns = var_returns(rows, level)
+            if len(returns):
+                var_plot(returns, level, folder / _chart_name(f"var{round(level * 1000)}", panel, symbol),
+                         title=f"{symbol}: {level:.1%} value at risk, one step ahead")
     write_report(folder)
     return result
 

@@ -15,7 +15,8 @@ import pandas as pd
 
 from hpcast.evaluate.metrics import HEADLINE, METRICS, Metric, shown_columns
 
-__all__ = ["backtest_table", "mase_scale_words", "regime_coverage_lines", "render_report", "verdict"]
+__all__ = ["VAR_COLUMNS", "backtest_table", "mase_scale_words", "regime_coverage_lines", "render_report", "var_lines",
+           "var_rows", "verdict"]
 
 
 def _number(value: Any, scale: float = 1.0) -> str:
@@ -155,6 +156,37 @@ def _per_series_lines(per_series: dict[str, dict[str, dict[str, Any]]]) -> list[
     return [*out, ""]
 
 
+def var_rows(var: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
+    """One row of cells per model, series and VaR level (the columns of `VAR_COLUMNS`)."""
+    rows = []
+    for model, by_symbol in var.items():
+        for symbol, by_level in by_symbol.items():
+            for level, test in by_level.items():
+                windows = test["windows"]
+                zones = ", ".join(f"{sum(w['zone'] == zone for w in windows)} {zone}"
+                                  for zone in ("green", "yellow", "red") if any(w["zone"] == zone for w in windows))
+                rows.append([model, symbol, f"{float(level):.1%}", str(test["n"]),
+                             f"{test['exceptions']} ({test['expected']:.1f})", f"{test['kupiec_p']:.3f}",
+                             f"{test['independence_p']:.3f}", f"{test['coverage_p']:.3f}", test["zone"], zones])
+    return rows
+
+
+VAR_COLUMNS = ("model", "series", "VaR", "days", "exceptions (expected)", "Kupiec p", "independence p",
+               "cond. coverage p", "zone", "per 250 days")
+
+
+def var_lines(var: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The report's value-at-risk section: each model's one-step VaR backtested (`hpcast.evaluate.risk`)."""
+    if not var:
+        return []
+    out = ["## Value at risk, one step ahead",
+           "Exceptions are days whose log return fell below the model's VaR (the lower edge of its band); Kupiec "
+           "tests their number, Christoffersen their independence, conditional coverage both; the Basel traffic "
+           "light counts them per 250 days (green 0-4, yellow 5-9, red 10+ at 99%).", "",
+           "| " + " | ".join(VAR_COLUMNS) + " |", "|---" * len(VAR_COLUMNS) + "|"]
+    return [*out, *("| " + " | ".join(row) + " |" for row in var_rows(var)), ""]
+
+
 def _origins(folds: list[str]) -> str:
     """The fold origins, all of them up to 12, else the first and last three."""
     return ", ".join(folds) if len(folds) <= 12 else f"{', '.join(folds[:3])}, …, {', '.join(folds[-3:])}"
@@ -215,6 +247,9 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
                     "volatility at the fold origins:", "", *[f"- {line}" for line in regimes], ""]
         out += _per_series_lines(backtest.get("per_series", {}))
         out += [f"![backtest]({p.name})" for p in sorted(folder.glob("backtest*.png"))] + [""]
+        out += var_lines(backtest.get("var", {}))
+        out += [f"![value at risk]({p.name})" for p in sorted(folder.glob("var*.png"))]
+        out += [""] if backtest.get("var") else []
     if (folder / "forecast.csv").is_file():
         forecast = pd.read_csv(folder / "forecast.csv")
         shown = pd.concat([forecast.head(3), forecast.tail(2)]).drop_duplicates()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpcast.config import BacktestConfig, RunConfig
+from hpcast.config import BacktestConfig, ConfigError, RunConfig
 from hpcast.data import load_bundled
 from hpcast.data.panel import Panel
 from hpcast.evaluate import backtest, fold_origins
@@ -236,3 +236,24 @@ def test_refit_every_past_the_test_span_is_refused():
     config = RunConfig(horizon=1, backtest=BacktestConfig(test_size=10, step=1, refit_every=11))
     with pytest.raises(ValueError, match=r"refit_every \(11\) must be <= the 10 fold origins"):
         backtest(load_bundled("sp500").series().iloc[-200:], "B", config, models=("naive",))
+
+
+def test_var_backtests_the_lower_edge_of_the_added_band_for_the_models_with_bands():
+    """--var 0.99 adds the 98% band (its lower edge is the 1% quantile); each model with bands gets the risk
+    module's tests of its one-step log returns against that edge; a model without bands gets none."""
+    from hpcast.evaluate.risk import var_backtest
+
+    series = load_bundled("sp500").series().iloc[-400:].rename("sp500")
+    config = RunConfig(horizon=1, backtest=BacktestConfig(test_size=60, step=1, refit_every=30, var=(0.99,)))
+    result = backtest(Panel.from_series(series, "B", "NYSE", symbol="sp500"), config=config, models=("ewma", "naive"))
+    assert "lower_98" in result.predictions and set(result.var) == {"ewma"}
+    rows = result.predictions[result.predictions["model"] == "ewma"].sort_values("date")
+    expected = var_backtest(np.log(rows["actual"] / rows["last"]), np.log(rows["lower_98"] / rows["last"]), 0.99)
+    assert result.var["ewma"]["sp500"]["0.99"] == expected.to_dict()
+    assert result.to_dict()["var"]["ewma"]["sp500"]["0.99"]["n"] == 60
+
+
+@pytest.mark.parametrize("level", [0.4, 0.999, 1.0])
+def test_a_var_level_must_be_a_lower_tail_of_a_whole_percent_band(level):
+    with pytest.raises(ConfigError, match=rf"var \({level}\) must be in \(0.5, 1\), a lower tail"):
+        BacktestConfig(var=(level,))

@@ -300,7 +300,7 @@ _TRAIN_FLAGS = ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction"
                 "ensemble", "kernels", "device", "loader_workers", "pin_memory", "prefetch", "persistent_workers",
                 "targets", "warmup", "stride", "precision", "schedule", "series_weights", "fleet")
 _DISTRIBUTED_FLAGS = ("workers", "strategy", "sync_every", "sync_url", "sync_timeout", "max_restarts")
-_BACKTEST_FLAGS = ("test_size", "step", "scope", "refit_every")
+_BACKTEST_FLAGS = ("test_size", "step", "scope", "refit_every")  # and var, a list (run_config)
 
 
 def _model_settings(kwargs: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
@@ -351,6 +351,8 @@ def run_config(kwargs: dict[str, Any], base_config: RunConfig | None = None) -> 
             base[key] = value
     if (levels := kwargs.pop("levels", None)) is not None:
         base["interval_levels"] = list(floats(levels) or ())
+    if (var := kwargs.pop("var", None)) is not None:
+        base["backtest"]["var"] = list(floats(var) or ())
     if (kind := kwargs.pop("kind", None)) is not None and kind != base["model"]["kind"]:
         base["model"] = {"kind": kind}
     base["model"] = _model_settings(kwargs, base["model"])

@@ -52,7 +52,7 @@ def _print_backtest(result: Any) -> None:
     from rich.table import Table
 
     from hpcast.evaluate.metrics import METRICS, shown_columns
-    from hpcast.report import mase_scale_words, regime_coverage_lines, verdict
+    from hpcast.report import VAR_COLUMNS, mase_scale_words, regime_coverage_lines, var_rows, verdict
 
     def cell(metric: Any, value: float) -> str:
         return "—" if value != value else f"{100 * value:.1f}" if metric.percent else f"{value:.3f}"
@@ -92,6 +92,11 @@ def _print_backtest(result: Any) -> None:
                                                                   for k, v in levels.items()))
     for line in regime_coverage_lines(metrics):
         terminal.print(f"coverage by volatility tercile (low / mid / high), {line}")
+    if result.var:
+        var = Table(*VAR_COLUMNS, title="value at risk, one step ahead (exceptions: returns below the VaR line)")
+        for row in var_rows(result.var):
+            var.add_row(*row)
+        terminal.print(var)
 
 
 class _ListsMetrics(click.Command):
@@ -114,6 +119,10 @@ class _ListsMetrics(click.Command):
 @click.option("--test-size", type=int, help="Dates at the end covered by folds [default: 3 horizons "
                                             "daily, 2 otherwise].")
 @click.option("--step", type=int, help="Dates between fold origins [default: the horizon].")
+@click.option("--var", metavar="L1,L2",
+              help="Backtest the one-step value at risk at these levels (0.99: the 1% quantile, the lower edge of "
+                   "the 98% band, which is added): exceptions, Kupiec, Christoffersen, the Basel traffic light per "
+                   "250 days, and a chart of returns against each model's VaR line.")
 @click.option("--refit-every", type=click.IntRange(min=1), metavar="K",
               help="Refit the models at every K-th origin only; the origins between forecast with the latest fit "
                    "and their own history (--step 1 --refit-every 21: daily origins, monthly refits) "

@@ -32,7 +32,7 @@ from hpcast.forecast.base import Forecaster, as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
 __all__ = ["BacktestPlan", "BacktestResult", "backtest", "default_models", "fold_dates", "fold_origins",
-           "plan_backtest", "score", "tested_dates"]
+           "plan_backtest", "score", "tested_dates", "var_backtests", "var_returns"]
 
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
 
@@ -82,6 +82,7 @@ class BacktestResult:
     season: int
     per_series: pd.DataFrame = field(default_factory=pd.DataFrame)
     refit_every: int = 1  # the models were refitted at every K-th origin (1: at every one)
+    var: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # model -> symbol -> level -> test
 
     def to_dict(self) -> dict[str, Any]:
         def plain(frame: pd.DataFrame) -> Any:
@@ -91,6 +92,7 @@ class BacktestResult:
         for (model, symbol), row in plain(self.per_series).iterrows():
             per_series.setdefault(model, {})[symbol] = row.to_dict()
         return {"horizon": self.horizon, "season": self.season, "folds": self.origins, "refit_every": self.refit_every,
+                **({"var": self.var} if self.var else {}),
                 "metrics": plain(self.metrics).to_dict(orient="index"), "interval_coverage": self.coverage,
                 "per_series": per_series}
 
@@ -236,6 +238,32 @@ def _estimator(name: str, config: RunConfig) -> Any:
     return estimator_for(name, config.train.ensemble if model_spec(name).network is not None else 1)
 
 
+def var_returns(predictions: pd.DataFrame, level: float) -> pd.DataFrame:
+    """The one-step rows of ``predictions`` with a VaR at ``level``: ``model, symbol, date, return, var`` (log
+    returns from the last observed value: realised, and the lower edge of the ``2·level - 1`` band), in date
+    order per model and series; models without that band give no rows."""
+    lower = f"lower_{round((2 * level - 1) * 100)}"
+    if lower not in predictions:
+        return pd.DataFrame(columns=["model", "symbol", "date", "return", "var"])
+    rows = predictions[(predictions["step"] == 1) & predictions[lower].notna()]
+    return pd.DataFrame({"model": rows["model"], "symbol": rows["symbol"], "date": rows["date"],
+                         "return": np.log(rows["actual"] / rows["last"]), "var": np.log(rows[lower] / rows["last"])}
+                        ).sort_values(["model", "symbol", "date"], kind="stable")
+
+
+def var_backtests(predictions: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per model, series and VaR level: `hpcast.evaluate.risk.var_backtest` of the one-step forecasts
+    (exceptions, Kupiec, Christoffersen, the traffic light per 250 days), JSON-ready."""
+    from hpcast.evaluate.risk import var_backtest
+
+    tests: dict[str, dict[str, dict[str, Any]]] = {}
+    for level in levels:
+        for (model, symbol), rows in var_returns(predictions, level).groupby(["model", "symbol"], sort=False):
+            result = var_backtest(rows["return"].to_numpy(), rows["var"].to_numpy(), level)
+            tests.setdefault(str(model), {}).setdefault(str(symbol), {})[f"{level:g}"] = result.to_dict()
+    return tests
+
+
 def _coverage(predictions: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, dict[str, float]]:
     coverage: dict[str, dict[str, float]] = {}
     for model, group in predictions.groupby("model", sort=False):
@@ -305,6 +333,9 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
         raise ValueError(f"model 'seasonal_naive' needs a declared season; frequency {freq!r} has none "
                          "(only monthly and quarterly data declare one): leave it out")
     config = config.resolved(freq)
+    if config.backtest.var:  # the VaR quantiles are the lower edges of central bands: make sure they are given
+        levels = tuple(sorted({*config.interval_levels, *config.backtest.band_levels()}))
+        config = dataclasses.replace(config, interval_levels=levels)
     h = config.horizon
     assert h is not None
     for name in models:
@@ -348,7 +379,8 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
     return BacktestResult(predictions=predictions, metrics=score(predictions),
                           coverage=_coverage(predictions, config.interval_levels),
                           origins=[pd.Timestamp(o).date().isoformat() for o in origins], horizon=h, season=season,
-                          per_series=_per_series(predictions), refit_every=plan.refit_every)
+                          per_series=_per_series(predictions), refit_every=plan.refit_every,
+                          var=var_backtests(predictions, config.backtest.var))
 
 
 def with_test_size(config: RunConfig, test_size: int) -> RunConfig:

@@ -12,10 +12,11 @@ import pandas as pd
 
 from hpcast.features.transforms import moving_average
 
-__all__ = ["backtest_plot", "forecast_fan", "loss_curve", "price_with_moving_averages", "spectrogram_plot"]
+__all__ = ["backtest_plot", "forecast_fan", "loss_curve", "price_with_moving_averages", "spectrogram_plot",
+           "var_plot"]
 
 _COLORS = {"lstm": "#d62728", "naive": "#7f7f7f", "seasonal_naive": "#9467bd", "drift": "#8c564b",
-           "arima": "#2ca02c"}
+           "arima": "#2ca02c", "garch": "#1f77b4", "ewma": "#ff7f0e", "hist-sim": "#17becf", "har": "#bcbd22"}
 
 
 def _figure(title: str, ylabel: str) -> tuple[Any, Any]:
@@ -72,13 +73,32 @@ def backtest_plot(history: pd.Series, predictions: pd.DataFrame, path: str | Pat
     start = predictions["origin"].min()
     context = history[history.index >= start - (predictions["date"].max() - start)]
     ax.plot(context.index, context.to_numpy(), lw=1.4, color="black", label="actual")
+    one_step = predictions["step"].max() == 1 if "step" in predictions else False
     for model, group in predictions.groupby("model", sort=False):
-        for k, (_, fold) in enumerate(group.groupby("fold")):
+        folds = [group] if one_step else [fold for _, fold in group.groupby("fold")]  # daily origins: one line
+        for k, fold in enumerate(folds):
             ax.plot(fold["date"], fold["forecast"], lw=1.2, color=_COLORS.get(str(model)),
                     label=str(model) if k == 0 else None, alpha=0.9 if model == "lstm" else 0.6)
-    for origin in predictions["origin"].unique():
+    origins = predictions["origin"].unique()
+    for origin in origins if len(origins) <= 30 else ():  # more would hide the lines
         ax.axvline(origin, color="#bbbbbb", lw=0.8, ls="--")
     ax.legend(loc="upper left", ncol=3)
+    return _save(fig, path)
+
+
+def var_plot(rows: pd.DataFrame, level: float, path: str | Path, title: str = "") -> Path:
+    """Realised one-step log returns against each model's VaR line at ``level``, its exceptions marked
+    (``rows``: `hpcast.evaluate.backtest.var_returns` of one series)."""
+    fig, ax = _figure(title or f"{level:.1%} value at risk, one step ahead", "log return")
+    first = rows[rows["model"] == rows["model"].iloc[0]]
+    ax.bar(first["date"], first["return"], width=1.0, color="#999999", label="realised return")
+    for model, group in rows.groupby("model", sort=False):
+        color = _COLORS.get(str(model))
+        ax.plot(group["date"], group["var"], lw=1.2, color=color, label=f"{model} VaR")
+        hits = group[group["return"] < group["var"]]
+        ax.scatter(hits["date"], hits["return"], marker="x", s=36, color=color or "black", zorder=3,
+                   label=f"{model}: {len(hits)} exceptions in {len(group)} days")
+    ax.legend(loc="lower left", ncol=2, fontsize=8)
     return _save(fig, path)
 
 
