@@ -91,3 +91,17 @@ def test_the_report_has_a_value_at_risk_section_when_the_backtest_tested_one(tmp
     report = render_report(tmp_path, {}, {"backtest": backtest})
     assert "## Value at risk, one step ahead" in report
     assert "| garch | sp500 | 99.0% | 250 | 100 (2.5) | 0.000 |" in report and "| red | 1 red |" in report
+
+
+def test_the_verdict_names_the_best_calibrated_model_and_tells_a_network_to_give_way():
+    from hpcast.report import calibration_verdict
+
+    nan = float("nan")
+    metrics = {"lstm": {"coverage_80": 0.70, "coverage_95": 0.90, "crps": 2.0},  # 7.5 points off on average
+               "garch": {"coverage_80": 0.79, "coverage_95": 0.94, "crps": 1.5},  # 1 point off
+               "naive": {"coverage_80": nan, "coverage_95": nan, "crps": nan}}  # no bands: not ranked
+    text = calibration_verdict(metrics)
+    assert text.startswith("Best calibrated on these folds: garch (80% held 79.0%, 95% held 94.0%; 1.0 points")
+    assert "Best CRPS: garch (1.5)." in text
+    assert "prefer garch over the model lstm here (7.5 points from the levels)" in text
+    assert calibration_verdict({"lstm": metrics["lstm"], "naive": metrics["naive"]}) == ""  # one banded model

@@ -15,8 +15,8 @@ import pandas as pd
 
 from hpcast.evaluate.metrics import HEADLINE, METRICS, Metric, shown_columns
 
-__all__ = ["VAR_COLUMNS", "backtest_table", "mase_scale_words", "regime_coverage_lines", "render_report", "var_lines",
-           "var_rows", "verdict"]
+__all__ = ["VAR_COLUMNS", "backtest_table", "calibration_verdict", "mase_scale_words", "regime_coverage_lines",
+           "render_report", "var_lines", "var_rows", "verdict"]
 
 
 def _number(value: Any, scale: float = 1.0) -> str:
@@ -90,6 +90,36 @@ def verdict(metrics: dict[str, dict[str, Any]]) -> str:
                              f"so prefer it over the {name} here")
         sentences.append(" ".join(parts).replace(" ;", ";") + ".")
     return " ".join(sentences)
+
+
+def calibration_verdict(metrics: dict[str, dict[str, Any]]) -> str:
+    """Which model's bands held closest to their levels on these folds (the mean distance of each level's
+    coverage from the level, over the levels every banded model has), and whether each network should give
+    way to it; with CRPS, which distribution scored best. Empty when fewer than two models give bands."""
+    levels = sorted({int(key.removeprefix("coverage_")) for row in metrics.values() for key, value in row.items()
+                     if key.startswith("coverage_") and key.removeprefix("coverage_").isdigit() and _given(value)})
+    banded = {model: row for model, row in metrics.items()
+              if levels and all(_given(row.get(f"coverage_{level}")) for level in levels)}
+    if len(banded) < 2:
+        return ""
+    miss = {model: sum(abs(row[f"coverage_{level}"] - level / 100) for level in levels) / len(levels)
+            for model, row in banded.items()}
+    best = min(miss, key=miss.get)
+    held = ", ".join(f"{level}% held {100 * banded[best][f'coverage_{level}']:.1f}%" for level in levels)
+    parts = [f"Best calibrated on these folds: {best} ({held}; {100 * miss[best]:.1f} points from the levels "
+             "on average)."]
+    crps = {model: row["crps"] for model, row in banded.items() if _given(row.get("crps"))}
+    if len(crps) > 1:
+        parts.append(f"Best CRPS: {min(crps, key=crps.get)} ({min(crps.values()):.4g}).")
+    for network in _networks(banded):
+        if network != best:
+            parts.append(f"For its bands and risk figures prefer {best} over the model {network} here "
+                         f"({100 * miss[network]:.1f} points from the levels).")
+    return " ".join(parts)
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def _skipped_lines(metrics: dict[str, dict[str, Any]]) -> list[str]:
@@ -239,6 +269,8 @@ def render_report(folder: Path, manifest: dict[str, Any], metrics: dict[str, Any
                 f"MASE is scaled by {mase_scale_words(backtest['season'])}.", "",
                 backtest_table(backtest["metrics"]), "", *_skipped_lines(backtest["metrics"]),
                 verdict(backtest["metrics"]), ""]
+        if calibration := calibration_verdict(backtest["metrics"]):
+            out += [calibration, ""]
         if coverage:
             out += [f"Empirical coverage of the conformal intervals: {coverage}.", ""]
         regimes = regime_coverage_lines(backtest["metrics"])

@@ -52,7 +52,14 @@ def _print_backtest(result: Any) -> None:
     from rich.table import Table
 
     from hpcast.evaluate.metrics import METRICS, shown_columns
-    from hpcast.report import VAR_COLUMNS, mase_scale_words, regime_coverage_lines, var_rows, verdict
+    from hpcast.report import (
+        VAR_COLUMNS,
+        calibration_verdict,
+        mase_scale_words,
+        regime_coverage_lines,
+        var_rows,
+        verdict,
+    )
 
     def cell(metric: Any, value: float) -> str:
         return "—" if value != value else f"{100 * value:.1f}" if metric.percent else f"{value:.3f}"
@@ -87,6 +94,8 @@ def _print_backtest(result: Any) -> None:
         terminal.print(per)
     terminal.print(f"MASE is scaled by {mase_scale_words(result.season)}.")
     terminal.print(verdict(metrics))
+    if calibration := calibration_verdict(metrics):
+        terminal.print(calibration)
     for model, levels in result.coverage.items():
         terminal.print(f"{model} interval coverage: " + ", ".join(f"{float(k):.0%} band held {v:.0%}"
                                                                   for k, v in levels.items()))
