@@ -53,7 +53,7 @@ def test_toml_model_kind_picks_the_settings_dataclass(tmp_path):
     ({"model": {"layers": [4, 5], "dropout": [0.1]}}, r"dropout \(\[0.1\]\) must give one rate per layer \(2 layers\)"),
     ({"train": {"val_fraction": 1.5}}, r"val_fraction \(1.5\) must be in \(0, 1\)"),
     ({"model": {"kind": "prophet"}}, r"model \('prophet'\) must be one of lstm, gru, spectro-cnn, naive"),
-    ({"model": {"kind": "gru", "layer": [3]}}, r"unknown setting\(s\) model.layer; known: model.distribution, .*layer"),
+    ({"model": {"kind": "gru", "layer": [3]}}, r"unknown setting\(s\) model.layer; known: model.calibration, .*layer"),
     ({"model": {"kind": "naive", "layers": [3]}}, r"unknown setting\(s\) model.layers; known: model.kind$"),
     ({"model": 3}, r"model must be a table of settings, got 3"),
     ({"interval_levels": [0.95, 0.8]}, r"interval_levels \(\[0.95, 0.8\]\) must be increasing levels in \(0, 1\)"),

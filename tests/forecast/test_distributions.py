@@ -128,3 +128,26 @@ def test_student_t_lstm_tracks_a_simulated_garch_t_process():
     assert correlation > 0.6, f"one-step widths follow the true σ_t with correlation {correlation:.2f}"
     assert np.median(np.abs(width_p / width_t - 1)) < 0.25
     assert 0.70 <= np.mean(inside) <= 0.90, f"21-day 80% band covered {np.mean(inside):.0%} of {len(origins)}"
+
+
+def test_a_point_networks_ewma_calibrated_bands_widen_with_the_historys_volatility():
+    """--calibration ewma: the band is the calibrated multiple of the EWMA σ at the origin times √k, so the
+    same model forecasting from a history whose last weeks are twice as volatile gives bands twice as wide."""
+    from hpcast.forecast.lstm import LSTMConfig
+    from hpcast.forecast.recurrent import ewma_sigma
+
+    series = load_bundled("sp500").series().iloc[-600:]
+    config = dataclasses.replace(TINY, model=LSTMConfig(layers=(4,), dropout=(0.0,), calibration="ewma"))
+    model = RecurrentForecaster(config).fit(series, "B", calendar="NYSE")
+    calibration = next(iter(model.series.values()))["calibration"]
+    assert calibration["space"] == "scaled-log"
+    frame = model.predict()
+    sigma = ewma_sigma(series.to_numpy())
+    multiple = np.asarray(calibration["quantiles"]["0.95"])
+    np.testing.assert_allclose(np.log(frame["upper_95"] / frame["forecast"]), multiple * sigma * np.sqrt([1, 2, 3]),
+                               rtol=1e-9)
+    returns = np.diff(np.log(series.to_numpy()))
+    stormy = np.exp(np.cumsum(np.concatenate([[np.log(series.iloc[0])], returns[:-250], 2 * returns[-250:]])))
+    storm = model.predict(pd.Series(stormy, index=series.index, name=series.name))
+    ratio = np.log(storm["upper_95"] / storm["forecast"]) / np.log(frame["upper_95"] / frame["forecast"])
+    np.testing.assert_allclose(ratio, 2.0, rtol=1e-9)  # σ doubles over the whole lookback: the band doubles

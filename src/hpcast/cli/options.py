@@ -26,7 +26,7 @@ from hpcast.config import (
     to_dict,
 )
 from hpcast.features.spectrogram import Taper
-from hpcast.forecast.spec import Distribution, Init
+from hpcast.forecast.spec import Calibration, Distribution, Init
 from hpcast.inputs.sources import SERIES_OPTIONS, DataRequest, option_flag
 
 USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)  # DataError, ConfigError, ...
@@ -191,6 +191,10 @@ def train_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "or a distribution per step trained by its likelihood (normal, student-t) or by the "
                           "pinball loss over --quantiles (quantiles); the bands then scale with its spread "
                           f"[default: {default('model.distribution', 'lstm')}]."),
+        click.option("--calibration", type=choice(Calibration),
+                     help=f"{having('calibration')}, a point head: bands split-conformal on plain errors (plain) or on "
+                          "errors over the series' EWMA volatility at each origin, so they widen in storms (ewma; "
+                          f"log-return targets) [default: {default('model.calibration', 'lstm')}]."),
         click.option("--quantiles", metavar="Q1,Q2,..",
                      help=f"{having('quantiles')}, --distribution quantiles: the levels learned, 0.5 among them "
                           f"[default: {default('model.quantiles', 'lstm')}]."),
@@ -293,7 +297,7 @@ def saved_config(model_dir: str) -> RunConfig:
 
 # flag keyword -> where it lands in the model's settings (each model has only some of them)
 _MODEL_FLAGS = {"layers": "layers", "dropout": "dropout", "init": "init", "embedding": "embedding",
-                "distribution": "distribution", "quantiles": "quantiles",
+                "distribution": "distribution", "quantiles": "quantiles", "calibration": "calibration",
                 "spectro_window": "spectrogram.window", "n_fft": "spectrogram.n_fft", "hop": "spectrogram.hop",
                 "taper": "spectrogram.taper", "channels": "channels", "lstm_hidden": "lstm_hidden"}
 _TRAIN_FLAGS = ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction", "calibration_fraction", "seed",

@@ -24,9 +24,21 @@ from hpcast.forecast.calibration import conformal_calibration
 from hpcast.forecast.panel_windows import PanelWindows, prepare_panel
 from hpcast.forecast.table import model_spec
 
-__all__ = ["RecurrentForecaster", "calibrate_series"]
+__all__ = ["RecurrentForecaster", "calibrate_series", "ewma_sigma"]
+
+EWMA_DECAY = 0.94  # RiskMetrics' daily decay
 
 _CHUNK = 4096  # windows per forward pass when scoring many at once
+
+
+def ewma_sigma(values: np.ndarray, decay: float = EWMA_DECAY, lookback: int = 250) -> float:
+    """The RiskMetrics EWMA volatility of the next log return after the last of ``values`` (one series' values
+    up to a forecast origin): the weights ``decay^k`` over the last ``lookback`` returns, normalised to one."""
+    returns = np.diff(np.log(np.asarray(values, dtype=np.float64)[-(lookback + 1):]))[::-1]  # newest first
+    if len(returns) == 0:
+        raise ValueError("an EWMA volatility needs at least two values")
+    weights = decay ** np.arange(len(returns))
+    return float(np.sqrt(np.sum(weights * returns**2) / np.sum(weights)))
 
 
 def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: PanelWindows, paths: np.ndarray,
@@ -141,9 +153,25 @@ class RecurrentForecaster(Forecaster):
         offset = np.array([windows.scalers[s][0].offset[0] for s in range(len(windows.scalers))])[series]
         scale = np.array([windows.scalers[s][0].scale[0] for s in range(len(windows.scalers))])[series]
         z = self.net.output.point(raw).numpy() * scale[:, None] + offset[:, None]  # the target scaler's inverse
-        last = raw_target[windows.panel_rows(starts + T - 1)]
+        ends = windows.panel_rows(starts + T - 1)
+        last = raw_target[ends]
         paths = decode(z, last, self.config.target)
+        if self._ewma_scaled:  # each window's own series, up to its end
+            first = windows.first_source[windows.series_of(starts)]
+            sigma = np.array([ewma_sigma(raw_target[max(start, end - 250):end + 1]) for start, end in zip(first, ends,
+                                                                                                         strict=True)])
+            return paths, self._ewma_spread(sigma)
         return paths, self._spread(raw, scale)
+
+    @property
+    def _ewma_scaled(self) -> bool:
+        """Whether a point head's bands scale by the EWMA volatility (``calibration="ewma"``, log returns)."""
+        return (not self.net.output.distribution and getattr(self.config.model, "calibration", "plain") == "ewma"
+                and self.config.target == "log_return")
+
+    def _ewma_spread(self, sigma: np.ndarray) -> np.ndarray:
+        """``(M, h)``: the spread of the cumulated log return after each origin, ``σ_origin · √k``."""
+        return sigma[:, None] * np.sqrt(np.arange(1, self.config.horizon + 1))[None, :]
 
     def _spread(self, raw: torch.Tensor, scale: np.ndarray) -> np.ndarray | None:
         """A distribution head's spread of each step ``(M, h)`` in the bands' space: of the cumulated log return
@@ -220,6 +248,9 @@ class RecurrentForecaster(Forecaster):
         """``forecast (S, horizon)``; a distribution head adds ``_band_scale``, its spread, which scales the bands."""
         raw, scale = self._raw(panel)
         columns = {"forecast": self._decoded(panel, self.net.output.point(raw).numpy())[:, :horizon]}
+        if self._ewma_scaled:
+            sigma = np.array([ewma_sigma(panel.values[panel.rows(s), 0]) for s in range(panel.n_series)])
+            return {**columns, "_band_scale": self._ewma_spread(sigma)[:, :horizon]}
         spread = self._spread(raw, scale)
         return columns if spread is None else {**columns, "_band_scale": spread[:, :horizon]}
 

@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from hpcast.errors import ConfigError
 
-__all__ = ["DEFAULT_QUANTILES", "Distribution", "ModelSpec", "RecurrentConfig", "import_name"]
+__all__ = ["DEFAULT_QUANTILES", "Calibration", "Distribution", "ModelSpec", "RecurrentConfig", "import_name"]
 
 Init = Literal["keras", "torch"]
 # the rows of `hpcast.models.outputs.OUTPUTS` (named here too, since specs load no torch; a test keeps them equal)
 Distribution = Literal["point", "normal", "student-t", "quantiles"]
+Calibration = Literal["plain", "ewma"]
 DEFAULT_QUANTILES = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 
 
@@ -36,7 +37,9 @@ class RecurrentConfig:
     > 0 gives a global model a learned vector of that size per series (static covariate). ``distribution``
     picks the output head (`hpcast.models.outputs`): one number per step trained by ``train.loss`` (point),
     or a distribution per step trained by its likelihood (normal, student-t) or the pinball loss over
-    ``quantiles`` (quantiles).
+    ``quantiles`` (quantiles). A distribution head's bands are split-conformal on errors over its own
+    predicted spread; a point head's on plain errors (``calibration="plain"``) or on errors over the series'
+    EWMA volatility at each forecast origin (``"ewma"``, log-return targets), so they widen in storms.
     """
 
     layers: tuple[int, ...] = (64,)
@@ -45,6 +48,7 @@ class RecurrentConfig:
     embedding: int = 0
     distribution: Distribution = "point"
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+    calibration: Calibration = "plain"
 
     def __post_init__(self) -> None:
         if not self.layers or any(size < 1 for size in self.layers):
