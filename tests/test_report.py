@@ -90,7 +90,7 @@ def test_the_report_has_a_value_at_risk_section_when_the_backtest_tested_one(tmp
                 "interval_coverage": {}, "per_series": {}, "var": {"garch": {"sp500": {"0.99": test}}}}
     report = render_report(tmp_path, {}, {"backtest": backtest})
     assert "## Value at risk, one step ahead" in report
-    assert "| garch | sp500 | 99.0% | 250 | 100 (2.5) | 0.000 |" in report and "| red | 1 red |" in report
+    assert "| garch | sp500 | 99.0% | 250 | 100 (2.5) | 0.000 |" in report and "| red | 1 red | — |" in report
 
 
 def test_the_verdict_names_the_best_calibrated_model_and_tells_a_network_to_give_way():

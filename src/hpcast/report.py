@@ -195,14 +195,16 @@ def var_rows(var: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
                 windows = test["windows"]
                 zones = ", ".join(f"{sum(w['zone'] == zone for w in windows)} {zone}"
                                   for zone in ("green", "yellow", "red") if any(w["zone"] == zone for w in windows))
+                es = ("—" if test["mean_es"] is None else
+                      f"{100 * test['mean_es']:.2f}% ({100 * test['mean_tail_return']:.2f}%)")
                 rows.append([model, symbol, f"{float(level):.1%}", str(test["n"]),
                              f"{test['exceptions']} ({test['expected']:.1f})", f"{test['kupiec_p']:.3f}",
-                             f"{test['independence_p']:.3f}", f"{test['coverage_p']:.3f}", test["zone"], zones])
+                             f"{test['independence_p']:.3f}", f"{test['coverage_p']:.3f}", test["zone"], zones, es])
     return rows
 
 
 VAR_COLUMNS = ("model", "series", "VaR", "days", "exceptions (expected)", "Kupiec p", "independence p",
-               "cond. coverage p", "zone", "per 250 days")
+               "cond. coverage p", "zone", "per 250 days", "ES on those days (realised)")
 
 
 def var_lines(var: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
@@ -212,7 +214,9 @@ def var_lines(var: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     out = ["## Value at risk, one step ahead",
            "Exceptions are days whose log return fell below the model's VaR (the lower edge of its band); Kupiec "
            "tests their number, Christoffersen their independence, conditional coverage both; the Basel traffic "
-           "light counts them per 250 days (green 0-4, yellow 5-9, red 10+ at 99%).", "",
+           "light counts them per 250 days (green 0-4, yellow 5-9, red 10+ at 99%). On the exception days, the "
+           "mean forecast expected shortfall stands beside the mean realised log return: an ES that is right on "
+           "average matches it.", "",
            "| " + " | ".join(VAR_COLUMNS) + " |", "|---" * len(VAR_COLUMNS) + "|"]
     return [*out, *("| " + " | ".join(row) + " |" for row in var_rows(var)), ""]
 

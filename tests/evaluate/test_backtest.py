@@ -248,8 +248,12 @@ def test_var_backtests_the_lower_edge_of_the_added_band_for_the_models_with_band
     result = backtest(Panel.from_series(series, "B", "NYSE", symbol="sp500"), config=config, models=("ewma", "naive"))
     assert "lower_98" in result.predictions and set(result.var) == {"ewma"}
     rows = result.predictions[result.predictions["model"] == "ewma"].sort_values("date")
-    expected = var_backtest(np.log(rows["actual"] / rows["last"]), np.log(rows["lower_98"] / rows["last"]), 0.99)
+    var_line = np.log(rows["lower_98"] / rows["last"]).to_numpy()
+    es = rows["es_990"].to_numpy()  # ewma's own normal tail: the mean of its quantiles below the 1% one
+    assert (es < var_line).all() and rows["variance"].notna().all()
+    expected = var_backtest(np.log(rows["actual"] / rows["last"]), var_line, 0.99, es=es)
     assert result.var["ewma"]["sp500"]["0.99"] == expected.to_dict()
+    assert "qlike" in result.metrics.columns and np.isfinite(result.metrics.loc["ewma", "qlike"])
     assert result.to_dict()["var"]["ewma"]["sp500"]["0.99"]["n"] == 60
 
 

@@ -151,3 +151,21 @@ def test_a_point_networks_ewma_calibrated_bands_widen_with_the_historys_volatili
     storm = model.predict(pd.Series(stormy, index=series.index, name=series.name))
     ratio = np.log(storm["upper_95"] / storm["forecast"]) / np.log(frame["upper_95"] / frame["forecast"])
     np.testing.assert_allclose(ratio, 2.0, rtol=1e-9)  # σ doubles over the whole lookback: the band doubles
+
+
+def test_one_step_risk_gives_the_heads_variance_and_an_es_beyond_the_calibrated_var():
+    from hpcast.evaluate.risk import es_levels
+
+    model = _fixed_normal("log_return")
+    scale = next(iter(model.series.values()))["scalers"]["target"]["scale"][0]
+    with pytest.raises(ValueError, match=r"var level \(0.99\) is the lower edge of the 98% band, which this model "
+                                         r"was not calibrated for"):
+        model.one_step_risk(model.history, {0.99: es_levels(0.99)})  # fitted with the 80% and 95% bands
+    risk = model.one_step_risk(model.history, {0.975: es_levels(0.975)})  # the 95% band's lower edge
+    assert risk["variance"][0] == pytest.approx((SIGMA * scale) ** 2, rel=1e-6)
+    mu = MU * scale
+    calibration = next(iter(model.series.values()))["calibration"]
+    var_line = mu - calibration["quantiles"]["0.95"][0] * SIGMA * scale
+    z = stats.norm.ppf(0.025)
+    ratio = (risk["es_975"][0] - mu) / (var_line - mu)  # a normal's ES over its VaR, from the mean
+    assert ratio == pytest.approx(stats.norm.pdf(z) / 0.025 / -z, rel=0.01)

@@ -27,6 +27,7 @@ from hpcast.config import RunConfig
 from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
 from hpcast.evaluate.metrics import Scored, compute_metrics, mase_scale
+from hpcast.evaluate.risk import es_levels
 from hpcast.evaluate.scores import trailing_volatility, volatility_terciles
 from hpcast.forecast.base import Forecaster, as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
@@ -206,13 +207,21 @@ def _fit(name: str, plan: BacktestPlan, on_fitted: Any = None) -> list[list[Fore
     return fits
 
 
-def _forecast(fits: list[Forecaster], history: Panel, horizon: int) -> pd.DataFrame:
-    """Each fit's forecast of ``horizon`` steps from the end of ``history``'s series it was fitted on."""
+def _forecast(fits: list[Forecaster], history: Panel, horizon: int,
+              tails: dict[float, tuple[float, ...]]) -> pd.DataFrame:
+    """Each fit's forecast of ``horizon`` steps from the end of ``history``'s series it was fitted on, with
+    the one-step ``variance`` and ``es_<1000·L>`` of a model with a distribution on each series' first step
+    (`Forecaster.one_step_risk`; ``tails``: VaR level -> the tail quantile levels of its ES)."""
     frames = []
     for model in fits:
         symbols = [s for s in history.symbols if s in model.series]
-        frames.append(model.predict(history.select(symbols) if symbols != list(history.symbols) else history,
-                                    horizon))
+        panel = history.select(symbols) if symbols != list(history.symbols) else history
+        frame = model.predict(panel, horizon)
+        first = frame.groupby("symbol", sort=False).cumcount().to_numpy() == 0  # each series' step 1
+        for column, values in model.one_step_risk(panel, tails).items():
+            by_symbol = dict(zip(panel.symbols, values, strict=True))
+            frame[column] = np.where(first, frame["symbol"].map(by_symbol).to_numpy(dtype=float), np.nan)
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -239,27 +248,33 @@ def _estimator(name: str, config: RunConfig) -> Any:
 
 
 def var_returns(predictions: pd.DataFrame, level: float) -> pd.DataFrame:
-    """The one-step rows of ``predictions`` with a VaR at ``level``: ``model, symbol, date, return, var`` (log
-    returns from the last observed value: realised, and the lower edge of the ``2·level - 1`` band), in date
-    order per model and series; models without that band give no rows."""
-    lower = f"lower_{round((2 * level - 1) * 100)}"
+    """The one-step rows of ``predictions`` with a VaR at ``level``: ``model, symbol, date, return, var, es`` (log
+    returns from the last observed value: realised, the lower edge of the ``2·level - 1`` band, and the
+    expected shortfall where the model gives one), in date order per model and series; models without that
+    band give no rows."""
+    lower, es = f"lower_{round((2 * level - 1) * 100)}", f"es_{round(level * 1000)}"
     if lower not in predictions:
-        return pd.DataFrame(columns=["model", "symbol", "date", "return", "var"])
+        return pd.DataFrame(columns=["model", "symbol", "date", "return", "var", "es"])
     rows = predictions[(predictions["step"] == 1) & predictions[lower].notna()]
-    return pd.DataFrame({"model": rows["model"], "symbol": rows["symbol"], "date": rows["date"],
-                         "return": np.log(rows["actual"] / rows["last"]), "var": np.log(rows[lower] / rows["last"])}
-                        ).sort_values(["model", "symbol", "date"], kind="stable")
+    frame = pd.DataFrame({"model": rows["model"], "symbol": rows["symbol"], "date": rows["date"],
+                          "return": np.log(rows["actual"] / rows["last"]), "var": np.log(rows[lower] / rows["last"]),
+                          "es": rows.get(es, np.nan)})
+    return frame.sort_values(["model", "symbol", "date"], kind="stable")
 
 
 def var_backtests(predictions: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, dict[str, dict[str, Any]]]:
     """Per model, series and VaR level: `hpcast.evaluate.risk.var_backtest` of the one-step forecasts
-    (exceptions, Kupiec, Christoffersen, the traffic light per 250 days), JSON-ready."""
+    (exceptions, Kupiec, Christoffersen, the traffic light per 250 days, the mean ES on the exception days
+    beside the mean realised return there), JSON-ready. An ES above the VaR line (a sampled tail's noise) is
+    taken as the line."""
     from hpcast.evaluate.risk import var_backtest
 
     tests: dict[str, dict[str, dict[str, Any]]] = {}
     for level in levels:
         for (model, symbol), rows in var_returns(predictions, level).groupby(["model", "symbol"], sort=False):
-            result = var_backtest(rows["return"].to_numpy(), rows["var"].to_numpy(), level)
+            es = rows["es"].to_numpy(dtype=float)
+            result = var_backtest(rows["return"].to_numpy(), rows["var"].to_numpy(), level,
+                                  es=None if np.isnan(es).any() else np.minimum(es, rows["var"].to_numpy()))
             tests.setdefault(str(model), {}).setdefault(str(symbol), {})[f"{level:g}"] = result.to_dict()
     return tests
 
@@ -349,6 +364,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
         progress.start(sum(_fits_per_fold(name, config, history) for name in models for history in plan.refits))
     on_fitted = None if progress is None else _Counter(progress).advance
     fits = {name: _fit(name, plan, on_fitted) for name in models}
+    tails = {level: es_levels(level) for level in config.backtest.var}
     origins = plan.origins
     rows: list[pd.DataFrame] = []
     for fold, origin in enumerate(origins):
@@ -361,7 +377,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
                 facts[symbol] = {"actual": values[len(past):len(past) + h], "last": past[-1],
                                  "scale": mase_scale(past, season), "trailing_vol": trailing_volatility(past),
                                  "date": panel.index(symbol)[len(past):len(past) + h]}
-        forecasts = [(name, _forecast(fits[name][plan.refit_of(fold)], history, h)) for name in models]
+        forecasts = [(name, _forecast(fits[name][plan.refit_of(fold)], history, h, tails)) for name in models]
         forecasts += [(name, forecaster.predict(history, h)) for name, forecaster in (fitted or {}).items()]
         for name, forecast in forecasts:
             for symbol, group in forecast.groupby("symbol", sort=False):

@@ -99,6 +99,13 @@ class Forecaster:
         ``(S, horizon)``; the default ``{}`` leaves the bands to conformal calibration (`add_bands`)."""
         return {}
 
+    def one_step_risk(self, panel: Panel, tails: dict[float, Sequence[float]] | None = None) -> dict[str, np.ndarray]:
+        """What a model with a predictive distribution says of the next log return of each series of ``panel``,
+        each ``(S,)``: ``variance`` and, per VaR level L of ``tails`` (L -> the tail quantile levels whose mean
+        is the expected shortfall, `hpcast.evaluate.risk.es_levels`), ``es_<1000·L>``, consistent with the band
+        whose lower edge is the VaR. ``{}`` for a model without a distribution."""
+        return {}
+
     def _own_manifest(self) -> dict[str, Any]:
         return {"model": {"kind": self.kind}}
 

@@ -10,6 +10,7 @@ the scalers and the windows are `hpcast.forecast.panel_windows`'; bands are spli
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -253,6 +254,34 @@ class RecurrentForecaster(Forecaster):
             return {**columns, "_band_scale": self._ewma_spread(sigma)[:, :horizon]}
         spread = self._spread(raw, scale)
         return columns if spread is None else {**columns, "_band_scale": spread[:, :horizon]}
+
+    def one_step_risk(self, panel: Panel, tails: dict[float, Sequence[float]] | None = None) -> dict[str, np.ndarray]:
+        """A distribution head's one-step variance and expected shortfall of the next log return (log-return
+        targets; `Forecaster.one_step_risk`). The ES keeps the head's tail shape but sits on the calibrated
+        band: ``μ + (VaR − μ) · (ES_head − μ) / (VaR_head − μ)``, with VaR the band's lower edge."""
+        if not self.net.output.distribution or self.config.target != "log_return":
+            return {}
+        raw, scale = self._raw(panel)
+        head = self.net.output
+
+        def step1(values: torch.Tensor) -> np.ndarray:  # scaled (S, h) -> the next log return (S,)
+            return values[:, 0].numpy() * scale
+
+        mu = step1(head.point(raw))
+        out = {"variance": head.variance(raw)[:, 0].numpy() * scale**2}
+        spread = self._spread(raw, scale)[:, 0]  # (S,)
+        for level, levels in (tails or {}).items():
+            calibration = [self.series[self.model_symbol(g, panel.n_series)]["calibration"] for g in panel.symbols]
+            band = f"{round(2 * level - 1, 6):g}"
+            if any(band not in c["quantiles"] for c in calibration):
+                raise ValueError(f"var level ({level}) is the lower edge of the {float(band):.0%} band, which this "
+                                 f"model was not calibrated for: fit it with {band} among its interval_levels")
+            multiple = np.array([c["quantiles"][band][0] for c in calibration])
+            var_line = mu - multiple * spread
+            head_var = step1(head.quantile(raw, 1 - level))
+            head_es = np.mean([step1(head.quantile(raw, u)) for u in levels], axis=0)
+            out[f"es_{round(level * 1000)}"] = mu + (var_line - mu) * (head_es - mu) / (head_var - mu)
+        return out
 
     def sample_paths(self, history: Panel | None = None, n: int = 1000, horizon: int | None = None,
                      seed: int = 0) -> np.ndarray:

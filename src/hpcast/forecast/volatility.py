@@ -236,6 +236,14 @@ class VolatilityForecaster(Forecaster):
                                             "price": last[s] * np.exp(quantiles[s, k])}))
         return pd.concat(frames, ignore_index=True)
 
+    def one_step_risk(self, panel: Panel, tails: dict[float, Sequence[float]] | None = None) -> dict[str, np.ndarray]:
+        """The one-step variance and, per VaR level, the expected shortfall of the next log return
+        (`Forecaster.one_step_risk`): the mean of the distribution's quantiles below the VaR."""
+        out = {"variance": np.array([self._predictive(panel, s, 1).variance1 for s in range(panel.n_series)])}
+        for level, levels in (tails or {}).items():
+            out[f"es_{round(level * 1000)}"] = self._log_quantiles(panel, 1, list(levels))[:, :, 0].mean(axis=1)
+        return out
+
     def variance(self, history: Panel | pd.Series | None = None) -> pd.Series:
         """The one-step variance forecast of the next log return (not percent), per series of ``history``
         (default: the fitted data), indexed by symbol: σ²_{T+1} of GARCH (or its EWMA fallback), EWMA and

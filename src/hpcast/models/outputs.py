@@ -79,6 +79,10 @@ class Output:
         unit in which conformal calibration measures errors."""
         raise ValueError(f"the {self.name} head gives no spread (choose a distribution head)")
 
+    def variance(self, raw: torch.Tensor) -> torch.Tensor:
+        """Each step's variance ``(..., h)`` (QLIKE scores it against a realised proxy)."""
+        return self.spread(raw) ** 2
+
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "width": self.width}
 
@@ -157,6 +161,10 @@ class StudentTOutput(Output):
 
     def spread(self, raw: torch.Tensor) -> torch.Tensor:
         return self._params(raw)[1]
+
+    def variance(self, raw: torch.Tensor) -> torch.Tensor:
+        _, sigma, nu = self._params(raw)
+        return sigma**2 * nu / (nu - 2)
 
 
 class QuantileOutput(Output):
