@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _machine import describe
 from hpcast.config import BacktestConfig, RunConfig
-from hpcast.evaluate.backtest import backtest
+from hpcast.evaluate.walkforward import backtest
 from hpcast.inputs import load_panel
 
 DATASETS = {"air_passengers": BacktestConfig(test_size=24), "sp500": BacktestConfig()}

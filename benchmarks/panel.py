@@ -227,7 +227,7 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
 # -- goal 3: backtest ---------------------------------------------------------------------------------------
 def backtests(args: argparse.Namespace) -> tuple[list[tuple], Panel]:
     """Per scope: median wall seconds over the repeats, folds, points scored and MASE of the last run."""
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.walkforward import backtest
 
     panel = bundled_panel()
     scopes = ["per-series", "global"]

@@ -37,9 +37,9 @@ import pandas as pd
 
 from _machine import describe
 from hpcast.config import BacktestConfig, RunConfig, TrainConfig
-from hpcast.evaluate.backtest import backtest, score
 from hpcast.evaluate.metrics import METRICS
 from hpcast.evaluate.significance import dm_by_series
+from hpcast.evaluate.walkforward import backtest, score
 from hpcast.forecast.lstm import LSTMConfig
 from hpcast.inputs import load_panel
 

@@ -55,7 +55,7 @@ import pandas as pd
 from _machine import describe  # benchmarks/_machine.py: python puts this folder on the path
 from hpcast.config import BacktestConfig, RunConfig, TrainConfig
 from hpcast.data.panel import Panel
-from hpcast.evaluate.backtest import BacktestResult, backtest
+from hpcast.evaluate.walkforward import BacktestResult, backtest
 from hpcast.forecast.lstm import LSTMConfig
 from hpcast.inputs import load_panel
 

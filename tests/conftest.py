@@ -132,7 +132,7 @@ def investor_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     small LSTM trained on sp500 through 2016-12-30 with its real backtest MASE (and naive's) as tags.
     Point HPCAST_STORE and HPCAST_DATA at those two folders to serve it.
     """
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.walkforward import backtest
     from hpcast.jobs import train_job
     from hpcast.registry import Registry
     from hpcast.store import FeatureStore

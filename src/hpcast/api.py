@@ -48,8 +48,8 @@ def fit(data: Any, model: str = "lstm", *, freq: str | None = None, calendar: st
 def backtest(data: Any, models: tuple[str, ...] | None = None, *, freq: str | None = None,
              config: RunConfig | None = None, **settings: Any) -> Any:
     """Walk-forward backtest of ``models`` (default: the network and the baselines that apply) on the same
-    folds: `hpcast.evaluate.backtest.backtest`. ``settings`` as in `fit` (``test_size=``, ``scope=``, ...)."""
-    from hpcast.evaluate.backtest import backtest as run
+    folds: `hpcast.evaluate.walkforward.backtest`. ``settings`` as in `fit` (``test_size=``, ``scope=``, ...)."""
+    from hpcast.evaluate.walkforward import backtest as run
 
     network = next((m for m in models or () if _is_network(m)), None)
     config = configure(config, **({"model": network} if network else {}), **settings)

@@ -12,7 +12,7 @@ from hpcast.config import BacktestConfig, ConfigError, RunConfig
 from hpcast.data import load_bundled
 from hpcast.data.panel import Panel
 from hpcast.evaluate import backtest, fold_origins
-from hpcast.evaluate.backtest import DEFAULT_MODELS, default_models
+from hpcast.evaluate.walkforward import DEFAULT_MODELS, default_models
 
 
 @pytest.fixture
@@ -210,7 +210,7 @@ def test_refit_every_k_fits_on_every_kth_origin_and_forecasts_from_each_origin(m
     """The plan: models fitted on the histories ending at origins 0, K, 2K, ...; every origin forecast from its
     own history. Baselines are pure functions of the history they continue, so with or without refits in
     between their forecasts are the same, an oracle for the loop."""
-    module = importlib.import_module("hpcast.evaluate.backtest")  # the package's `backtest` is the function
+    module = importlib.import_module("hpcast.evaluate.walkforward")  # the package's `backtest` is the function
 
     series = load_bundled("sp500").series().iloc[-300:]
     config = RunConfig(horizon=1, backtest=BacktestConfig(test_size=20, step=1))

@@ -142,7 +142,7 @@ def test_only_recurrent_models_ensemble() -> None:
 
 
 def test_backtest_refits_the_ensemble() -> None:
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.walkforward import backtest
 
     config = dataclasses.replace(CONFIG, backtest=dataclasses.replace(CONFIG.backtest, test_size=6))
     result = backtest(_air(), "MS", config, models=("lstm", "naive"))

@@ -11,7 +11,7 @@ import torch
 from hpcast.config import configure
 from hpcast.data import load_bundled
 from hpcast.data.panel import Panel
-from hpcast.evaluate.backtest import backtest
+from hpcast.evaluate.walkforward import backtest
 from hpcast.forecast.base import fit_many
 from hpcast.forecast.ensemble import EnsembleForecaster
 from hpcast.forecast.recurrent import RecurrentForecaster

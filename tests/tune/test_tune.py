@@ -18,7 +18,7 @@ from hpcast.cli import cli
 from hpcast.config import ConfigError, RunConfig, TrainConfig, load_toml
 from hpcast.data import load_bundled
 from hpcast.data.panel import Panel
-from hpcast.evaluate.backtest import backtest
+from hpcast.evaluate.walkforward import backtest
 from hpcast.inputs import load_panel
 from hpcast.tune import StorageError, open_storage, open_study, search_space, tuning_span
 from hpcast.tune.objective import Objective

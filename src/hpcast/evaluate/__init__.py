@@ -1,6 +1,15 @@
-"""Evaluation: the metric table, walk-forward backtests against baselines, interval coverage."""
+"""Evaluation: the metric table, walk-forward backtests against baselines, interval coverage, risk tests.
 
-from hpcast.evaluate.backtest import BacktestResult, backtest, fold_origins, score
+Importing this package loads the metric table only (numpy): ``hpcast backtest --help`` lists the metrics
+without pandas or torch. The walk-forward backtest (`hpcast.evaluate.walkforward`) loads on first use of
+`backtest`, `BacktestResult`, `fold_origins` or `score`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from hpcast.evaluate.metrics import (
     HEADLINE,
     METRICS,
@@ -15,5 +24,12 @@ from hpcast.evaluate.metrics import (
     smape,
 )
 
-__all__ = ["HEADLINE", "METRICS", "BacktestResult", "Metric", "Scored", "backtest", "directional_accuracy",
-           "fold_origins", "mae", "mape", "mase", "mase_scale", "rmse", "score", "smape"]
+_WALKFORWARD = ("BacktestResult", "backtest", "fold_origins", "score")
+__all__ = ["HEADLINE", "METRICS", "Metric", "Scored", *_WALKFORWARD, "directional_accuracy", "mae", "mape", "mase",
+           "mase_scale", "rmse", "smape"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WALKFORWARD:
+        raise AttributeError(f"module 'hpcast.evaluate' has no attribute {name!r}")
+    return getattr(importlib.import_module("hpcast.evaluate.walkforward"), name)

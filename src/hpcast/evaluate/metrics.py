@@ -1,6 +1,6 @@
 """The metric table: every forecast metric declared once, in `METRICS`, and read by all that shows one.
 
-`hpcast.evaluate.backtest.score` computes each metric of the table for every model (and every model and
+`hpcast.evaluate.walkforward.score` computes each metric of the table for every model (and every model and
 series), `BacktestResult.to_dict` writes them to ``metrics.json``, `hpcast.report` heads its columns with
 their labels in the table's order, and ``hpcast backtest --help`` lists them. `METRICS` is the only place
 a metric is chosen by name; `HEADLINE` is the one that verdicts rank models by.

@@ -236,7 +236,7 @@ def volatility_terciles(trailing_vol: np.ndarray) -> np.ndarray:
     Points that share a fold origin share its volatility, so the terciles split the distinct values: the
     k-th smallest of m (k = 0 … m − 1) falls in tercile ⌊3 (k + ½) / m⌋ (a third of the origins each, give or
     take one; a single origin is mid). Whoever calls it chooses the population: the backtest ranks each
-    series' own fold origins (`hpcast.evaluate.backtest.score`).
+    series' own fold origins (`hpcast.evaluate.walkforward.score`).
 
     Example:
         >>> volatility_terciles(np.array([0.3, 0.1, 0.1, 0.2, np.nan])).tolist()

@@ -101,7 +101,7 @@ def backtest_tags(data: Panel | pd.Series, freq: str | None, config: RunConfig, 
                   progress: Any = None) -> dict[str, str]:
     """The skill tags a version is registered with: a walk-forward backtest of its configuration and naive.
 
-    The model (``config.kind``) is refitted on each fold's history (`hpcast.evaluate.backtest`, default
+    The model (``config.kind``) is refitted on each fold's history (`hpcast.evaluate.walkforward`, default
     folds unless ``config.backtest`` sets them), so the figures are for data it had not seen. ``data`` is
     one series sampled at ``freq``, or a panel (one global model refitted per fold; MASE pooled over its
     series, the same folds for every series).
@@ -110,7 +110,7 @@ def backtest_tags(data: Panel | pd.Series, freq: str | None, config: RunConfig, 
         >>> backtest_tags(load_bundled("air_passengers").series(), "MS", RunConfig())  # doctest: +SKIP
         {'backtest_mase': '0.912345', 'naive_mase': '1.000000', 'folds': '1960-06-01,1960-09-01'}
     """
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.walkforward import backtest
 
     model = config.kind
     result = backtest(data, freq, config, models=tuple(dict.fromkeys((model, "naive"))), progress=progress)
@@ -141,7 +141,7 @@ def _live_skill(panel: Panel, champion: Any) -> dict[str, str] | None:
     """The champion's and naive's MASE on the whole horizons after its training end, as version tags
     (None until one horizon has passed). The champion forecasts its own horizon."""
     from hpcast.config import BacktestConfig
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.walkforward import backtest
 
     h = champion.config.horizon
     points = min(_unseen(panel, champion), int(panel.lengths.min()) - getattr(champion, "min_history", 1)) // h * h
@@ -233,7 +233,7 @@ def _comparison_reason(reason: str, naive: float, origins: list[str], has_champi
 def _challenge(panel: Panel, key: str, registry: Any, config: RunConfig, folder: Path,
                champion_version: int | None, champion: Any, drift: DriftReport, forced: bool) -> Decision:
     """Steps 4-6: train the challenger before the folds, compare on them, register, tag, maybe promote."""
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.walkforward import backtest
     from hpcast.jobs import train_job
 
     assert config.backtest.test_size is not None

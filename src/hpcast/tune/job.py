@@ -57,7 +57,7 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
         >>> result = tune_job(panel, RunConfig(), search_space("lstm", "MS"), Path("runs/t"), study="air",
         ...                   storage="sqlite:///hpcast-data/optuna.db", trials=8, timeout=None)  # doctest: +SKIP
     """
-    from hpcast.evaluate.backtest import tested_dates, with_test_size
+    from hpcast.evaluate.walkforward import tested_dates, with_test_size
     from hpcast.forecast.table import estimator_for
     from hpcast.tune.study import make_pruner, open_storage, open_study
 
@@ -107,7 +107,7 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
 def _held_out(panel: Panel, config: RunConfig, ensemble: int, progress: Any) -> tuple[dict[str, float], list[str]]:
     """MASE on the held-out folds of ``config``'s model and naive, and with ``ensemble`` > 1 of its seed
     ensemble (a second backtest on the same folds), in that order: single, ensemble, naive; and the folds."""
-    from hpcast.evaluate.backtest import backtest
+    from hpcast.evaluate.walkforward import backtest
 
     outcome = backtest(panel, config=config, models=(config.kind, "naive"), progress=progress)
     mase = {str(model): float(value) for model, value in outcome.metrics["mase"].items()}

@@ -1,6 +1,6 @@
 """What a trial computes, and on which data.
 
-The tuning span is the panel's data *before* the folds `hpcast.evaluate.backtest.backtest` reports by
+The tuning span is the panel's data *before* the folds `hpcast.evaluate.walkforward.backtest` reports by
 default for the same config (its ``test_size`` over the panel's date axis): every date strictly before the
 first fold origin. A trial builds its `RunConfig` with `hpcast.config.configure` (the base config plus the
 trial's parameters), fits the model's estimator on that span, and returns the fitted model's best
@@ -23,7 +23,7 @@ import pandas as pd
 
 from hpcast.config import RunConfig, configure, to_dict
 from hpcast.data.panel import Panel
-from hpcast.evaluate.backtest import fold_dates
+from hpcast.evaluate.walkforward import fold_dates
 from hpcast.tune.space import Param, to_settings
 
 __all__ = ["Objective", "TrialProgress", "tuning_span"]
