@@ -8,11 +8,13 @@ import click
 
 from hpcast.cli import cli
 from hpcast.cli.options import (
+    choice,
     data_options,
     ints,
     load_dataset,
     user_errors,
 )
+from hpcast.models.scratch.train import Dtype, Optimizer, TaskKind
 
 
 @cli.group()
@@ -31,16 +33,16 @@ def scratch() -> None:
               help="numpy, numpy-per-sample, numba, numba-cuda or torch; a comma list compares them.")
 @click.option("--hidden", default="50", show_default=True, metavar="H1,H2,..", help="Hidden size per layer.")
 @click.option("--window", type=int, default=12, show_default=True, help="Input window length.")
-@click.option("--task", type=click.Choice(["regression", "classification"]), default="regression",
+@click.option("--task", type=choice(TaskKind), default="regression",
               show_default=True, help="Next value (MSE) or next change bucketed into --classes (cross-entropy).")
 @click.option("--classes", type=int, default=3, show_default=True, help="Classes for --task classification.")
 @click.option("--epochs", type=int, default=5, show_default=True, help="Epochs.")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Minibatch size.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True,
+@click.option("--optimizer", type=choice(Optimizer), default="adam", show_default=True,
               help="Update rule.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate.")
 @click.option("--clip-norm", type=float, default=5.0, show_default=True, help="Global gradient-norm clip (0: off).")
-@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
+@click.option("--dtype", type=choice(Dtype), default="float64", show_default=True,
               help="Floating-point type.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for weights and batch order.")
 @click.option("--threads", type=int, help="Numba threads [default: all cores].")

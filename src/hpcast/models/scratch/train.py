@@ -30,20 +30,25 @@ class Implementation(Protocol):
                       loss: str) -> tuple[float, np.ndarray]: ...
 
 
+TaskKind = Literal["regression", "classification"]
+Optimizer = Literal["adam", "sgd"]
+Dtype = Literal["float64", "float32"]
+
+
 @dataclass(frozen=True)
 class ScratchConfig:
     hidden: tuple[int, ...] = (50,)
     window: int = 12
-    task: Literal["regression", "classification"] = "regression"
+    task: TaskKind = "regression"
     classes: int = 3
     epochs: int = 5
     batch_size: int = 32
-    optimizer: Literal["adam", "sgd"] = "adam"
+    optimizer: Optimizer = "adam"
     lr: float = 0.01
     clip_norm: float = 5.0
     val_fraction: float = 0.2
     seed: int = 1
-    dtype: Literal["float64", "float32"] = "float64"
+    dtype: Dtype = "float64"
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.epochs < 1 or self.batch_size < 1:
