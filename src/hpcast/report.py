@@ -154,6 +154,11 @@ def _interval_lines(model_manifest: Path) -> list[str]:
         calibrations = [("", manifest["calibration"])]  # pooled over the series (spectro-cnn)
     if not calibrations:
         return []
+    first = calibrations[0][1]
+    if first.get("pooled_series"):  # scaled scores pooled over the panel: one calibration for every series
+        return [f"Intervals are split-conformal on errors over the forecast's own spread, from the scaled residuals "
+                f"of {first['windows']} calibration windows pooled over {first['pooled_series']} series that neither "
+                "trained the model nor chose its epoch.", *[f"- note: {note}" for note in first.get("notes", [])], ""]
     several = len(calibrations) > 1
     windows = ", ".join(f"{symbol} {c['windows']}" if several else str(c["windows"]) for symbol, c in calibrations)
     return [f"Intervals are split-conformal, from the residuals of {windows} calibration windows "

@@ -169,3 +169,20 @@ def test_one_step_risk_gives_the_heads_variance_and_an_es_beyond_the_calibrated_
     z = stats.norm.ppf(0.025)
     ratio = (risk["es_975"][0] - mu) / (var_line - mu)  # a normal's ES over its VaR, from the mean
     assert ratio == pytest.approx(stats.norm.pdf(z) / 0.025 / -z, rel=0.01)
+
+
+def test_scaled_scores_are_pooled_over_the_panels_series():
+    """A global model's scaled calibration is one, over every series' calibration windows: a short series'
+    95% band rests on the panel's residuals (the rank a 95% band needs exists), not on its own few."""
+
+    long, short = load_bundled("sp500").series().iloc[-500:], load_bundled("nasdaq").series().iloc[-120:]
+    panel = Panel.from_frames({"long": long.to_frame(), "short": short.to_frame()}, "B", {"long": "NYSE",
+                                                                                          "short": "NYSE"})
+    config = dataclasses.replace(TINY, model=dataclasses.replace(TINY.model, layers=(4,), dropout=(0.0,),
+                                                                 distribution="normal"))
+    model = RecurrentForecaster(config).fit(panel)
+    long_cal, short_cal = model.series["long"]["calibration"], model.series["short"]["calibration"]
+    assert long_cal == short_cal and long_cal["pooled_series"] == 2
+    assert long_cal["windows"] == model.series["long"]["data"]["calibration_windows"] + \
+        model.series["short"]["data"]["calibration_windows"]
+    assert long_cal["quantiles"]["0.95"] != long_cal["quantiles"]["0.8"] and not long_cal["notes"]

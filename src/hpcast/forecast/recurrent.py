@@ -47,9 +47,11 @@ def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: P
     """Per series of ``panel``: conformal quantiles of its calibration windows' residuals (``paths (M, h)``: the
     decoded forecasts of ``windows.starts("cal")``), its scalers and split, written into ``series[symbol]``.
 
-    With ``spread (M, h)`` (a distribution head's predicted spread of each step, in the residuals' space) the
-    scores are the residuals divided by it, so the bands widen and narrow with the model's own volatility
-    forecast while the conformal rank keeps their finite-sample coverage (split conformal on scaled scores)."""
+    With ``spread (M, h)`` (a distribution head's predicted spread of each step, or the EWMA volatility, in the
+    residuals' space) the scores are the residuals divided by it, so the bands widen and narrow with the
+    volatility forecast while the conformal rank keeps their finite-sample coverage (split conformal on scaled
+    scores). Scaled scores are free of each series' units and volatility, so they are pooled over every series
+    of the panel: a short series' bands rest on the whole panel's calibration windows, not on its own few."""
     starts = windows.starts("cal")
     of_series = windows.series_of(starts)
     T, h = windows.window, windows.horizon
@@ -59,6 +61,11 @@ def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: P
     if spread is not None:
         residuals = residuals / spread
     space = ("scaled-log" if log_space else "scaled") if spread is not None else ("log" if log_space else "linear")
+    pooled = None
+    if spread is not None:
+        pooled = conformal_calibration(residuals, config.interval_levels, space)
+        if panel.n_series > 1:
+            pooled["pooled_series"] = panel.n_series
     for s, symbol in enumerate(panel.symbols):
         n_train, first_val, n_val, first_cal = (int(v) for v in windows.splits[s])
         target, covariates = windows.scalers[s]
@@ -66,7 +73,7 @@ def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: P
         cutoff = int(windows.panel_rows(windows.first_row[s] + first_val + T - 1)) - raw_first
         series[symbol].update(
             scalers={"target": target.to_dict(), "covariates": covariates.to_dict() if covariates else None},
-            calibration=conformal_calibration(residuals[of_series == s], config.interval_levels, space),
+            calibration=pooled or conformal_calibration(residuals[of_series == s], config.interval_levels, space),
             data={"train_windows": n_train, "val_windows": n_val,
                   "calibration_windows": int(windows.windows[s]) - first_cal,
                   "scaler_fitted_through": panel.index(s)[cutoff].date().isoformat()})
