@@ -120,6 +120,9 @@ class BacktestConfig:
     ``refit_every``: refit the models at every K-th fold origin only, forecasting from the origins between
     with the latest fit and the history up to each origin (None: refit at every origin). ``var``: VaR levels
     to backtest on the one-step forecasts (0.99: the 1% quantile, the lower edge of the 98% band).
+    ``adaptive``: with one-step forecasts, add each banded model again as ``<model>+aci``, its bands adapted
+    online by adaptive conformal inference (`hpcast.forecast.calibration.adaptive_conformal`) from the hits
+    of the origins before each one.
     """
 
     test_size: int | None = None
@@ -127,12 +130,15 @@ class BacktestConfig:
     scope: Scope = "global"
     refit_every: int | None = None
     var: tuple[float, ...] = ()
+    adaptive: float = 0.0  # > 0: also each banded model's bands adapted online (ACI) with this step size
 
     def __post_init__(self) -> None:
         for name in ("test_size", "step", "refit_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} ({value}) must be >= 1")
+        if not 0 <= self.adaptive < 1:
+            raise ConfigError(f"adaptive ({self.adaptive}) must be in [0, 1): the ACI step size (0: off), e.g. 0.005")
         for level in self.var:
             if not 0.5 < level < 1 or not _whole_percent(2 * level - 1):
                 raise ConfigError(f"var ({level}) must be in (0.5, 1), a lower tail whose central band is a whole "

@@ -26,10 +26,11 @@ def _number(value: Any, scale: float = 1.0) -> str:
 
 
 def _networks(metrics: dict[str, Any]) -> list[str]:
-    """The models in ``metrics`` that are not baselines (networks, or fitted models such as a champion)."""
+    """The models in ``metrics`` that are not baselines (networks, or fitted models such as a champion); a
+    baseline's adaptive-conformal twin (``garch+aci``) is a baseline too."""
     from hpcast.forecast.table import BASELINE_NAMES
 
-    return [model for model in metrics if model not in BASELINE_NAMES]
+    return [model for model in metrics if model.removesuffix("+aci") not in BASELINE_NAMES]
 
 
 def backtest_table(metrics: dict[str, dict[str, Any]]) -> str:

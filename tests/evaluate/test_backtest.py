@@ -261,3 +261,33 @@ def test_var_backtests_the_lower_edge_of_the_added_band_for_the_models_with_band
 def test_a_var_level_must_be_a_lower_tail_of_a_whole_percent_band(level):
     with pytest.raises(ConfigError, match=rf"var \({level}\) must be in \(0.5, 1\), a lower tail"):
         BacktestConfig(var=(level,))
+
+
+def test_adaptive_bands_use_only_the_hits_before_each_origin_and_recover_coverage():
+    """A model whose band is right for a calm regime and then half as wide as the errors: its +aci twin's
+    coverage after the change recovers towards the level; its first bands equal the model's own; and a band
+    at origin t does not move when the outcomes after t change."""
+    from hpcast.evaluate.walkforward import adaptive_bands
+
+    rng = np.random.default_rng(0)
+    n = 600
+    error = rng.normal(0, 0.01, n) * np.where(np.arange(n) < 300, 1.0, 2.0)  # volatility doubles at 300
+    half = 1.2816 * 0.01  # the calm regime's 80% half-width in log units
+    frame = pd.DataFrame({"model": "m", "symbol": "a", "date": pd.bdate_range("2020-01-01", periods=n),
+                          "forecast": 100.0, "actual": 100 * np.exp(error), "lower_80": 100 * np.exp(-half),
+                          "upper_80": 100 * np.exp(half)})
+    adapted = adaptive_bands(frame, (0.8,), gamma=0.02)
+    inside = (adapted["actual"] >= adapted["lower_80"]) & (adapted["actual"] <= adapted["upper_80"])
+    fixed = (frame["actual"] >= frame["lower_80"]) & (frame["actual"] <= frame["upper_80"])
+    assert set(adapted["model"]) == {"m+aci"}
+    assert fixed[400:].mean() < 0.55 and abs(inside[400:].mean() - 0.8) < 0.06, inside[400:].mean()
+    assert (adapted["lower_80"][:20] == frame["lower_80"][:20]).all()  # before the first 20 origins: its own band
+    later = frame.assign(actual=np.where(np.arange(n) > 450, 1e3, frame["actual"]))  # outcomes after 450 change
+    again = adaptive_bands(later, (0.8,), gamma=0.02)
+    np.testing.assert_array_equal(again["lower_80"][:452], adapted["lower_80"][:452])
+
+
+def test_adaptive_needs_one_step_forecasts():
+    config = RunConfig(horizon=2, backtest=BacktestConfig(test_size=10, step=1, adaptive=0.01))
+    with pytest.raises(ValueError, match=r"adaptive \(0.01\) adapts one-step bands .* --horizon 1 \(got 2\)"):
+        backtest(load_bundled("sp500").series().iloc[-200:], "B", config, models=("ewma",))

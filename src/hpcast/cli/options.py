@@ -304,7 +304,7 @@ _TRAIN_FLAGS = ("epochs", "batch_size", "lr", "loss", "patience", "val_fraction"
                 "ensemble", "kernels", "device", "loader_workers", "pin_memory", "prefetch", "persistent_workers",
                 "targets", "warmup", "stride", "precision", "schedule", "series_weights", "fleet")
 _DISTRIBUTED_FLAGS = ("workers", "strategy", "sync_every", "sync_url", "sync_timeout", "max_restarts")
-_BACKTEST_FLAGS = ("test_size", "step", "scope", "refit_every")  # and var, a list (run_config)
+_BACKTEST_FLAGS = ("test_size", "step", "scope", "refit_every", "adaptive")  # and var, a list (run_config)
 
 
 def _model_settings(kwargs: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:

@@ -132,6 +132,9 @@ class _ListsMetrics(click.Command):
               help="Backtest the one-step value at risk at these levels (0.99: the 1% quantile, the lower edge of "
                    "the 98% band, which is added): exceptions, Kupiec, Christoffersen, the Basel traffic light per "
                    "250 days, and a chart of returns against each model's VaR line.")
+@click.option("--adaptive", type=float, metavar="GAMMA",
+              help="With --horizon 1: add each model with bands again as MODEL+aci, its bands adapted online from "
+                   "the hits of the days before (adaptive conformal inference, step size GAMMA, e.g. 0.005).")
 @click.option("--refit-every", type=click.IntRange(min=1), metavar="K",
               help="Refit the models at every K-th origin only; the origins between forecast with the latest fit "
                    "and their own history (--step 1 --refit-every 21: daily origins, monthly refits) "

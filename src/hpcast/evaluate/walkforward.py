@@ -32,8 +32,20 @@ from hpcast.evaluate.scores import trailing_volatility, volatility_terciles
 from hpcast.forecast.base import Forecaster, as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
-__all__ = ["BacktestPlan", "BacktestResult", "backtest", "default_models", "fold_dates", "fold_origins",
-           "plan_backtest", "score", "tested_dates", "var_backtests", "var_returns"]
+__all__ = [
+    "BacktestPlan",
+    "BacktestResult",
+    "adaptive_bands",
+    "backtest",
+    "default_models",
+    "fold_dates",
+    "fold_origins",
+    "plan_backtest",
+    "score",
+    "tested_dates",
+    "var_backtests",
+    "var_returns",
+]
 
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
 
@@ -247,6 +259,36 @@ def _estimator(name: str, config: RunConfig) -> Any:
     return estimator_for(name, config.train.ensemble if model_spec(name).network is not None else 1)
 
 
+def adaptive_bands(predictions: pd.DataFrame, levels: tuple[float, ...], gamma: float,
+                   first: int = 20) -> pd.DataFrame:
+    """Each banded model's one-step rows again as ``<model>+aci``, every band rescaled by adaptive conformal
+    inference over its series' origins in date order (`adaptive_conformal`): a score is the log error over
+    the band's own half-width on its side, so a band that held has a score <= 1, and from the ``first``-th
+    origin on each band is the adapted quantile of the past scores times its half-widths. Each origin's band
+    uses the hits of the origins before it only."""
+    from hpcast.forecast.calibration import adaptive_conformal
+
+    out = []
+    for (model, _), rows in predictions.groupby(["model", "symbol"], sort=False):
+        rows = rows.sort_values("date", kind="stable").copy()
+        banded = False
+        for level in levels:
+            lower, upper = f"lower_{round(level * 100)}", f"upper_{round(level * 100)}"
+            if lower not in rows or rows[lower].isna().any() or len(rows) <= first:
+                continue
+            forecast, actual = rows["forecast"].to_numpy(), rows["actual"].to_numpy()
+            below, above = np.log(forecast / rows[lower].to_numpy()), np.log(rows[upper].to_numpy() / forecast)
+            error = np.log(actual / forecast)
+            scores = np.where(error < 0, -error / below, error / above)
+            thresholds, _ = adaptive_conformal(scores, level, gamma=gamma, start=first)
+            factor = np.where(np.isnan(thresholds), 1.0, np.minimum(thresholds, 1e3))  # +inf: a band for anything
+            rows[lower], rows[upper] = forecast * np.exp(-factor * below), forecast * np.exp(factor * above)
+            banded = True
+        if banded:
+            out.append(rows.assign(model=f"{model}+aci"))
+    return pd.concat(out, ignore_index=True) if out else predictions.iloc[:0]
+
+
 def var_returns(predictions: pd.DataFrame, level: float) -> pd.DataFrame:
     """The one-step rows of ``predictions`` with a VaR at ``level``: ``model, symbol, date, return, var, es`` (log
     returns from the last observed value: realised, the lower edge of the ``2·level - 1`` band, and the
@@ -353,6 +395,9 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
         config = dataclasses.replace(config, interval_levels=levels)
     h = config.horizon
     assert h is not None
+    if config.backtest.adaptive and h != 1:
+        raise ValueError(f"adaptive ({config.backtest.adaptive}) adapts one-step bands from each day's hit: pass "
+                         f"--horizon 1 (got {h})")
     for name in models:
         _estimator(name, config.for_model(name))  # a network that cannot ensemble fails before the first fold
         fixed = model_spec(name).horizon
@@ -392,6 +437,9 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
     if progress is not None:
         progress.finish()
     predictions = pd.concat(rows, ignore_index=True)
+    if config.backtest.adaptive:
+        predictions = pd.concat([predictions, adaptive_bands(predictions, config.interval_levels,
+                                                             config.backtest.adaptive)], ignore_index=True)
     return BacktestResult(predictions=predictions, metrics=score(predictions),
                           coverage=_coverage(predictions, config.interval_levels),
                           origins=[pd.Timestamp(o).date().isoformat() for o in origins], horizon=h, season=season,
