@@ -98,3 +98,13 @@ def test_flag_choices_are_the_configs_literals():
                 assert tuple(param.type.choices) == typing.get_args(hint), (command.name, param.name)
                 checked.add(param.name)
     assert len(checked) == 11  # the config's 11 Literals, each a flag
+
+
+def test_data_list_shows_every_source_with_the_flags_that_pick_it():
+    from click.testing import CliRunner
+
+    output = CliRunner().invoke(cli, ["data", "list"], env={"COLUMNS": "200"}).output
+    for name, source in SOURCES.items():
+        line = next(line for line in output.splitlines() if line.strip().startswith(f"{name} "))
+        assert source.description[:30] in line and f"--{source.picked_by[0]}" in line, line
+    assert "--symbols with --from-store" in output

@@ -23,7 +23,8 @@ def data() -> None:
 
 @data.command("list")
 def data_list() -> None:
-    """List bundled datasets with frequency, description and licence tier.
+    """List bundled datasets with frequency, description and licence tier, then every source a command reads
+    data from and the flags that pick it.
 
     \b
     Example:
@@ -32,11 +33,21 @@ def data_list() -> None:
     from rich.table import Table
 
     from hpcast.data.bundled import BUNDLED
+    from hpcast.inputs.sources import SOURCES, option_flag
 
     table = Table("name", "freq", "description", "licence", box=None)
     for name, info in BUNDLED.items():
         table.add_row(name, info.freq, info.description, info.licence.split(":")[0])
-    console().print(table)
+    terminal = console()
+    terminal.print(table)
+    sources = Table("source", "picked by", "takes", "what it reads", box=None, title="sources")
+    for source in SOURCES.values():
+        picked = " or ".join(option_flag(name) for name in source.picked_by)
+        if source.needs:
+            picked += f" with {option_flag(source.needs)}"
+        takes = ", ".join(option_flag(name) for name in source.options if name not in (source.needs, "store"))
+        sources.add_row(source.name, picked, takes, source.description)
+    terminal.print(sources)
 
 
 @data.command("show")

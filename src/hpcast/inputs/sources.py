@@ -105,12 +105,12 @@ class Source:
     """One row of `SOURCES`.
 
     Attributes:
-        name: what the run manifest and ``--help`` call it.
+        name: what ``hpcast data list`` calls it.
         picked_by: the options that pick it (one of them names the data); a pick may also need ``needs``.
         options: the other options it takes (``covariates`` and ``missing``, for covariates' holes, are taken
             by every source of a panel).
         reader: ``module:function`` reading a `DataRequest` into a list of `hpcast.data.Dataset`, or a panel.
-        description: one line for the docs.
+        description: one line for ``hpcast data list``.
         needs: an option that must be set for this row (``from_store`` for the store), else unset.
         detect: ``module:function`` telling, from the request, whether this row reads it (a long CSV file).
         panel_only: reads many series, so never what `load_data` (one series) picks.
