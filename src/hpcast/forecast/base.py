@@ -179,7 +179,7 @@ class Forecaster:
         horizon = self.check_horizon(horizon)
         columns = self._columns(panel, horizon)  # name -> (S, horizon)
         paths = columns.pop("forecast")
-        spread = columns.pop("_band_scale", None)  # a distribution head's spread: it scales the bands
+        spread = columns.pop("_band_scale", None)  # a head's spread or the EWMA σ: it scales the bands
         own_bands = self._bands(panel, horizon)  # name -> (S, horizon); such a model has no conformal calibration
         frames = []
         for s, given in enumerate(panel.symbols):
