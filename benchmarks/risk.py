@@ -107,10 +107,11 @@ def lstm_config(head: str, args: argparse.Namespace) -> RunConfig:
                      train=TrainConfig(epochs=args.epochs, patience=args.patience, device="cpu"))
 
 
-def run(window: Window, model: str, config: RunConfig, refit_every: int) -> BacktestResult:
-    """``model`` backtested on ``window``: every one-step origin of its test span, refitted every K-th."""
+def run(window: Window, model: str, config: RunConfig, refit_every: int, adaptive: float = 0.0) -> BacktestResult:
+    """``model`` backtested on ``window``: every one-step origin of its test span, refitted every K-th (with
+    ``adaptive`` > 0, also as ``<model>+aci``, its bands adapted online)."""
     n = window.test_size  # origins: one per tested date (step 1, horizon 1)
-    folds = BacktestConfig(test_size=n, step=1, refit_every=min(refit_every, n), var=VAR)
+    folds = BacktestConfig(test_size=n, step=1, refit_every=min(refit_every, n), var=VAR, adaptive=adaptive)
     return backtest(window.panel, config=dataclasses.replace(config, backtest=folds), models=(model,))
 
 
@@ -214,6 +215,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=5, help="LSTM early-stopping patience [5]")
     parser.add_argument("--hidden", type=int, default=32, help="LSTM hidden size, one layer [32]")
     parser.add_argument("--window", type=int, default=60, help="LSTM input window [60]")
+    parser.add_argument("--adaptive", type=float, default=0.0, metavar="GAMMA",
+                        help="also each model as MODEL+aci, its bands adapted online (ACI step size, e.g. 0.01) [off]")
     parser.add_argument("--out", help="also write the tables here as markdown")
     args = parser.parse_args()
     args.series, args.heads = args.series.split(","), args.heads.split(",")
@@ -236,10 +239,12 @@ def measure(args: argparse.Namespace, rows: list[Window]) -> tuple[dict[str, dic
     for label, model, config, refit_every in runs:
         for window in rows:
             begun = time.perf_counter()
-            result = run(window, model, config, refit_every)
+            result = run(window, model, config, refit_every, args.adaptive)
             took = time.perf_counter() - begun
             seconds[label] = seconds.get(label, 0.0) + took
             table.setdefault(label, {})[window.name] = summarise(result, model)
+            if f"{model}+aci" in result.metrics.index:  # the same run's forecasts, their bands adapted online
+                table.setdefault(f"{label}+aci", {})[window.name] = summarise(result, f"{model}+aci")
             print(f"{label:12s} {window.name:14s} {window.test_size:4d} origins from {result.origins[0]}  "
                   f"{took:6.1f} s", file=sys.stderr, flush=True)
     return table, seconds
@@ -271,7 +276,7 @@ def report(args: argparse.Namespace, rows: list[Window], table: dict[str, dict[s
         out.append(f"| {label} | {goal_coverage(table[label], series)} | {goal_var(table[label], series)} | "
                    f"{goal_against_garch(label, table, series)} | "
                    + (f"{goal_against_garch(label, table, series, 'qlike')} | " if qlike else "")
-                   + f"{seconds[label]:.0f} s |")
+                   + (f"{seconds[label]:.0f} s |" if label in seconds else f"in {label.removesuffix('+aci')}'s run |"))
     if not qlike:
         skipped = sorted({note for model in table.values() for row in model.values()
                           for note in str(row["skipped"]).split("; ") if note.startswith("qlike")})

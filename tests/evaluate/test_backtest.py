@@ -291,3 +291,19 @@ def test_adaptive_needs_one_step_forecasts():
     config = RunConfig(horizon=2, backtest=BacktestConfig(test_size=10, step=1, adaptive=0.01))
     with pytest.raises(ValueError, match=r"adaptive \(0.01\) adapts one-step bands .* --horizon 1 \(got 2\)"):
         backtest(load_bundled("sp500").series().iloc[-200:], "B", config, models=("ewma",))
+
+
+def test_an_adaptive_band_that_must_cover_anything_is_the_widest_miss_so_far():
+    """After a run of misses ACI's working miscoverage goes below 0 (a band for anything): the band is then
+    the largest score seen before, finite, never an overflow."""
+    from hpcast.evaluate.walkforward import adaptive_bands
+
+    n = 80
+    actual = np.full(n, 100.0)
+    actual[20:40] = 100 * np.exp(0.05)  # twenty misses in a row, five half-widths out
+    frame = pd.DataFrame({"model": "m", "symbol": "a", "date": pd.bdate_range("2020-01-01", periods=n),
+                          "forecast": 100.0, "actual": actual, "lower_80": 100 * np.exp(-0.01),
+                          "upper_80": 100 * np.exp(0.01)})
+    adapted = adaptive_bands(frame, (0.8,), gamma=0.2)
+    half = np.log(adapted["upper_80"] / adapted["forecast"])
+    assert np.isfinite(half).all() and half.max() == pytest.approx(0.05, rel=1e-9)  # five times 0.01

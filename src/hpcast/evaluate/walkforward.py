@@ -264,8 +264,9 @@ def adaptive_bands(predictions: pd.DataFrame, levels: tuple[float, ...], gamma: 
     """Each banded model's one-step rows again as ``<model>+aci``, every band rescaled by adaptive conformal
     inference over its series' origins in date order (`adaptive_conformal`): a score is the log error over
     the band's own half-width on its side, so a band that held has a score <= 1, and from the ``first``-th
-    origin on each band is the adapted quantile of the past scores times its half-widths. Each origin's band
-    uses the hits of the origins before it only."""
+    origin on each band is the adapted quantile of the past scores times its half-widths (where ACI asks for
+    a band that covers anything, the widest score seen so far). Each origin's band uses the hits of the
+    origins before it only."""
     from hpcast.forecast.calibration import adaptive_conformal
 
     out = []
@@ -281,7 +282,8 @@ def adaptive_bands(predictions: pd.DataFrame, levels: tuple[float, ...], gamma: 
             error = np.log(actual / forecast)
             scores = np.where(error < 0, -error / below, error / above)
             thresholds, _ = adaptive_conformal(scores, level, gamma=gamma, start=first)
-            factor = np.where(np.isnan(thresholds), 1.0, np.minimum(thresholds, 1e3))  # +inf: a band for anything
+            widest = np.maximum.accumulate(np.concatenate([[1.0], scores[:-1]]))  # the largest score before each
+            factor = np.where(np.isnan(thresholds), 1.0, np.where(np.isinf(thresholds), widest, thresholds))
             rows[lower], rows[upper] = forecast * np.exp(-factor * below), forecast * np.exp(factor * above)
             banded = True
         if banded:
