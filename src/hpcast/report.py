@@ -127,14 +127,17 @@ def _skipped_lines(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """Which blanks in the table are metrics a model could not have: it gives no quantiles or samples. Only
     the metrics the table shows are named (a point-only run shows no distribution metric to explain)."""
     shown = shown_columns(metrics.values(), METRICS)
-    skipped = []
+    by_needs: dict[str, list[str]] = {}  # what is missing -> the models missing it, so each need is said once
     for model, row in metrics.items():
         notes = [note for note in (row.get("skipped") or "").split("; ") if note.split(" (")[0] in shown]
-        if notes:
-            skipped.append(f"{model}: {'; '.join(notes)}")
-    if not skipped:
+        needs = sorted({note.split(" (needs ")[-1].rstrip(")") for note in notes})
+        if needs:
+            by_needs.setdefault(" or ".join(needs), []).append(model)
+    if not by_needs:
         return []
-    return [f"Blank (—) where a model gives nothing the metric reads: {'; '.join(skipped)}.", ""]
+    said = "; ".join(f"{', '.join(models)} give{'s' if len(models) == 1 else ''} no {needs}"
+                     for needs, models in by_needs.items())
+    return [f"Blank (—) where a model gives nothing the metric reads: {said}.", ""]
 
 
 def mase_scale_words(season: int) -> str:
