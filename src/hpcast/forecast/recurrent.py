@@ -277,8 +277,8 @@ class RecurrentForecaster(Forecaster):
         mu = step1(head.point(raw))
         out = {"variance": head.variance(raw)[:, 0].numpy() * scale**2}
         spread = self._spread(raw, scale)[:, 0]  # (S,)
+        calibration = [self.series[self.model_symbol(g, panel.n_series)]["calibration"] for g in panel.symbols]
         for level, levels in (tails or {}).items():
-            calibration = [self.series[self.model_symbol(g, panel.n_series)]["calibration"] for g in panel.symbols]
             band = f"{round(2 * level - 1, 6):g}"
             if any(band not in c["quantiles"] for c in calibration):
                 raise ValueError(f"var level ({level}) is the lower edge of the {float(band):.0%} band, which this "

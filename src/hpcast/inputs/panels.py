@@ -125,11 +125,7 @@ def read_store(request: DataRequest) -> Panel:
     store = request.store if isinstance(request.store, FeatureStore) else FeatureStore(request.store)
     covariates = parse_covariates(request.covariates)
     symbols = _names(request.symbols, "--symbols")
-    loaded = []
-    for symbol in symbols:
-        dataset = store.dataset(symbol, as_of=request.as_of)
-        gaps = [note for s in dataset.symbols if (note := dataset.gaps(s).note())]
-        loaded.append(dataclasses.replace(dataset, notes=(*dataset.notes, *gaps)))
+    loaded = [_with_gap_notes(store.dataset(symbol, as_of=request.as_of)) for symbol in symbols]
 
     def with_volume(symbol: str, frame: pd.DataFrame) -> pd.DataFrame:
         """The store's dataset keeps close and adj_close only: read volume when it is asked for."""
