@@ -154,6 +154,5 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
 
 
-
 if __name__ == "__main__":
     main()

@@ -36,7 +36,6 @@ _HORIZON = {"B": 30, "D": 30, "3D": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "Q
 _WINDOW = {"B": 60, "D": 60, "3D": 40, "W": 52, "MS": 24, "ME": 24, "QS": 16, "QE": 16, "YS": 8}
 
 
-
 def _whole_percent(level: float) -> bool:
     return abs(level * 100 - round(level * 100)) < 1e-6
 

@@ -40,7 +40,6 @@ FREQUENCIES: dict[str, tuple[str, int]] = {
 }
 
 
-
 def season_length(freq: str) -> int:
     """Declared seasonal period of a frequency alias: 12 monthly, 4 quarterly, 1 (none) otherwise."""
     if freq not in FREQUENCIES:

@@ -31,7 +31,6 @@ FORMAT, FORMAT_VERSION = "hpcast-model", 2
 WEIGHTS, MANIFEST = "weights.safetensors", "manifest.json"
 
 
-
 def fingerprint(series: pd.Series) -> str:
     """SHA-256 of a series' dates and values: same data in, same fingerprint out."""
     digest = hashlib.sha256()

@@ -45,7 +45,6 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 TRAINING_EXPERIMENT = "hpcast-training"
 
 
-
 def _not_found(error: Exception) -> bool:
     """MLflow's answer for a model, version or alias that does not exist (and nothing else).
 

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 DEFAULT_STORE = "./hpcast-data/store"
 
 
-
 def store_url(url: str | None = None) -> str:
     """The store to use: ``url``, else ``HPCAST_STORE``, else `DEFAULT_STORE`."""
     return url or os.environ.get("HPCAST_STORE") or DEFAULT_STORE

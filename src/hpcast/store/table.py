@@ -46,7 +46,6 @@ def is_local(fs: Any) -> bool:
     return "file" in protocol or "local" in protocol
 
 
-
 @dataclass(frozen=True)
 class Commit:
     """What one commit added (and, for a compaction, replaced)."""

@@ -54,13 +54,6 @@ from hpcast.train.rules import (
 __all__ = ["bf16_unavailable", "resolve_recipe", "train"]
 
 
-
-
-
-
-
-
-
 @functools.cache
 def _bf16_probe(device: str) -> str | None:
     try:
@@ -105,10 +98,6 @@ def resolve_recipe(config: TrainConfig, device: torch.device, every_step: bool, 
             "precision": precision, "schedule": config.schedule}
 
 
-
-
-
-
 def _profiler(folder: str | Path, rank: int) -> Any:
     """A started torch.profiler recording steps 3-8 (after warm-up) into ``folder`` as a Chrome trace."""
     from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
@@ -120,18 +109,10 @@ def _profiler(folder: str | Path, rank: int) -> Any:
     return profiler
 
 
-
-
-
-
 def _evaluate(model: nn.Module, data: Batches, loss_fn: LossFn, batch_size: int) -> torch.Tensor:
     """One model's `validation_loss` over every window of ``data``."""
     batches = ((xb, yb, xb.shape[0]) for xb, yb in data.in_order(batch_size))  # (B, T, F), (B, h), B
     return validation_loss(model, batches, lambda pred, yb, _: loss_fn(pred, yb), len(data))
-
-
-
-
 
 
 @dataclass

@@ -21,7 +21,6 @@ __all__ = ["default_storage", "make_pruner", "open_storage", "open_study"]
 PRUNERS = ("median", "halving", "none")
 
 
-
 def default_storage() -> str:
     """SQLite under the data folder (``HPCAST_DATA`` or ``./hpcast-data``), beside the MLflow database."""
     from hpcast.registry.registry import data_dir
