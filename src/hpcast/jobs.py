@@ -183,7 +183,8 @@ def backtest_job(data: Dataset | Panel, config: RunConfig, folder: Path, *, colu
                  models: tuple[str, ...] | None = None, quiet: bool = False) -> Any:
     """Walk-forward backtest of the network and the baselines on every series; write ``backtest.csv``, a chart
     per series (``backtest.png`` for one series) and metrics, pooled and per series."""
-    from hpcast.evaluate.walkforward import backtest, var_returns
+    from hpcast.evaluate.bands import var_returns
+    from hpcast.evaluate.walkforward import backtest
     from hpcast.train.progress import FoldProgress
     from hpcast.viz.plots import backtest_plot, var_plot
 

@@ -267,7 +267,7 @@ def test_adaptive_bands_use_only_the_hits_before_each_origin_and_recover_coverag
     """A model whose band is right for a calm regime and then half as wide as the errors: its +aci twin's
     coverage after the change recovers towards the level; its first bands equal the model's own; and a band
     at origin t does not move when the outcomes after t change."""
-    from hpcast.evaluate.walkforward import adaptive_bands
+    from hpcast.evaluate.bands import adaptive_bands
 
     rng = np.random.default_rng(0)
     n = 600
@@ -296,7 +296,7 @@ def test_adaptive_needs_one_step_forecasts():
 def test_an_adaptive_band_that_must_cover_anything_is_the_widest_miss_so_far():
     """After a run of misses ACI's working miscoverage goes below 0 (a band for anything): the band is then
     the largest score seen before, finite, never an overflow."""
-    from hpcast.evaluate.walkforward import adaptive_bands
+    from hpcast.evaluate.bands import adaptive_bands
 
     n = 80
     actual = np.full(n, 100.0)
@@ -307,3 +307,24 @@ def test_an_adaptive_band_that_must_cover_anything_is_the_widest_miss_so_far():
     adapted = adaptive_bands(frame, (0.8,), gamma=0.2)
     half = np.log(adapted["upper_80"] / adapted["forecast"])
     assert np.isfinite(half).all() and half.max() == pytest.approx(0.05, rel=1e-9)  # five times 0.01
+
+
+def test_qlike_reads_the_range_proxy_where_the_panel_has_open_high_and_low():
+    """sp500's close with its open, high and low columns: each one-step point's proxy is `range_proxy` at its
+    date from the history up to its origin, and the QLIKE is Patton's against it (by hand here)."""
+    from hpcast.evaluate.scores import range_proxy
+
+    frame = load_bundled("sp500").frame.iloc[-330:].set_index("date")[["close", "open", "high", "low"]]
+    panel = Panel.from_frames({"sp500": frame}, "B", {"sp500": "NYSE"})
+    config = RunConfig(horizon=1, backtest=BacktestConfig(test_size=20, step=1, refit_every=20))
+    result = backtest(panel, config=config, models=("ewma",))
+    rows = result.predictions.sort_values("date")
+    close, open_, high, low = (frame[c].to_numpy() for c in ("close", "open", "high", "low"))
+    known = [int(np.searchsorted(frame.index.to_numpy(), np.datetime64(o))) + 1 for o in rows["origin"]]
+    proxy = [range_proxy(close[:k + 1], open_[:k + 1], high[:k + 1], low[:k + 1], known=k)[0] for k in known]
+    np.testing.assert_allclose(rows["variance_proxy"], proxy, rtol=1e-12)
+    ratio = np.asarray(proxy) / rows["variance"].to_numpy()
+    assert result.metrics.loc["ewma", "qlike"] == pytest.approx(np.mean(ratio - np.log(ratio) - 1), rel=1e-9)
+    plain = backtest(Panel.from_frames({"sp500": frame[["close"]]}, "B", {"sp500": "NYSE"}), config=config,
+                     models=("ewma",))
+    assert "variance_proxy" not in plain.predictions  # without a range: the squared return

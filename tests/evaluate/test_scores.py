@@ -14,16 +14,16 @@ from hpcast.evaluate.scores import (
     crps_quantiles,
     crps_samples,
     crps_student_t,
-    garman_klass_variance,
     interval_score,
     pinball,
     qlike,
+    range_proxy,
     squared_log_return,
     trailing_volatility,
-    variance_proxy,
     volatility_terciles,
     weighted_quantile_loss,
 )
+from hpcast.models.volatility import garman_klass
 
 RNG = np.random.default_rng(1823)
 Y, MU, SIGMA = RNG.normal(0, 3, 37), RNG.normal(0, 1, 37), RNG.uniform(0.1, 5, 37)  # irregular n
@@ -107,7 +107,14 @@ def test_qlike_by_hand():
     proxy, variance = np.array([2.0, 1.0, 0.5]), np.array([1.0, 1.0, 1.0])
     assert qlike(proxy, variance) == pytest.approx(((2 - math.log(2) - 1) + 0 + (0.5 - math.log(0.5) - 1)) / 3)
     assert qlike(variance, variance) == 0.0
-    assert qlike(np.array([0.0, 1.0]), np.ones(2)) == math.inf  # a zero proxy: log 0
+    # a zero proxy (no price change): log σ̂² taken at the smallest positive proxy, 1 here: (0 + 0 − 0 − 1 + 0) / 2
+    assert qlike(np.array([0.0, 1.0]), np.ones(2)) == pytest.approx(-0.5)
+    # ... which leaves the difference between two forecasts exactly Patton's: the mean of p/h + log h
+    zeros, first, second = np.array([0.0, 0.3, 2.0]), np.array([0.5, 1.0, 1.5]), np.array([1.0, 0.2, 3.0])
+    assert qlike(zeros, first) - qlike(zeros, second) == pytest.approx(
+        np.mean(zeros / first + np.log(first) - zeros / second - np.log(second)))
+    with pytest.raises(ValueError, match=r"proxy \(-1.0\) must be >= 0"):
+        qlike(np.array([-1.0, 1.0]), np.ones(2))
     with pytest.raises(ValueError, match=r"variance \(0.0\) must be > 0"):
         qlike(proxy, np.array([1.0, 0.0, 1.0]))
 
@@ -115,19 +122,26 @@ def test_qlike_by_hand():
 def test_garman_klass_on_a_hand_computed_day():
     # open 100, high 102, low 99, close 101: log(102/99) = 0.0298530, squared and halved 0.000445600;
     # log(101/100) = 0.00995033, squared 0.0000990091, times 2 log 2 − 1 = 0.386294: 0.0000382466
-    day = garman_klass_variance(np.array([100.0]), np.array([102.0]), np.array([99.0]), np.array([101.0]))
+    day = garman_klass(np.array([100.0]), np.array([102.0]), np.array([99.0]), np.array([101.0]))
     assert day[0] == pytest.approx(0.000445600 - 0.0000382466, rel=1e-5)
-    flat = garman_klass_variance(np.array([50.0]), np.array([50.0]), np.array([50.0]), np.array([50.0]))
+    flat = garman_klass(np.array([50.0]), np.array([50.0]), np.array([50.0]), np.array([50.0]))
     assert flat[0] == 0.0
 
 
-def test_the_variance_proxy_is_the_range_where_there_is_one_else_the_squared_return():
-    close, previous = np.array([101.0, 99.0]), np.array([100.0, 100.0])
-    np.testing.assert_allclose(squared_log_return(close, previous), [math.log(1.01) ** 2, math.log(0.99) ** 2])
-    proxy = variance_proxy(close, previous, open_=np.array([100.0, np.nan]), high=np.array([102.0, np.nan]),
-                           low=np.array([99.0, np.nan]))
-    assert proxy[0] == pytest.approx(0.000407353, rel=1e-5) and proxy[1] == math.log(0.99) ** 2
-    np.testing.assert_array_equal(variance_proxy(close, previous), squared_log_return(close, previous))
+def test_the_range_proxy_is_garman_klass_scaled_to_the_known_days_squared_returns():
+    """By hand on four days: the scale is Σ r² / Σ GK over days 1..2 (known = 3), and day 3 (after the
+    origin) never enters it."""
+    close, open_ = np.array([100.0, 101.0, 100.0, 102.0]), np.array([100.0, 100.5, 100.8, 100.2])
+    high, low = np.array([101.0, 102.0, 101.5, 103.0]), np.array([99.0, 100.0, 99.5, 100.0])
+    gk = [0.5 * math.log(high[d] / low[d]) ** 2 - (2 * math.log(2) - 1) * math.log(close[d] / open_[d]) ** 2
+          for d in range(4)]
+    scale = (math.log(1.01) ** 2 + math.log(100 / 101) ** 2) / (gk[1] + gk[2])
+    np.testing.assert_allclose(range_proxy(close, open_, high, low, known=3), [scale * gk[3]], rtol=1e-12)
+    later, wider = close.copy(), high.copy()
+    later[3] = wider[3] = 150.0  # a storm after the origin changes that day's range, never the scale
+    storm = 0.5 * math.log(150 / low[3]) ** 2 - (2 * math.log(2) - 1) * math.log(150 / open_[3]) ** 2
+    np.testing.assert_allclose(range_proxy(later, open_, wider, low, known=3), [scale * storm], rtol=1e-12)
+    np.testing.assert_allclose(squared_log_return(np.array([101.0]), np.array([100.0])), [math.log(1.01) ** 2])
 
 
 def test_trailing_volatility_reads_the_last_window_of_returns():

@@ -106,3 +106,37 @@ def test_student_t_tails_are_heavier_than_the_normals():
     assert float(t.quantile(raw, 0.99)) == pytest.approx(stats.t.ppf(0.99, nu) * (math.log(2) + 1e-4), rel=1e-9)
     normal_q = stats.norm.ppf(0.99) * (math.log(2) + 1e-4)
     assert float(t.quantile(raw, 0.99)) > normal_q
+
+
+@pytest.mark.parametrize("name", ["normal", "student-t"])
+def test_each_heads_crps_is_the_crps_of_its_own_samples(name):
+    """A head's closed-form CRPS against the energy form on 20,000 of its own draws
+    (``properscoring.crps_ensemble``, an independent implementation)."""
+    import properscoring
+
+    head = make_output(name, LEVELS)
+    raw = _raw(name, B=3, h=2)
+    y = torch.randn(3, 2, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    draws = head.sample(raw, 20_000, torch.Generator().manual_seed(8)).numpy()  # (B, h, n)
+    reference = properscoring.crps_ensemble(y.numpy(), draws)
+    closed = head.crps(raw, y)
+    assert closed.shape == (3, 2)
+    np.testing.assert_allclose(closed, reference, rtol=0.02)
+
+
+def test_the_quantile_heads_crps_is_twice_its_mean_pinball_loss():
+    """At its own levels, by hand: 2 · mean over q of max(q·e, (q − 1)·e), e = y − ŷ_q."""
+    head = make_output("quantiles", LEVELS)
+    raw = _raw("quantiles", B=3, h=2)
+    y = torch.randn(3, 2, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    by_hand = np.zeros((3, 2))
+    for q in LEVELS:
+        error = (y - head.quantile(raw, q)).numpy()
+        by_hand += 2 * np.maximum(q * error, (q - 1) * error) / len(LEVELS)
+    np.testing.assert_allclose(head.crps(raw, y), by_hand, rtol=1e-12)
+
+
+def test_a_point_heads_crps_is_its_absolute_error():
+    head = make_output("point")
+    raw = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
+    np.testing.assert_allclose(head.crps(raw, torch.tensor([[0.5, 1.0]], dtype=torch.float64)), [[0.5, 3.0]])

@@ -306,3 +306,47 @@ def test_the_cli_asks_trials_in_batches(tmp_path: Path):
                                       "--pruner", "none", "--out", str(tmp_path / "b"), *FAST])
     assert result.exit_code == 0, result.output
     assert "3 trials: 3 complete, 0 pruned (stopped early), 0 failed" in result.output
+
+
+def test_a_point_heads_validation_crps_is_its_validation_mae(air: Panel):
+    """The score that ranks heads, checked where it has a second definition: a point forecast's CRPS is its
+    absolute error, so a network trained and validated by MAE reports the same number twice."""
+    from hpcast.config import configure
+    from hpcast.forecast.recurrent import RecurrentForecaster
+
+    fitted = RecurrentForecaster(configure(epochs=2, layers=(4,), loss="mae", seed=2)).fit(air)
+    assert fitted.result.val_crps == pytest.approx(fitted.result.best_val_loss, rel=1e-5)
+
+
+def test_searching_the_head_ranks_trials_by_validation_crps_without_pruning(air: Panel, tmp_path: Path):
+    """The median pruner would compare an MSE with a negative log-likelihood: with the head searched, no trial
+    reports per epoch, and each one's value is its fitted model's validation CRPS."""
+    import optuna
+
+    base = RunConfig(train=TrainConfig(epochs=2, seed=1))
+    span, _ = tuning_span(air, base)
+    space = search_space("lstm", "MS", {"distribution": ["point", "student-t"], "hidden": [4], "num_layers": 1})
+    objective = Objective(span, base, space)
+    assert objective.by_crps
+    study = optuna.create_study(pruner=make_pruner("median"), sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=3)
+    assert all(t.state.name == "COMPLETE" and not t.intermediate_values for t in study.trials)
+    trial = study.trials[0]
+    config = objective.config_for(trial.params)
+    assert config.model.distribution == trial.params["distribution"]
+    from hpcast.forecast.recurrent import RecurrentForecaster
+
+    refit = RecurrentForecaster(config).fit(span)
+    assert trial.value == pytest.approx(refit.result.val_crps, rel=1e-6)
+    result = CliRunner().invoke(cli, ["tune", "--dataset", "air_passengers", "--trials", "2", "--space",
+                                      str(_space_file(tmp_path)), "--out", str(tmp_path / "t"), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "validation CRPS" in result.output and "CRPS lstm" in result.output
+    assert "distribution" in (tmp_path / "t" / "trials.csv").read_text().splitlines()[0].split(",")
+    assert "| model | held-out MASE | held-out CRPS |" in (tmp_path / "t" / "report.md").read_text()
+
+
+def _space_file(tmp_path: Path) -> Path:
+    path = tmp_path / "space.toml"
+    path.write_text('[space]\ndistribution = ["point", "normal"]\ncovariates = [""]\n')
+    return path

@@ -71,7 +71,9 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
     held-out folds beside naive (and, with --ensemble K, as a K-member seed ensemble; the trials are single
     models). The fixed training flags (--epochs, --seed, ...) are every trial's base. The covariate set is
     searched too (none, calendar, volume,calendar, ma_ratio:50,calendar: those the data can give; narrow it
-    with [space] covariates = ["", "calendar"]), unless --covariates fixes it.
+    with [space] covariates = ["", "calendar"]), unless --covariates fixes it. The output head is searched
+    when the [space] table names it (distribution = ["point", "student-t"]); trials are then ranked by their
+    validation CRPS, the score every head shares, and not pruned.
     The same --study and --storage resume an interrupted study, and join one from several processes or
     machines. Writes best.toml (for `hpcast train --config`), trials.csv, trials.png and report.md.
 
@@ -133,10 +135,11 @@ def tune(trials: int, timeout: float | None, study: str | None, storage: str | N
     total = counts["complete"] + counts["pruned"] + counts["failed"]
     click.echo(f"{total} trials: {counts['complete']} complete, {counts['pruned']} pruned (stopped early), "
                f"{counts['failed']} failed ({result.added} added by this run)")
-    click.echo(f"best: trial {result.best_number}, validation loss {result.best_value:.6g}, covariates "
+    click.echo(f"best: trial {result.best_number}, {result.score} {result.best_value:.6g}, covariates "
                f"{result.covariates or 'none'}")
     mase = "  ".join(f"{model} {value:.3f}" for model, value in result.held_out.items())
-    click.echo(f"held-out folds ({len(result.folds)}, from {result.folds[0]}): MASE {mase}")
+    crps = "  ".join(f"{model} {value:.4g}" for model, value in result.held_out_crps.items())
+    click.echo(f"held-out folds ({len(result.folds)}, from {result.folds[0]}): MASE {mase}; CRPS {crps}")
     if mlflow:
         click.echo(f"trials logged to MLflow experiment tune-{name}")
     click.echo(f"best config: {folder / 'best.toml'}\nreport: {folder / 'report.md'}")

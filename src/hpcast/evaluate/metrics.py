@@ -131,7 +131,7 @@ class Scored:
         variance: the forecast variance of each point's log return from ``last`` to ``actual``, for models
             that forecast one (one step ahead: that day's return).
         proxy: each point's realised-variance proxy for that return; None: the squared log return
-            log(actual / last)² (`hpcast.evaluate.scores.variance_proxy` gives the range proxy from OHLC).
+            log(actual / last)² (`hpcast.evaluate.scores.range_proxy` gives one from open, high, low and close).
     """
 
     actual: np.ndarray

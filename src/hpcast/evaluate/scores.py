@@ -29,63 +29,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["REGIMES", "VOLATILITY_WINDOW", "covered", "crps_normal", "crps_quantiles", "crps_samples",
-           "crps_student_t", "garman_klass_variance", "interval_score", "pinball", "qlike", "squared_log_return",
-           "trailing_volatility", "variance_proxy", "volatility_terciles", "weighted_quantile_loss"]
+from hpcast.models.crps import crps_normal, crps_quantiles, crps_student_t, pinball, positive
+from hpcast.models.volatility import garman_klass
+
+__all__ = ["RANGE_COLUMNS", "REGIMES", "VOLATILITY_WINDOW", "covered", "crps_normal", "crps_quantiles", "crps_samples",
+           "crps_student_t", "interval_score", "pinball", "qlike", "range_proxy", "squared_log_return",
+           "trailing_volatility", "volatility_terciles", "weighted_quantile_loss"]
 
 VOLATILITY_WINDOW = 21
 """Trading days of log returns in the trailing realised volatility that sorts fold origins into regimes."""
 
 REGIMES = ("low", "mid", "high")
 """The names of the volatility terciles 0, 1, 2 (`volatility_terciles`)."""
-
-
-def _positive(name: str, value: np.ndarray | float) -> np.ndarray:
-    array = np.asarray(value, dtype=float)
-    if not np.all(array > 0):
-        raise ValueError(f"{name} ({array.min()}) must be > 0")
-    return array
-
-
-def crps_normal(y: np.ndarray, mu: np.ndarray | float, sigma: np.ndarray | float) -> np.ndarray:
-    """CRPS of N(μ, σ²) at ``y``, per point: σ [z (2Φ(z) − 1) + 2φ(z) − 1/√π].
-
-    Example:
-        >>> round(float(crps_normal(np.array([0.0]), 0.0, 1.0)[0]), 4)  # (2 − √2) / √(2π)
-        0.2337
-    """
-    from scipy.special import ndtr
-
-    sigma = _positive("sigma", sigma)
-    z = (np.asarray(y, dtype=float) - mu) / sigma
-    density = np.exp(-z ** 2 / 2) / np.sqrt(2 * np.pi)
-    return sigma * (z * (2 * ndtr(z) - 1) + 2 * density - 1 / np.sqrt(np.pi))
-
-
-def crps_student_t(y: np.ndarray, mu: np.ndarray | float, sigma: np.ndarray | float,
-                   nu: np.ndarray | float) -> np.ndarray:
-    """CRPS of a location-scale Student-t at ``y``, per point (ν > 1: the CRPS needs a finite mean):
-
-    σ [z (2F_ν(z) − 1) + 2 f_ν(z) (ν + z²)/(ν − 1) − 2√ν B(½, ν − ½) / ((ν − 1) B(½, ν/2)²)],
-
-    F_ν, f_ν the standard t's CDF and density, B the beta function (Jordan, Krüger & Lerch, 2019, the R
-    package scoringRules). As ν → ∞ it tends to `crps_normal`.
-
-    Example:
-        >>> bool(crps_student_t(np.array([0.5]), 0.0, 1.0, 1e6)[0] - crps_normal(np.array([0.5]), 0.0, 1.0)[0] < 1e-5)
-        True
-    """
-    from scipy.special import betaln, gammaln, stdtr
-
-    sigma = _positive("sigma", sigma)
-    nu = np.asarray(nu, dtype=float)
-    if not np.all(nu > 1):
-        raise ValueError(f"nu ({nu.min()}) must be > 1 (the CRPS of a Student-t with nu <= 1 is infinite)")
-    z = (np.asarray(y, dtype=float) - mu) / sigma
-    log_density = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-                   - (nu + 1) / 2 * np.log1p(z ** 2 / nu))
-    spread = 2 * np.sqrt(nu) / (nu - 1) * np.exp(betaln(0.5, nu - 0.5) - 2 * betaln(0.5, nu / 2))
-    return sigma * (z * (2 * stdtr(nu, z) - 1) + 2 * np.exp(log_density) * (nu + z ** 2) / (nu - 1) - spread)
 
 
 def crps_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -104,34 +59,6 @@ def crps_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
     weights = 2 * np.arange(1, size + 1) - size - 1  # (S,)
     between = 2 * ordered @ weights / size ** 2  # (n,): E|X − X'|
     return to_actual - between / 2
-
-
-def pinball(y: np.ndarray, predicted: np.ndarray, q: float) -> np.ndarray:
-    """Pinball (quantile) loss of the ``q``-quantile forecast ``predicted``, per point.
-
-    Example:
-        >>> pinball(np.array([10.0, 10.0]), np.array([8.0, 12.0]), 0.75).tolist()  # under: 0.75·2; over: 0.25·2
-        [1.5, 0.5]
-    """
-    error = np.asarray(y, dtype=float) - predicted
-    return np.maximum(q * error, (q - 1) * error)
-
-
-def crps_quantiles(y: np.ndarray, quantiles: Mapping[float, np.ndarray]) -> np.ndarray:
-    """CRPS approximated from a few forecast quantiles, per point: 2 × the pinball loss averaged over the
-    levels given, 2 · (1/|Q|) Σ_q ρ_q(y − ŷ_q).
-
-    It is the integral 2 ∫₀¹ ρ_τ dτ by equal weights at the levels given, so it is only as good as they are
-    many and spread: from a central interval's two quantiles it scores the tails alone. Compare it only
-    between forecasts scored at the same levels (a backtest's models all get the configured ones).
-
-    Example:
-        >>> crps_quantiles(np.array([10.0]), {0.25: np.array([8.0]), 0.75: np.array([12.0])}).tolist()  # 2·(.5+.5)/2
-        [1.0]
-    """
-    if not quantiles:
-        raise ValueError("quantiles ({}) must give at least one level")
-    return 2 * np.mean([pinball(y, predicted, q) for q, predicted in quantiles.items()], axis=0)  # (|Q|, n) -> (n,)
 
 
 def weighted_quantile_loss(y: np.ndarray, quantiles: Mapping[float, np.ndarray]) -> float:
@@ -174,29 +101,24 @@ def covered(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
 
 def qlike(proxy: np.ndarray, variance: np.ndarray) -> float:
     """QLIKE loss of variance forecasts against a realised-variance proxy, the mean over points of
-    σ̂²/h − log(σ̂²/h) − 1 (Patton, 2011). Lower is better, 0 is perfect; infinite where a proxy is 0 (a
-    day with no price change has a squared return of 0: prefer the range proxy where there is one).
+    σ̂²/h − log(σ̂²/h) − 1 (Patton, 2011). Lower is better, 0 is perfect.
+
+    A day with no price change has a squared return of 0, where log σ̂² is −∞. That term does not depend on
+    the forecast, so on such days it is taken at the smallest positive proxy of the set: every forecast
+    scored on the same days gets the same constant, so their differences (and ranking) are exactly
+    Patton's, and the mean stays finite (a single point can then fall below 0).
 
     Example:
         >>> round(qlike(np.array([2.0, 1.0]), np.array([1.0, 1.0])), 4)  # (2 − log 2 − 1 + 0) / 2
         0.1534
     """
-    variance = _positive("variance", variance)
-    ratio = np.asarray(proxy, dtype=float) / variance
-    with np.errstate(divide="ignore"):
-        return float(np.mean(ratio - np.log(ratio) - 1))
-
-
-def garman_klass_variance(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    """Garman–Klass (1980) range estimate of a day's log-return variance from its open, high, low and close:
-    ½ log(H/L)² − (2 log 2 − 1) log(C/O)². It measures the open-to-close move only (not the overnight gap).
-
-    Example:
-        >>> round(float(garman_klass_variance(np.array([100.0]), np.array([102.0]), np.array([99.0]),
-        ...                                   np.array([101.0]))[0]), 8)
-        0.00040735
-    """
-    return 0.5 * np.log(high / low) ** 2 - (2 * np.log(2) - 1) * np.log(close / open_) ** 2
+    variance = positive("variance", variance)
+    proxy = np.asarray(proxy, dtype=float)
+    if np.any(proxy < 0):
+        raise ValueError(f"proxy ({proxy.min()}) must be >= 0")
+    positive_proxy = proxy[proxy > 0]
+    floor = positive_proxy.min() if len(positive_proxy) else 1.0
+    return float(np.mean(proxy / variance + np.log(variance) - np.log(np.maximum(proxy, floor)) - 1))
 
 
 def squared_log_return(close: np.ndarray, previous_close: np.ndarray) -> np.ndarray:
@@ -204,15 +126,30 @@ def squared_log_return(close: np.ndarray, previous_close: np.ndarray) -> np.ndar
     return np.log(np.asarray(close, dtype=float) / previous_close) ** 2
 
 
-def variance_proxy(close: np.ndarray, previous_close: np.ndarray, open_: np.ndarray | None = None,
-                   high: np.ndarray | None = None, low: np.ndarray | None = None) -> np.ndarray:
-    """Each day's realised-variance proxy: `garman_klass_variance` where its open, high and low are given
-    (finite), the `squared_log_return` otherwise."""
-    proxy = squared_log_return(close, previous_close)
-    if open_ is None or high is None or low is None:
-        return proxy
-    ranged = np.isfinite(open_) & np.isfinite(high) & np.isfinite(low)
-    return np.where(ranged, garman_klass_variance(open_, high, low, close), proxy)
+RANGE_COLUMNS = ("open", "high", "low")
+"""The panel columns (beside the close, its target) that give a day's range variance."""
+
+
+def range_proxy(close: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, known: int,
+                lookback: int = 252) -> np.ndarray:
+    """The variance proxy of each day after the first ``known`` (one series' days; those up to a forecast
+    origin): its Garman–Klass range variance times Σ r² / Σ GK over the last ``lookback`` known days. The
+    range sees the open-to-close move only; the ratio, fitted before the origin, adds the overnight gap back
+    on average without looking ahead, so the proxy stays unbiased for the close-to-close variance that a
+    model forecasts (QLIKE ranks forecasts correctly only against an unbiased proxy).
+
+    Example:
+        >>> c, o = np.array([100.0, 101, 100, 102]), np.array([100.0, 100.5, 100.8, 100.2])
+        >>> h, l = np.maximum(c, o) * 1.01, np.minimum(c, o) * 0.99
+        >>> range_proxy(c, o, h, l, known=3).shape  # the one day after the origin
+        (1,)
+    """
+    close, open_, high, low = (np.asarray(a, dtype=float) for a in (close, open_, high, low))
+    first = max(1, known - lookback)
+    returns = squared_log_return(close[first:known], close[first - 1:known - 1])
+    ranged = garman_klass(open_[first:known], high[first:known], low[first:known], close[first:known])
+    scale = np.sum(returns) / np.sum(ranged) if np.sum(ranged) > 0 else 1.0
+    return scale * garman_klass(open_[known:], high[known:], low[known:], close[known:])
 
 
 def trailing_volatility(history: np.ndarray, window: int = VOLATILITY_WINDOW) -> float:

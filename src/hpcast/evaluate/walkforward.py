@@ -26,16 +26,16 @@ import pandas as pd
 from hpcast.config import RunConfig
 from hpcast.data.frame import season_length
 from hpcast.data.panel import Panel
+from hpcast.evaluate.bands import adaptive_bands, band_coverage, var_backtests
 from hpcast.evaluate.metrics import Scored, compute_metrics, mase_scale
 from hpcast.evaluate.risk import es_levels
-from hpcast.evaluate.scores import trailing_volatility, volatility_terciles
+from hpcast.evaluate.scores import RANGE_COLUMNS, range_proxy, trailing_volatility, volatility_terciles
 from hpcast.forecast.base import Forecaster, as_panel, fit_many
 from hpcast.forecast.table import MODELS, estimator_for, model_spec
 
 __all__ = [
     "BacktestPlan",
     "BacktestResult",
-    "adaptive_bands",
     "backtest",
     "default_models",
     "fold_dates",
@@ -43,8 +43,6 @@ __all__ = [
     "plan_backtest",
     "score",
     "tested_dates",
-    "var_backtests",
-    "var_returns",
 ]
 
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima")
@@ -116,7 +114,8 @@ def score(predictions: pd.DataFrame, by: tuple[str, ...] = ("model",)) -> pd.Dat
 
     The frame has columns model, actual, forecast, last, scale, and where a model gives them the bands
     ``lower_<L>``/``upper_<L>`` (quantiles; each level present fills the per-level columns, ``coverage_80``
-    …) and ``variance`` (with an optional ``variance_proxy``; else the squared log return). Where it has
+    …) and ``variance`` (with an optional ``variance_proxy``, which the backtest writes from the day's range
+    where the panel has open, high and low columns (`range_proxy`); else the squared log return). Where it has
     ``trailing_vol`` (the backtest writes each series' `trailing_volatility` at the fold origin: the 21 log
     returns up to the origin, from the fold's history only), the points fall into volatility terciles for
     the per-regime columns (``vol_coverage_80_low`` …).
@@ -259,81 +258,6 @@ def _estimator(name: str, config: RunConfig) -> Any:
     return estimator_for(name, config.train.ensemble if model_spec(name).network is not None else 1)
 
 
-def adaptive_bands(predictions: pd.DataFrame, levels: tuple[float, ...], gamma: float,
-                   first: int = 20) -> pd.DataFrame:
-    """Each banded model's one-step rows again as ``<model>+aci``, every band rescaled by adaptive conformal
-    inference over its series' origins in date order (`adaptive_conformal`): a score is the log error over
-    the band's own half-width on its side, so a band that held has a score <= 1, and from the ``first``-th
-    origin on each band is the adapted quantile of the past scores times its half-widths (where ACI asks for
-    a band that covers anything, the widest score seen so far). Each origin's band uses the hits of the
-    origins before it only."""
-    from hpcast.forecast.calibration import adaptive_conformal
-
-    out = []
-    for (model, _), rows in predictions.groupby(["model", "symbol"], sort=False):
-        rows = rows.sort_values("date", kind="stable").copy()
-        banded = False
-        for level in levels:
-            lower, upper = f"lower_{round(level * 100)}", f"upper_{round(level * 100)}"
-            if lower not in rows or rows[lower].isna().any() or len(rows) <= first:
-                continue
-            forecast, actual = rows["forecast"].to_numpy(), rows["actual"].to_numpy()
-            below, above = np.log(forecast / rows[lower].to_numpy()), np.log(rows[upper].to_numpy() / forecast)
-            error = np.log(actual / forecast)
-            scores = np.where(error < 0, -error / below, error / above)
-            thresholds, _ = adaptive_conformal(scores, level, gamma=gamma, start=first)
-            widest = np.maximum.accumulate(np.concatenate([[1.0], scores[:-1]]))  # the largest score before each
-            factor = np.where(np.isnan(thresholds), 1.0, np.where(np.isinf(thresholds), widest, thresholds))
-            rows[lower], rows[upper] = forecast * np.exp(-factor * below), forecast * np.exp(factor * above)
-            banded = True
-        if banded:
-            out.append(rows.assign(model=f"{model}+aci"))
-    return pd.concat(out, ignore_index=True) if out else predictions.iloc[:0]
-
-
-def var_returns(predictions: pd.DataFrame, level: float) -> pd.DataFrame:
-    """The one-step rows of ``predictions`` with a VaR at ``level``: ``model, symbol, date, return, var, es`` (log
-    returns from the last observed value: realised, the lower edge of the ``2·level - 1`` band, and the
-    expected shortfall where the model gives one), in date order per model and series; models without that
-    band give no rows."""
-    lower, es = f"lower_{round((2 * level - 1) * 100)}", f"es_{round(level * 1000)}"
-    if lower not in predictions:
-        return pd.DataFrame(columns=["model", "symbol", "date", "return", "var", "es"])
-    rows = predictions[(predictions["step"] == 1) & predictions[lower].notna()]
-    frame = pd.DataFrame({"model": rows["model"], "symbol": rows["symbol"], "date": rows["date"],
-                          "return": np.log(rows["actual"] / rows["last"]), "var": np.log(rows[lower] / rows["last"]),
-                          "es": rows.get(es, np.nan)})
-    return frame.sort_values(["model", "symbol", "date"], kind="stable")
-
-
-def var_backtests(predictions: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per model, series and VaR level: `hpcast.evaluate.risk.var_backtest` of the one-step forecasts
-    (exceptions, Kupiec, Christoffersen, the traffic light per 250 days, the mean ES on the exception days
-    beside the mean realised return there), JSON-ready. An ES above the VaR line (a sampled tail's noise) is
-    taken as the line."""
-    from hpcast.evaluate.risk import var_backtest
-
-    tests: dict[str, dict[str, dict[str, Any]]] = {}
-    for level in levels:
-        for (model, symbol), rows in var_returns(predictions, level).groupby(["model", "symbol"], sort=False):
-            es = rows["es"].to_numpy(dtype=float)
-            result = var_backtest(rows["return"].to_numpy(), rows["var"].to_numpy(), level,
-                                  es=None if np.isnan(es).any() else np.minimum(es, rows["var"].to_numpy()))
-            tests.setdefault(str(model), {}).setdefault(str(symbol), {})[f"{level:g}"] = result.to_dict()
-    return tests
-
-
-def _coverage(predictions: pd.DataFrame, levels: tuple[float, ...]) -> dict[str, dict[str, float]]:
-    coverage: dict[str, dict[str, float]] = {}
-    for model, group in predictions.groupby("model", sort=False):
-        for level in levels:
-            lower, upper = f"lower_{round(level * 100)}", f"upper_{round(level * 100)}"
-            if lower in group and group[lower].notna().any():
-                inside = (group["actual"] >= group[lower]) & (group["actual"] <= group[upper])
-                coverage.setdefault(str(model), {})[f"{level:g}"] = float(inside[group[lower].notna()].mean())
-    return coverage
-
-
 def _per_series(predictions: pd.DataFrame) -> pd.DataFrame:
     """Metrics per (model, symbol), with the DM test of each model against that series' naive forecast (where
     the h-step long-run variance comes out negative the test falls back to the lag-0 variance, as
@@ -413,6 +337,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
     fits = {name: _fit(name, plan, on_fitted) for name in models}
     tails = {level: es_levels(level) for level in config.backtest.var}
     origins = plan.origins
+    ranges = [panel.columns.index(c) for c in RANGE_COLUMNS] if set(RANGE_COLUMNS) <= set(panel.columns) else None
     rows: list[pd.DataFrame] = []
     for fold, origin in enumerate(origins):
         history = panel.until(origin)
@@ -424,6 +349,9 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
                 facts[symbol] = {"actual": values[len(past):len(past) + h], "last": past[-1],
                                  "scale": mase_scale(past, season), "trailing_vol": trailing_volatility(past),
                                  "date": panel.index(symbol)[len(past):len(past) + h]}
+                if ranges is not None:  # the QLIKE proxy from the day's range (`range_proxy`)
+                    ohlc = [panel.values[panel.rows(symbol), c][:len(past) + h] for c in ranges]
+                    facts[symbol]["variance_proxy"] = range_proxy(values[:len(past) + h], *ohlc, known=len(past))
         forecasts = [(name, _forecast(fits[name][plan.refit_of(fold)], history, h, tails)) for name in models]
         forecasts += [(name, forecaster.predict(history, h)) for name, forecaster in (fitted or {}).items()]
         for name, forecast in forecasts:
@@ -435,6 +363,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
                     "fold": fold, "origin": pd.Timestamp(origin), "symbol": symbol, "date": fact["date"],
                     "step": np.arange(1, h + 1), "model": name, "actual": fact["actual"], "last": fact["last"],
                     "scale": fact["scale"], "trailing_vol": fact["trailing_vol"],
+                    **({"variance_proxy": fact["variance_proxy"]} if "variance_proxy" in fact else {}),
                     **{c: group[c].to_numpy() for c in group.columns if c not in ("symbol", "date")}}))
     if progress is not None:
         progress.finish()
@@ -443,7 +372,7 @@ def backtest(data: Panel | pd.Series, freq: str | None = None, config: RunConfig
         predictions = pd.concat([predictions, adaptive_bands(predictions, config.interval_levels,
                                                              config.backtest.adaptive)], ignore_index=True)
     return BacktestResult(predictions=predictions, metrics=score(predictions),
-                          coverage=_coverage(predictions, config.interval_levels),
+                          coverage=band_coverage(predictions, config.interval_levels),
                           origins=[pd.Timestamp(o).date().isoformat() for o in origins], horizon=h, season=season,
                           per_series=_per_series(predictions), refit_every=plan.refit_every,
                           var=var_backtests(predictions, config.backtest.var))

@@ -90,14 +90,11 @@ class Forecaster:
         raise NotImplementedError
 
     def _columns(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
-        """``forecast`` (`_paths`) and any columns a model reports besides it and its bands, each ``(S, horizon)``;
-        a ``_band_scale`` entry is no column: it scales bands calibrated on scaled scores (`add_bands`)."""
+        """``forecast`` (`_paths`) and any columns a model reports besides it, each ``(S, horizon)``: a model
+        with a predictive distribution of its own gives its bands here (``lower_XX``/``upper_XX``, and then
+        has no conformal calibration); a ``_band_scale`` entry is no column: it scales bands calibrated on
+        scaled scores (`add_bands`)."""
         return {"forecast": self._paths(panel, horizon)}
-
-    def _bands(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
-        """A model's own bands from its predictive distribution, ``lower_XX``/``upper_XX`` per interval level ->
-        ``(S, horizon)``; the default ``{}`` leaves the bands to conformal calibration (`add_bands`)."""
-        return {}
 
     def one_step_risk(self, panel: Panel, tails: dict[float, Sequence[float]] | None = None) -> dict[str, np.ndarray]:
         """What a model with a predictive distribution says of the next log return of each series of ``panel``,
@@ -180,7 +177,6 @@ class Forecaster:
         columns = self._columns(panel, horizon)  # name -> (S, horizon)
         paths = columns.pop("forecast")
         spread = columns.pop("_band_scale", None)  # a head's spread or the EWMA σ: it scales the bands
-        own_bands = self._bands(panel, horizon)  # name -> (S, horizon); such a model has no conformal calibration
         frames = []
         for s, given in enumerate(panel.symbols):
             symbol = self.model_symbol(given, panel.n_series)
@@ -188,7 +184,6 @@ class Forecaster:
             dates = future_dates(panel.index(s), self.freq, horizon, info.get("calendar"))  # its anchor, its sessions
             frame = pd.DataFrame({"symbol": given, "date": dates, "forecast": paths[s]})
             frame = add_bands(frame, info.get("calibration") or self.calibration, None if spread is None else spread[s])
-            frame = frame.assign(**{name: band[s] for name, band in own_bands.items()})
             frames.append(frame.assign(**{name: values[s] for name, values in columns.items()}))
         return pd.concat(frames, ignore_index=True)
 

@@ -24,22 +24,22 @@ from hpcast.forecast.base import Forecaster, training_device
 from hpcast.forecast.calibration import conformal_calibration
 from hpcast.forecast.panel_windows import PanelWindows, prepare_panel
 from hpcast.forecast.table import model_spec
+from hpcast.models.volatility import ewma_forecast, log_returns
 
 __all__ = ["RecurrentForecaster", "calibrate_series", "ewma_sigma"]
 
-EWMA_DECAY = 0.94  # RiskMetrics' daily decay
-
 _CHUNK = 4096  # windows per forward pass when scoring many at once
 
+_EWMA_LOOKBACK = 250  # prices' worth of returns an EWMA σ reads (the weight of older ones: 0.94^250 < 1e-6)
 
-def ewma_sigma(values: np.ndarray, decay: float = EWMA_DECAY, lookback: int = 250) -> float:
+
+def ewma_sigma(values: np.ndarray) -> float:
     """The RiskMetrics EWMA volatility of the next log return after the last of ``values`` (one series' values
-    up to a forecast origin): the weights ``decay^k`` over the last ``lookback`` returns, normalised to one."""
-    returns = np.diff(np.log(np.asarray(values, dtype=np.float64)[-(lookback + 1):]))[::-1]  # newest first
-    if len(returns) == 0:
+    up to a forecast origin): `hpcast.models.volatility.ewma_forecast` over its last 250 returns."""
+    prices = np.asarray(values, dtype=np.float64)[-(_EWMA_LOOKBACK + 1):]
+    if len(prices) < 2:
         raise ValueError("an EWMA volatility needs at least two values")
-    weights = decay ** np.arange(len(returns))
-    return float(np.sqrt(np.sum(weights * returns**2) / np.sum(weights)))
+    return float(np.sqrt(ewma_forecast(log_returns(prices))))
 
 
 def calibrate_series(series: dict[str, dict[str, Any]], panel: Panel, windows: PanelWindows, paths: np.ndarray,
@@ -106,6 +106,7 @@ class RecurrentForecaster(Forecaster):
         windows = self._windows(panel, context)
         [self.result] = yield [self._job(windows, panel, context)]  # trained by fit_many, maybe with others
         self.result.recipe["stride"] = self._stride()
+        self.result.val_crps = self._validation_crps(windows)
         paths, spread = self._score(windows, windows.starts("cal"), panel.values[:, 0])
         calibrate_series(self.series, panel, windows, paths, self.config, spread)
 
@@ -144,6 +145,17 @@ class RecurrentForecaster(Forecaster):
         self.net = self.net.to(windows.buffer.device)  # the training device, where prepare_panel put the windows
         return TrainingJob(self.net, train_data, val_data, config.train, context)
 
+    def _validation_crps(self, windows: PanelWindows) -> float | None:
+        """The head's mean CRPS over the validation windows in the scaled target's units (`Output.crps`): the
+        score that ranks heads trained by different losses."""
+        from hpcast.train.rules import validation_batch
+
+        self.net.eval()
+        with torch.no_grad():
+            batches = windows.batches(windows.starts("val")).in_order(validation_batch(self.config.train))
+            scores = [self.net.output.crps(self.net(xb), yb) for xb, yb in batches]
+        return float(np.concatenate(scores).mean()) if scores else None
+
     def _score(self, windows: PanelWindows, starts: np.ndarray,
                raw_target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Decoded point forecasts ``(M, h)`` of the windows starting at buffer rows ``starts`` (``raw_target (N,)``:
@@ -166,8 +178,8 @@ class RecurrentForecaster(Forecaster):
         paths = decode(z, last, self.config.target)
         if self._ewma_scaled:  # each window's own series, up to its end
             first = windows.first_source[windows.series_of(starts)]
-            sigma = np.array([ewma_sigma(raw_target[max(start, end - 250):end + 1]) for start, end in zip(first, ends,
-                                                                                                         strict=True)])
+            sigma = np.array([ewma_sigma(raw_target[max(start, end - _EWMA_LOOKBACK):end + 1])
+                              for start, end in zip(first, ends, strict=True)])
             return paths, self._ewma_spread(sigma)
         return paths, self._spread(raw, scale)
 

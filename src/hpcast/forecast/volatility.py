@@ -8,7 +8,7 @@ R_k = r_{T+1} + ... + r_{T+k} the cumulative log return to step k:
   exp: the forecast is a quantile of the same distribution as the bands and always lies inside them.
   EWMA and HAR have a zero mean, so their forecast is the last price (the random walk).
 - bands ``lower_XX, upper_XX``: P_T·exp(quantile of R_k at (1 ∓ XX%)/2), from the model's own distribution,
-  never conformal (`_bands`). Step 1 from the fitted distribution's quantile function (normal, skew-t,
+  never conformal (`_columns`). Step 1 from the fitted distribution's quantile function (normal, skew-t,
   empirical); later steps analytic where the model's steps are normal (EWMA, HAR: the variances add up)
   and from ``paths`` simulated paths otherwise (GARCH: arch's simulation with skew-t shocks; hist-sim:
   returns resampled), seeded by ``train.seed`` and the symbol: reproducible, and a series' forecast does
@@ -65,7 +65,7 @@ from hpcast.models.volatility import (
     NormalReturns,
     SampledReturns,
     bootstrap_returns,
-    ewma_variance,
+    ewma_forecast,
     fit_gjr_garch,
     garman_klass,
     gjr_garch_returns,
@@ -80,7 +80,6 @@ __all__ = ["MIN_RETURNS", "VolatilityForecaster"]
 MIN_RETURNS = 100
 OHLC = ("open", "high", "low", "close")
 _FLOOR = 1e-4  # of the mean proxy: log of a day without a price change
-_EWMA_START = 22  # returns whose mean square starts the EWMA
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +166,7 @@ class VolatilityForecaster(Forecaster):
         entry, model = self.series[symbol], self.config.model
         returns = self._returns(panel, s)
         if self.kind == "ewma" or entry.get("fallback") == "ewma":
-            decay = getattr(model, "decay", RISKMETRICS_DECAY)
-            initial = float(np.mean(returns[:_EWMA_START] ** 2))
-            return NormalReturns(np.full(horizon, ewma_variance(returns, decay, initial)[-1]))
+            return NormalReturns(np.full(horizon, ewma_forecast(returns, getattr(model, "decay", RISKMETRICS_DECAY))))
         if self.kind == "har":
             fitted = entry["har"]
             log_variance, _ = self._log_variance(panel, s, returns)
@@ -190,16 +187,17 @@ class VolatilityForecaster(Forecaster):
 
     # -- the protocol's hooks ------------------------------------------------------------------------------
     def _paths(self, panel: Panel, horizon: int) -> np.ndarray:
-        median = self._log_quantiles(panel, horizon, [0.5])[:, 0]  # (S, h)
-        return self._last_prices(panel)[:, None] * np.exp(median)
+        return self._columns(panel, horizon)["forecast"]
 
-    def _bands(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
+    def _columns(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
+        """The median path and the bands, read off one predictive distribution per series (a GARCH's paths are
+        simulated once per forecast)."""
         levels = sorted(self.config.interval_levels)  # narrowest first, for non_narrowing
-        probs = [(1 - level) / 2 for level in levels] + [(1 + level) / 2 for level in levels]
-        quantiles = self._log_quantiles(panel, horizon, probs)  # (S, 2K, h)
-        lower, upper = non_narrowing(quantiles[:, :len(levels)], quantiles[:, len(levels):])  # (S, K, h) each
+        probs = [0.5, *((1 - level) / 2 for level in levels), *((1 + level) / 2 for level in levels)]
+        quantiles = self._log_quantiles(panel, horizon, probs)  # (S, 1 + 2K, h)
+        lower, upper = non_narrowing(quantiles[:, 1:1 + len(levels)], quantiles[:, 1 + len(levels):])  # (S, K, h)
         last = self._last_prices(panel)[:, None]  # (S, 1)
-        columns = {}
+        columns = {"forecast": last * np.exp(quantiles[:, 0])}
         for level in self.config.interval_levels:
             k, (lower_name, upper_name) = levels.index(level), interval_columns(level)
             columns[lower_name], columns[upper_name] = last * np.exp(lower[:, k]), last * np.exp(upper[:, k])
@@ -238,10 +236,12 @@ class VolatilityForecaster(Forecaster):
 
     def one_step_risk(self, panel: Panel, tails: dict[float, Sequence[float]] | None = None) -> dict[str, np.ndarray]:
         """The one-step variance and, per VaR level, the expected shortfall of the next log return
-        (`Forecaster.one_step_risk`): the mean of the distribution's quantiles below the VaR."""
-        out = {"variance": np.array([self._predictive(panel, s, 1).variance1 for s in range(panel.n_series)])}
+        (`Forecaster.one_step_risk`): the mean of the distribution's quantiles below the VaR. One
+        distribution per series serves every level."""
+        predictive = [self._predictive(panel, s, 1) for s in range(panel.n_series)]
+        out = {"variance": np.array([p.variance1 for p in predictive])}
         for level, levels in (tails or {}).items():
-            out[f"es_{round(level * 1000)}"] = self._log_quantiles(panel, 1, list(levels))[:, :, 0].mean(axis=1)
+            out[f"es_{round(level * 1000)}"] = np.array([p.quantiles(list(levels))[:, 0].mean() for p in predictive])
         return out
 
     def variance(self, history: Panel | pd.Series | None = None) -> pd.Series:

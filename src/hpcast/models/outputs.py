@@ -15,6 +15,10 @@ student-t    3  μ; σ = softplus + ε; ν = 2 + softplus             −log t_�
 quantiles    Q  one value per level, sorted at prediction        pinball, mean over levels     median
 =========== === ================================================ ============================ ========
 
+Every head also scores itself by the CRPS (`Output.crps`; a point's is its absolute error), the one score
+that compares heads trained by different losses: the fit records it on the validation windows
+(``val_crps``), and `hpcast tune` ranks trials by it when the head is searched.
+
 ν > 2 keeps the variance finite. Steps are modelled as marginals: a sample path draws each step of the
 direct multi-step head independently (the independence copula), which is exact for the one-step horizon
 and for returns that are serially uncorrelated given the window, and is how `RecurrentForecaster` builds
@@ -38,9 +42,12 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import stats
+
+from hpcast.models.crps import crps_normal, crps_quantiles, crps_student_t
 
 __all__ = ["OUTPUTS", "NormalOutput", "Output", "PointOutput", "QuantileOutput", "StudentTOutput", "make_output"]
 
@@ -83,6 +90,12 @@ class Output:
         """Each step's variance ``(..., h)`` (QLIKE scores it against a realised proxy)."""
         return self.spread(raw) ** 2
 
+    def crps(self, raw: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+        """CRPS of each step's distribution at ``target (..., h)``, float64 ``(..., h)``: the score every head
+        shares (a point's is its absolute error), so validation windows rank heads trained by different
+        losses (`hpcast.tune`). Closed forms from `hpcast.models.crps`."""
+        raise NotImplementedError
+
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "width": self.width}
 
@@ -95,6 +108,9 @@ class PointOutput(Output):
 
     def point(self, raw: torch.Tensor) -> torch.Tensor:
         return raw
+
+    def crps(self, raw: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+        return np.abs(_numpy(target) - _numpy(raw))
 
 
 class NormalOutput(Output):
@@ -125,6 +141,10 @@ class NormalOutput(Output):
 
     def spread(self, raw: torch.Tensor) -> torch.Tensor:
         return self._params(raw)[1]
+
+    def crps(self, raw: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+        mu, sigma = self._params(raw)
+        return crps_normal(_numpy(target), _numpy(mu), _numpy(sigma))
 
 
 class StudentTOutput(Output):
@@ -165,6 +185,10 @@ class StudentTOutput(Output):
     def variance(self, raw: torch.Tensor) -> torch.Tensor:
         _, sigma, nu = self._params(raw)
         return sigma**2 * nu / (nu - 2)
+
+    def crps(self, raw: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+        mu, sigma, nu = self._params(raw)
+        return crps_student_t(_numpy(target), _numpy(mu), _numpy(sigma), _numpy(nu))
 
 
 class QuantileOutput(Output):
@@ -207,6 +231,12 @@ class QuantileOutput(Output):
     def spread(self, raw: torch.Tensor) -> torch.Tensor:
         return (self.quantile(raw, 0.9) - self.quantile(raw, 0.1)).clamp_min(_EPS) / 2.5631
 
+    def crps(self, raw: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+        """The CRPS approximated at the head's own levels (`hpcast.models.crps.crps_quantiles`): comparable
+        across heads only as far as the levels are many and spread."""
+        values = _numpy(self._values(raw))  # (..., h, Q)
+        return crps_quantiles(_numpy(target), {q: values[..., i] for i, q in enumerate(self.levels)})
+
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "width": self.width, "levels": list(self.levels)}
 
@@ -221,6 +251,10 @@ def make_output(name: str, quantiles: tuple[float, ...] = ()) -> Output:
     if name not in OUTPUTS:
         raise ValueError(f"distribution ({name!r}) must be one of {', '.join(OUTPUTS)}")
     return QuantileOutput(quantiles) if name == "quantiles" else OUTPUTS[name]()
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().double().cpu().numpy()
 
 
 def _level(q: float) -> float:

@@ -26,11 +26,12 @@ import numpy as np
 from scipy.signal import lfilter
 from scipy.special import ndtri
 
-__all__ = ["GARCH_PARAMETERS", "HAR_LAGS", "RISKMETRICS_DECAY", "GarchFit", "NormalReturns", "SampledReturns",
-           "bootstrap_returns", "ewma_variance", "fit_gjr_garch", "garman_klass", "gjr_garch_returns", "har_fit",
-           "har_regressors", "har_variances", "log_returns", "non_narrowing"]
+__all__ = ["EWMA_START", "GARCH_PARAMETERS", "HAR_LAGS", "RISKMETRICS_DECAY", "GarchFit", "NormalReturns",
+           "SampledReturns", "bootstrap_returns", "ewma_forecast", "ewma_variance", "fit_gjr_garch", "garman_klass",
+           "gjr_garch_returns", "har_fit", "har_regressors", "har_variances", "log_returns", "non_narrowing"]
 
 RISKMETRICS_DECAY = 0.94  # J.P. Morgan/Reuters RiskMetrics (1996), daily data
+EWMA_START = 22  # squared returns averaged for the EWMA's σ²_1 (its weight after 100 more returns: under 0.2%)
 HAR_LAGS = (1, 5, 22)  # a day, a week, a month of trading days (Corsi 2009)
 GARCH_PARAMETERS = ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]", "eta", "lambda")  # arch's order
 
@@ -110,6 +111,21 @@ def ewma_variance(returns: np.ndarray, decay: float, initial: float) -> np.ndarr
     # lfilter: v[t] = λ v[t-1] + (1 − λ) r²[t], with v[-1] = initial carried in as the filter state λ·initial
     later = lfilter([1.0 - decay], [1.0, -decay], squared, zi=[decay * initial])[0]
     return np.concatenate([[initial], later])
+
+
+def ewma_forecast(returns: np.ndarray, decay: float = RISKMETRICS_DECAY) -> float:
+    """The one-step EWMA variance after ``returns (n,)``, n ≥ 1: `ewma_variance` started at the mean of the
+    first `EWMA_START` squared returns (all of them where fewer). The one EWMA of the project: the ``ewma``
+    baseline's variance and the scale of a point network's ``--calibration ewma`` bands.
+
+    Example:
+        >>> round(ewma_forecast(np.array([0.01, -0.01])), 8)  # σ²_1 = 1e-4, and r² = 1e-4 throughout
+        0.0001
+    """
+    returns = np.asarray(returns, dtype=np.float64)
+    if len(returns) == 0:
+        raise ValueError("an EWMA variance needs at least one return (two prices)")
+    return float(ewma_variance(returns, decay, float(np.mean(returns[:EWMA_START] ** 2)))[-1])
 
 
 def bootstrap_returns(returns: np.ndarray, horizon: int, paths: int, generator: np.random.Generator) -> SampledReturns:

@@ -49,6 +49,7 @@ class TrainResult:
     best_epoch: int = 0
     best_val_loss: float = float("inf")
     stopped_early: bool = False
+    val_crps: float | None = None  # the kept weights' CRPS on the validation windows (every head has one)
     recipe: dict[str, Any] = field(default_factory=dict)  # what the levers resolved to (see `resolve_recipe`)
 
     @property
@@ -60,7 +61,8 @@ class TrainResult:
         ``metrics.json`` and in its model's manifest (older manifests name the records ``history``; loading
         never reads them)."""
         return {"best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss, "epochs_run": len(self.history),
-                "stopped_early": self.stopped_early, "seconds_per_epoch": self.seconds_per_epoch,
+                "stopped_early": self.stopped_early, "val_crps": self.val_crps,
+                "seconds_per_epoch": self.seconds_per_epoch,
                 "recipe": self.recipe, "epochs": [vars(r) for r in self.history]}
 
 

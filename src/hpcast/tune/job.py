@@ -37,6 +37,8 @@ class TuneResult:
     covariates: str = ""  # the best trial's covariate set (or the fixed one), as --covariates writes it
     searched: tuple[str, ...] | None = None  # the covariate sets searched; None: fixed, not searched
     train_command: str = ""  # `hpcast train` with best.toml on the whole data and the best covariate set
+    score: str = "validation loss"  # what ranked the trials: "validation CRPS" where the head was searched
+    held_out_crps: dict[str, float] = dataclasses.field(default_factory=dict)  # CRPS per model, the same folds
 
 
 def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Path, *, study: str, storage: str,
@@ -73,7 +75,8 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
         on_span(*dates)
     existing = len(open_study(study, open_storage(storage), make_pruner(pruner)).trials)
     seed = None if jobs > 1 else base.train.seed + existing  # a resumed study does not repeat its first draws
-    job = StudyJob(study, storage, pruner, Objective(span, base, space, spans), seed=seed, mlflow=mlflow,
+    objective = Objective(span, base, space, spans)
+    job = StudyJob(study, storage, pruner, objective, seed=seed, mlflow=mlflow,
                    batch=batch)
     result = optimize(job, trials, timeout, jobs, on_progress)
     counts = count_states(result)
@@ -92,31 +95,37 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
     (folder / "best.toml").write_text(toml_text(best.user_attrs["config"]))
     frame.to_csv(folder / "trials.csv", index=False)
     reproduce = _write_span(span, chosen, folder / "span.csv")
-    trials_plot(frame, weights, folder / "trials.png", f"study {study}: {len(frame)} trials")
-    held_out, origins = _held_out(panel, with_test_size(best_config, tested_dates(base, panel.freq)), ensemble,
-                                  backtest_progress)
+    score = "validation CRPS" if objective.by_crps else "validation loss"
+    trials_plot(frame, weights, folder / "trials.png", f"study {study}: {len(frame)} trials", score)
+    tested = with_test_size(best_config, tested_dates(base, panel.freq))
+    held_out, held_out_crps, origins = _held_out(panel, tested, ensemble, backtest_progress)
     command = f"hpcast train --config {shlex.quote(str(folder / 'best.toml'))} {data_flags}".rstrip()
     tuned = TuneResult(span=dates[:2], first_origin=dates[2], counts=counts, added=len(frame) - existing,
                        best_number=best.number, best_value=float(best.value), best_config=best_config,
                        held_out=held_out, folds=origins, covariates=chosen, searched=searched,
-                       train_command=command + (f" --covariates {shlex.quote(chosen)}" if chosen else ""))
+                       train_command=command + (f" --covariates {shlex.quote(chosen)}" if chosen else ""),
+                       score=score,
+                       held_out_crps=held_out_crps)
     _write_report(folder, study, tuned, weights, best.params, reproduce, ensemble)
     return tuned
 
 
-def _held_out(panel: Panel, config: RunConfig, ensemble: int, progress: Any) -> tuple[dict[str, float], list[str]]:
-    """MASE on the held-out folds of ``config``'s model and naive, and with ``ensemble`` > 1 of its seed
-    ensemble (a second backtest on the same folds), in that order: single, ensemble, naive; and the folds."""
+def _held_out(panel: Panel, config: RunConfig, ensemble: int,
+              progress: Any) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """MASE and CRPS on the held-out folds of ``config``'s model and naive, and with ``ensemble`` > 1 of its
+    seed ensemble (a second backtest on the same folds), in that order: single, ensemble, naive; and the folds."""
     from hpcast.evaluate.walkforward import backtest
 
     outcome = backtest(panel, config=config, models=(config.kind, "naive"), progress=progress)
-    mase = {str(model): float(value) for model, value in outcome.metrics["mase"].items()}
+    scores = [{str(model): float(value) for model, value in outcome.metrics[name].items()} for name in ("mase", "crps")]
     if ensemble <= 1:
-        return mase, outcome.origins
+        return scores[0], scores[1], outcome.origins
     members = dataclasses.replace(config, train=dataclasses.replace(config.train, ensemble=ensemble))
-    joint = backtest(panel, config=members, models=(config.kind,), progress=progress).metrics["mase"]
-    single = {config.kind: mase.pop(config.kind)}
-    return {**single, f"{config.kind}-ensemble-{ensemble}": float(joint[config.kind]), **mase}, outcome.origins
+    joint = backtest(panel, config=members, models=(config.kind,), progress=progress).metrics
+    name = f"{config.kind}-ensemble-{ensemble}"
+    mase, crps = ({config.kind: score.pop(config.kind), name: float(joint[metric][config.kind]), **score}
+                  for score, metric in zip(scores, ("mase", "crps"), strict=True))
+    return mase, crps, outcome.origins
 
 
 def _write_span(span: Panel, covariates: str, path: Path) -> str:
@@ -150,10 +159,11 @@ def _write_report(folder: Path, study: str, result: TuneResult, weights: dict[st
              f"{sum(result.counts[k] for k in ('complete', 'pruned', 'failed'))} trials: "
              f"{result.counts['complete']} complete, {result.counts['pruned']} pruned (stopped early), "
              f"{result.counts['failed']} failed.", "",
-             f"Best: trial {result.best_number}, validation loss {result.best_value:.6g}, parameters "
+             f"Best: trial {result.best_number}, {result.score} {result.best_value:.6g}, parameters "
              f"`{json.dumps(params)}` (`best.toml`).", "", covariates, "",
-             "| model | held-out MASE |", "|---|---|",
-             *[f"| {model} | {mase:.3f} |" for model, mase in result.held_out.items()], "",
+             "| model | held-out MASE | held-out CRPS |", "|---|---|---|",
+             *[f"| {model} | {mase:.3f} | {result.held_out_crps.get(model, float('nan')):.4g} |"
+               for model, mase in result.held_out.items()], "",
              f"Folds: {', '.join(result.folds)}.{members}", ""]
     if weights:
         lines += ["| parameter | importance |", "|---|---|", *[f"| {k} | {v:.3f} |" for k, v in weights.items()], ""]

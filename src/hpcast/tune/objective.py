@@ -9,6 +9,10 @@ estimator's own early-stopping split. That is simple, needs no extra fits, and g
 which is what a pruner needs: after each epoch the best validation loss so far is reported to the trial,
 and a trial the pruner stops raises `optuna.TrialPruned` out of the training loop.
 
+When the space searches the output head (``distribution``), losses differ between trials (MSE, negative
+log-likelihood, pinball), so a trial returns its validation CRPS instead (`TrainResult.val_crps`, the score
+every head shares) and reports nothing per epoch: the pruner never compares losses of different kinds.
+
 Example:
     >>> span, first_origin = tuning_span(panel, RunConfig())  # doctest: +SKIP
 """
@@ -45,8 +49,8 @@ class TrialProgress:
     through) for a trial trained alone, or `hpcast.train.context.StopTraining` (which ends only this run,
     and leaves ``pruned`` set) for one trained beside others (``alone=False``)."""
 
-    def __init__(self, trial: Any, alone: bool = True) -> None:
-        self.trial, self.alone, self.pruned = trial, alone, False
+    def __init__(self, trial: Any, alone: bool = True, prune: bool = True) -> None:
+        self.trial, self.alone, self.prune, self.pruned = trial, alone, prune, False
 
     def start(self, total: int, done: int = 0) -> None:
         pass
@@ -56,6 +60,8 @@ class TrialProgress:
 
         from hpcast.train.context import StopTraining
 
+        if not self.prune:
+            return
         self.trial.report(best_val_loss, record.epoch)
         if self.trial.should_prune():
             message = f"pruned at epoch {record.epoch} (validation loss {best_val_loss:.4g})"
@@ -71,14 +77,24 @@ class TrialProgress:
 @dataclasses.dataclass(frozen=True)
 class Objective:
     """``objective(trial)``: fit the base config with the trial's parameters on ``span``; return its best
-    validation loss. The trial's whole config is kept as the user attribute ``config``. With a searched
-    ``covariates`` parameter the trial fits on ``spans.span(<its covariate set>)`` instead of ``span``.
-    `run_batch` fits several trials together (their networks train in one fused run on a GPU)."""
+    validation loss (its validation CRPS where the head is searched: `by_crps`). The trial's whole config is
+    kept as the user attribute ``config``. With a searched ``covariates`` parameter the trial fits on
+    ``spans.span(<its covariate set>)`` instead of ``span``. `run_batch` fits several trials together (their
+    networks train in one fused run on a GPU)."""
 
     span: Panel
     base: RunConfig
     space: dict[str, Param]
     spans: Any = None  # hpcast.tune.spans.Spans, when the space has a ``covariates`` parameter
+
+    @property
+    def by_crps(self) -> bool:
+        """Whether trials are scored by validation CRPS (the head is searched) rather than validation loss."""
+        return "distribution" in self.space
+
+    def value(self, result: Any) -> float:
+        """A fitted trial's objective: its validation CRPS or its best validation loss (`by_crps`)."""
+        return float(result.val_crps if self.by_crps else result.best_val_loss)
 
     def config_for(self, values: dict[str, Any]) -> RunConfig:
         return configure(self.base, **to_settings({k: v for k, v in values.items() if k != "covariates"}))
@@ -98,9 +114,9 @@ class Objective:
         from hpcast.train.context import RunContext
 
         estimator, span = self._prepare(trial)
-        estimator.fit(span, context=RunContext(progress=TrialProgress(trial)))
+        estimator.fit(span, context=RunContext(progress=TrialProgress(trial, prune=not self.by_crps)))
         trial.set_user_attr("best_epoch", estimator.result.best_epoch)
-        return float(estimator.result.best_val_loss)
+        return self.value(estimator.result)
 
     def run_batch(self, trials: list[Any]) -> list[float | None]:
         """Fit ``trials`` together through `fit_many` (same-shape networks fused on a GPU, one after another
@@ -109,11 +125,11 @@ class Objective:
         from hpcast.train.context import RunContext
 
         prepared = [self._prepare(trial) for trial in trials]
-        hooks = [TrialProgress(trial, alone=False) for trial in trials]
+        hooks = [TrialProgress(trial, alone=False, prune=not self.by_crps) for trial in trials]
         fit_many([estimator for estimator, _ in prepared], [span for _, span in prepared],
                  contexts=[RunContext(progress=hook) for hook in hooks])
         values: list[float | None] = []
         for trial, (estimator, _), hook in zip(trials, prepared, hooks, strict=True):
             trial.set_user_attr("best_epoch", estimator.result.best_epoch)
-            values.append(None if hook.pruned else float(estimator.result.best_val_loss))
+            values.append(None if hook.pruned else self.value(estimator.result))
         return values

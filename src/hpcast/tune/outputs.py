@@ -64,7 +64,8 @@ def importances(study: Any) -> dict[str, float]:
         return {}
 
 
-def trials_plot(frame: pd.DataFrame, weights: dict[str, float], path: Path, title: str) -> Path:
+def trials_plot(frame: pd.DataFrame, weights: dict[str, float], path: Path, title: str,
+                score: str = "validation loss") -> Path:
     """Value against trial number, the best so far, pruned trials at their last reported value (marked x),
     beside the parameter importances; the look of `hpcast.viz.plots`."""
     from matplotlib.figure import Figure  # no pyplot state: the caller's backend stays as it was
@@ -72,7 +73,7 @@ def trials_plot(frame: pd.DataFrame, weights: dict[str, float], path: Path, titl
     fig = Figure(figsize=(12, 4.8), dpi=110)
     ax, bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     ax.set_title(title)
-    ax.set_ylabel("best validation loss")
+    ax.set_ylabel(f"best {score}")
     ax.set_xlabel("trial")
     ax.grid(alpha=0.3)
     done = frame[frame["state"] == "complete"].sort_values("number")

@@ -13,6 +13,12 @@ A narrowing file holds one entry per parameter to change::
     hidden = [32, 64]                 # choices
     num_layers = 1                    # fixed
     covariates = ["", "calendar"]     # covariate sets: none, or the calendar features
+    distribution = ["point", "student-t"]  # output heads (searched only when named here)
+
+Searching ``distribution`` changes what a trial is scored by: heads train by different losses (MSE, a
+negative log-likelihood, the pinball loss), so trials are ranked by their validation CRPS instead, the one
+score all heads share (a point forecast's CRPS is its absolute error; `hpcast.models.outputs`), and they
+are not pruned (the per-epoch losses the pruner compares are not comparable across heads).
 
 Example:
     >>> space = search_space("lstm", "MS", {"hidden": [16, 32]})
@@ -24,14 +30,16 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from hpcast.config import default_window
 from hpcast.errors import ConfigError
+from hpcast.forecast.spec import Distribution
 
-__all__ = ["COVARIATE_SETS", "Param", "load_space", "search_space", "to_settings"]
+__all__ = ["COVARIATE_SETS", "ON_REQUEST", "Param", "load_space", "search_space", "to_settings"]
 
 # the covariate sets searched by default (those the data can give: `hpcast.tune.spans.Spans.searched`)
 COVARIATE_SETS = ("", "calendar", "volume,calendar", "ma_ratio:50,calendar")
@@ -80,6 +88,9 @@ def _recurrent(freq: str) -> dict[str, Param]:
 # model kind -> its default space for a frequency; the models without a row have nothing to tune here
 SPACES = {"lstm": _recurrent, "gru": _recurrent}
 
+# parameters searched only when a narrowing file names them (the output head: it changes the trial's score)
+ON_REQUEST = {"distribution": Param("distribution", "choice", choices=typing.get_args(Distribution))}
+
 
 def load_space(path: str | Path) -> dict[str, Any]:
     """The ``[space]`` table of a TOML file (one line of error when it has none)."""
@@ -116,9 +127,11 @@ def search_space(kind: str, freq: str, narrowed: dict[str, Any] | None = None,
     space = SPACES[kind](freq)
     if covariates is not None:
         space["covariates"] = Param("covariates", "choice", choices=covariates)
+    space.update({name: param for name, param in ON_REQUEST.items() if name in (narrowed or {})})
     unknown = sorted(set(narrowed or {}) - set(space))
     if unknown:
-        raise ConfigError(f"unknown search parameter(s) {', '.join(unknown)} for {kind}; known: {', '.join(space)}")
+        raise ConfigError(f"unknown search parameter(s) {', '.join(unknown)} for {kind}; known: "
+                          f"{', '.join([*space, *(name for name in ON_REQUEST if name not in space)])}")
     for name, value in (narrowed or {}).items():
         space[name] = _narrow(space[name], value)
     return space

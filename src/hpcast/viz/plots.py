@@ -88,7 +88,7 @@ def backtest_plot(history: pd.Series, predictions: pd.DataFrame, path: str | Pat
 
 def var_plot(rows: pd.DataFrame, level: float, path: str | Path, title: str = "") -> Path:
     """Realised one-step log returns against each model's VaR line at ``level``, its exceptions marked
-    (``rows``: `hpcast.evaluate.walkforward.var_returns` of one series)."""
+    (``rows``: `hpcast.evaluate.bands.var_returns` of one series)."""
     fig, ax = _figure(title or f"{level:.1%} value at risk, one step ahead", "log return")
     first = rows[rows["model"] == rows["model"].iloc[0]]
     ax.bar(first["date"], first["return"], width=1.0, color="#999999", label="realised return")
