@@ -41,6 +41,8 @@ def test_simulate_answers_the_issue_example(client: TestClient, advisor: Advisor
     assert sum(a["contribution"] for a in answer["assets"]) == pytest.approx(answer["nominal"]["mean"] / 10000 - 1)
     assert answer["assets"][0]["source"] == "champion v1" and answer["assets"][1]["source"] == "historical drift"
     assert answer == advisor.simulate(10000, {"sp500": 60, "gold": 40}, 6, "2017-12-29").to_dict()
+    assert answer["regime"]["sentence"].startswith("Volatility is in the ") and answer["method"]["noise"] == "filtered"
+    assert all(a["volatility"]["model"] in ("gjr-garch", "ewma") for a in answer["assets"])
     default = client.post("/api/v1/simulate", json={k: v for k, v in GOOD.items() if k != "as_of"}).json()
     assert default["as_of"] == "2018-12-31"  # the latest date both sp500 and gold have
     assert default["as_of_was_given"] is False

@@ -52,6 +52,7 @@ def server(investor_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     calibrated = subprocess.run([sys.executable, "-m", "hpcast", "invest", "calibrate", "--every", "63"], env=env,
                                 cwd=investor_home, capture_output=True, text=True, check=False)
     assert calibrated.returncode == 0 and "inside the predicted 90% band" in calibrated.stdout, calibrated.stderr
+    assert "high volatility" in calibrated.stdout and "2008-09 crisis" in calibrated.stdout  # the regime table
     with open(log, "wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "hpcast", "app", "--port", str(port)], env=env,
                                    cwd=investor_home, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,7 +111,10 @@ def test_the_page_shows_what_the_api_answers(page, server: str, tmp_path: Path) 
     exact = float(page.locator("#real-median").get_attribute("data-value"))
     assert exact == answer["real"]["median"]
     assert "champion v1" in page.inner_text("#assets-table") and "random walk" in page.inner_text("#skills")
-    assert "inside the predicted 90% band" in page.inner_text("#calibration")
+    regime = page.inner_text("#regime")  # today's volatility in words, and which model set each asset's width
+    assert regime.startswith(answer["regime"]["sentence"]) and "Today's width per asset: sp500: " in regime
+    calibration = page.inner_text("#calibration")
+    assert "inside the predicted 90% band" in calibration and "90% band by regime of the as-of date: low" in calibration
     page.wait_for_selector("#calibration-figure img", timeout=15_000)
     page.wait_for_selector("#fan img", timeout=15_000)  # matplotlib figures arrive as an image
     page.screenshot(path=str(tmp_path / "app.png"), full_page=True)

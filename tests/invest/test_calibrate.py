@@ -69,3 +69,27 @@ def test_invest_commands_print_the_same_answer_as_the_api(investor_home: Path, m
     assert "allocation: allocation must sum to 100" in bad.output and "horizon_months: " in bad.output
     typo = runner.invoke(cli, ["invest", "simulate", "--alloc", "sp500:60"])
     assert typo.exit_code == 2 and "must be ASSET=PERCENT" in typo.output
+
+
+def test_coverage_by_regime_and_stress_window_by_hand() -> None:
+    """Six as-of dates: terciles of their volatility are the two lowest, middle and highest; the 2008-09 window
+    takes the dates whose horizon overlaps it (not only those inside it), and bitcoin's only with bitcoin."""
+    from hpcast.invest.calibrate import Calibration
+
+    result = Calibration({"sp500": 100.0}, 3, 100, dates=["2007-06-01", "2007-10-01", "2008-03-03", "2010-02-01",
+                                                          "2012-01-02", "2012-06-01"],
+                         ends=["2007-08-31", "2008-01-01", "2008-06-03", "2010-05-03", "2012-04-02", "2012-08-31"],
+                         pit=[0.5, 0.97, 0.3, 0.08, 0.6, 0.99], trailing_vol=[0.1, 0.3, 0.5, 0.2, 0.4, 0.6])
+    regimes = result.regimes()
+    # low: vol 0.1, 0.2 (pit 0.5, 0.08); mid: 0.3, 0.4 (0.97, 0.6); high: 0.5, 0.6 (0.3, 0.99)
+    assert {name: row["coverage"] for name, row in regimes.items()} == {
+        "low": {"0.5": 0.5, "0.8": 0.5, "0.9": 1.0}, "mid": {"0.5": 0.5, "0.8": 0.5, "0.9": 0.5},
+        "high": {"0.5": 0.5, "0.8": 0.5, "0.9": 0.5}}
+    assert regimes["low"]["pit_histogram"][0] == 0.5 and regimes["low"]["pit_histogram"][5] == 0.5
+    assert regimes["high"]["volatility_range"] == [0.5, 0.6]
+    stress = result.stress()
+    assert set(stress) == {"2008-09 crisis"}  # Q4 2018 met by none; no bitcoin held
+    assert stress["2008-09 crisis"]["dates"] == 2 and stress["2008-09 crisis"]["coverage"]["0.9"] == 0.5
+    assert result.regime_headline() == ("90% band by regime of the as-of date: low volatility 100% of 2; "
+                                        "mid volatility 50% of 2; high volatility 50% of 2; "
+                                        "2008-09 crisis 50% of 2")

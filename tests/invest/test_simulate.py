@@ -43,8 +43,10 @@ def test_perfectly_correlated_assets_split_50_50_give_the_band_of_either_one() -
     market = _market(a=a, b=3 * a, c=_walk(2))  # b moves exactly with a; c independently
     alone = _run(market, {"a": 100}).to_dict()["real"]
     split = _run(market, {"a": 50, "b": 50}).to_dict()["real"]
+    # b's returns equal a's to the last bit of log(3a); the GARCH fit of each (filtered noise) converges to
+    # the optimiser's tolerance, so the bands agree to about 1e-4 of their value, not to the last bit
     for key in ("p5", "median", "p95"):
-        assert split[key] == pytest.approx(alone[key], rel=1e-12)
+        assert split[key] == pytest.approx(alone[key], rel=1e-3)
     # Independent assets diversify: the band of a 50/50 split with c is clearly narrower.
     mixed = _run(market, {"a": 50, "c": 50}).to_dict()["real"]
     assert mixed["p95"] - mixed["p5"] < 0.85 * (alone["p95"] - alone["p5"])

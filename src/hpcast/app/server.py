@@ -22,7 +22,11 @@ _CONFIG_VARIABLE = "HPCAST_APP_SERVE_CONFIG"
 
 
 def _open_advisor(config: ServeConfig) -> Advisor:
-    return Advisor.open(config.store_url, registry=config.registry, backfill_if_empty=True)
+    from hpcast.invest.simulate import warm
+
+    advisor = Advisor.open(config.store_url, registry=config.registry, backfill_if_empty=True)
+    warm(advisor.market)  # today's volatility models, fitted before the first visitor asks
+    return advisor
 
 
 def create_app(advisor: Advisor, config: ServeConfig | None = None) -> Any:

@@ -45,6 +45,15 @@ def _span(key: str, value: float, text: str) -> str:
     return f'<span id="{key}" data-value="{value!r}">{html.escape(text)}</span>'
 
 
+def _widths(answer: dict[str, Any]) -> str:
+    """Which model set each asset's width today, in words."""
+    parts = [f"{a['asset']}: {a['volatility']['label']} ({a['volatility']['annual_volatility']:.0%} a year "
+             f"tomorrow; {a['volatility']['why']})"
+             + (f", and over its horizon the {a['source']}'s own sample paths" if a.get("sample_paths") else "")
+             for a in answer["assets"] if a.get("volatility")]
+    return ("Today's width per asset: " + "; ".join(parts) + ".") if parts else ""
+
+
 def summary_html(answer: dict[str, Any]) -> str:
     """Headline numbers; each value sits in a span with an id and its exact number in ``data-value``."""
     rows = []
@@ -61,6 +70,8 @@ def summary_html(answer: dict[str, Any]) -> str:
         "<table><tr><th></th><th>median</th><th>5%</th><th>95%</th></tr>", *rows, "</table>",
         f"<p>Probability of a real loss: <b>{_span('loss-probability', loss, f'{loss:.0%}')}</b>; "
         f"expected real return: <b>{_span('expected-real-return', expected, _percent(expected))}</b>.</p>",
+        *([f'<p id="regime" data-third="{answer["regime"]["third"]}">{html.escape(answer["regime"]["sentence"])} '
+           f"{html.escape(_widths(answer))}</p>"] if answer.get("regime") else []),
         f"<p>Inflation projected at {inflation['annual_rate']:.2%} a year ({inflation['series']} year on year "
         f"through {inflation['through'][:7]}).</p>",
     ]
@@ -129,8 +140,9 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
                     gr.update(value=None, visible=False))
         from PIL import Image
 
+        regimes = f" {found['regime_headline']}." if found.get("regime_headline") else ""
         with Image.open(found["figure"]) as image:
-            return (f"**Calibration of the simulator**: {found['headline']}.",
+            return (f"**Calibration of the simulator**: {found['headline']}.{regimes}",
                     gr.update(value=image.copy(), visible=True))
 
     # The answer for the default inputs, computed once: a new visitor sees a filled chart and table at once,
@@ -141,7 +153,8 @@ def build_ui(advisor: Advisor) -> gr.Blocks:
         gr.Markdown("# What may my investment be worth, after inflation?\n"
                     "Enter an amount, split it over the assets and pick a horizon. The answer is a range of "
                     "outcomes, not a promise: it comes from each asset's forecast (its registered model, or "
-                    "its historical average) and from how the assets moved together in the past five years.")
+                    "its historical average), from how the assets moved together in the past five years, and "
+                    "from how volatile each one is today (a volatility model rescales those moves).")
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 amount = gr.Number(label="Amount invested today", value=10000, elem_id="amount")

@@ -59,6 +59,7 @@ registry_option = click.option("--no-registry", "registry", flag_value=False, de
                                help="Ignore registered models: every asset uses the historical-drift baseline.")
 
 
+_NOISE = ("filtered", "bootstrap")  # hpcast.invest.simulate.NOISE (not imported: it needs pandas; a test compares)
 _HOST_SOURCES = {ParameterSource.ENVIRONMENT: "$HPCAST_APP_HOST",
                  ParameterSource.DEFAULT_MAP: "the configuration defaults"}
 
@@ -182,9 +183,15 @@ def invest_simulate(amount: float, allocation: tuple[str, ...], months: int, as_
     click.echo(f"  probability of a real loss {answer['probability_real_loss']:.0%}; expected real return "
                f"{answer['expected_real_return']:+.2%}; inflation {answer['inflation']['annual_rate']:.2%}/yr "
                f"({answer['inflation']['series']})")
+    if answer["regime"]:
+        click.echo(answer["regime"]["sentence"])
     click.echo(asset_table(answer).to_string(index=False))
     for entry in answer["assets"]:
         click.echo(f"- {entry['asset']}: {entry['skill']}")
+        if entry["volatility"]:
+            volatility = entry["volatility"]
+            click.echo(f"  width: {volatility['label']}, {volatility['annual_volatility']:.0%} a year tomorrow; "
+                       f"{volatility['why']}")
     for note in answer["notes"]:
         if all(note != entry["skill"] for entry in answer["assets"]):
             click.echo(f"- {note}")
@@ -216,20 +223,26 @@ def invest_forecast(asset: str, months: int, as_of: str | None, registry: bool, 
               help="Business days between consecutive as-of dates.")
 @click.option("--paths", type=click.IntRange(min=100), default=2000, show_default=True,
               help="Simulated paths per as-of date.")
+@click.option("--noise", type=click.Choice(_NOISE), default=_NOISE[0], show_default=True,
+              help="The simulator's noise: filtered (each asset's returns standardised by its volatility at the "
+                   "time and rescaled by today's forecast, as the page serves) or bootstrap (the last five "
+                   "years' returns as they were: the reference to compare against).")
 @click.option("--out", metavar="DIR", help="Where calibration.json and reliability.png go (the app shows the "
                                            "latest) [default: <data>/calibration].")
 @registry_option
 @store_option
 @user_errors
 @_input_errors
-def invest_calibrate(allocation: tuple[str, ...], months: int, every: int, paths: int, out: str | None,
-                     registry: bool, store_url: str | None) -> None:
+def invest_calibrate(allocation: tuple[str, ...], months: int, every: int, paths: int, noise: str,
+                     out: str | None, registry: bool, store_url: str | None) -> None:
     """Check the simulator's bands against what happened, over many past as-of dates.
 
     For each as-of date the simulator (champions only where they had not seen that date) predicts the
     real value at the horizon; the realised value uses actual prices and published CPI. Prints the share
-    of outcomes inside the 90% band (goal 85-95%) and the coverage of every central band, and writes a
-    reliability plot.
+    of outcomes inside the 90% band (goal 85-95%) and the coverage of every central band, then the 50%,
+    80% and 90% bands by regime: per tercile of the allocation's 21-day volatility at the as-of dates, and
+    per stress window (2008-09, Q4 2018, bitcoin's crashes) whose storm the horizon met, with the number of
+    dates behind each share. Writes calibration.json and a reliability plot split by regime.
 
     \b
     Example:
@@ -239,15 +252,20 @@ def invest_calibrate(allocation: tuple[str, ...], months: int, every: int, paths
 
     from rich.progress import Progress
 
-    from hpcast.invest.calibrate import calibrate, save_calibration
+    from hpcast.invest.calibrate import REGIME_LEVELS, calibrate, save_calibration
 
     advisor = _advisor(store_url, registry)
     with Progress(console=console(), transient=True) as bar:
         task = bar.add_task("calibrating", total=None)
         result = calibrate(advisor.market, advisor.outlooks, _allocation(allocation), months=months, every=every,
-                           paths=paths, progress=lambda i, n: bar.update(task, completed=i, total=n))
+                           paths=paths, noise=noise, progress=lambda i, n: bar.update(task, completed=i, total=n))
     json_path, figure = save_calibration(result, Path(out) if out else advisor.calibration_folder)
     click.echo(result.headline())
     click.echo("central band promised -> share inside: " +
                ", ".join(f"{float(k):.0%}->{v:.0%}" for k, v in result.coverage().items()))
+    click.echo(f"{'regime of the as-of date':28s} {'dates':>5s} {'50%':>5s} {'80%':>5s} {'90%':>5s}")
+    rows = {f"{name} volatility": row for name, row in result.regimes().items()} | result.stress()
+    for name, row in rows.items():
+        shares = [f"{row['coverage'][f'{level:g}']:.0%}" if row["dates"] else "-" for level in REGIME_LEVELS]
+        click.echo(f"{name:28s} {row['dates']:>5d} " + " ".join(f"{share:>5s}" for share in shares))
     click.echo(f"wrote {json_path} and {figure}")

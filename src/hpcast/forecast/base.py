@@ -96,6 +96,12 @@ class Forecaster:
         scaled scores (`add_bands`)."""
         return {"forecast": self._paths(panel, horizon)}
 
+    @property
+    def gives_samples(self) -> bool:
+        """Whether ``sample_paths`` draws joint paths from the model's own distribution (a network with a
+        distribution head does; the investor's simulator then uses them)."""
+        return False
+
     def one_step_risk(self, panel: Panel, tails: dict[float, Sequence[float]] | None = None) -> dict[str, np.ndarray]:
         """What a model with a predictive distribution says of the next log return of each series of ``panel``,
         each ``(S,)``: ``variance`` and, per VaR level L of ``tails`` (L -> the tail quantile levels whose mean

@@ -302,6 +302,10 @@ class RecurrentForecaster(Forecaster):
             out[f"es_{round(level * 1000)}"] = mu + (var_line - mu) * (head_es - mu) / (head_var - mu)
         return out
 
+    @property
+    def gives_samples(self) -> bool:
+        return self.net is not None and self.net.output.distribution
+
     def sample_paths(self, history: Panel | None = None, n: int = 1000, horizon: int | None = None,
                      seed: int = 0) -> np.ndarray:
         """``n`` sample paths ``(S, n, horizon)`` of every series of ``history`` (default: the fitted data), in the

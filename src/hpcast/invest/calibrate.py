@@ -4,9 +4,14 @@ For as-of dates every ``every`` business days through the bundled history, the s
 function the app serves, champions included where they had not yet seen the as-of date) predicts the real
 portfolio value at the horizon. The realised value uses the prices on the horizon date and the CPI actually
 published for it (log-linear between monthly or quarterly readings). Reported: the share inside the 90%
-band (goal 85-95%), the coverage of every central band (the reliability curve) and the PIT values.
-Horizons of consecutive as-of dates overlap, so the dates are not independent trials: read the share with
-that in mind.
+band (goal 85-95%), the coverage of every central band (the reliability curve) and the PIT values, and
+the same **by regime**: the coverage of the 50%, 80% and 90% bands and the PIT histogram per tercile of
+the as-of dates' volatility (the allocation's realised volatility over the 21 trading days up to each
+as-of date, `hpcast.invest.conditional.trailing_volatility`; terciles among the dates checked), and per
+stress window of the bundled data (`STRESS`: an as-of date belongs to a window when its horizon overlaps
+it, i.e. the investor held through the storm).
+Horizons of consecutive as-of dates overlap, so the dates are not independent trials: read the shares with
+that in mind, and the stress windows' small counts too.
 """
 
 from __future__ import annotations
@@ -26,11 +31,17 @@ from hpcast.invest.market import CASH, Market
 from hpcast.invest.outlook import Outlooks
 from hpcast.invest.simulate import plan, simulate
 
-__all__ = ["GOAL", "LEVELS", "Calibration", "calibrate", "load_calibration", "realised_cpi",
-           "save_calibration"]
+__all__ = ["GOAL", "LEVELS", "REGIME_LEVELS", "STRESS", "Calibration", "calibrate", "load_calibration",
+           "realised_cpi", "save_calibration"]
 
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+REGIME_LEVELS = (0.5, 0.8, 0.9)  # the bands reported per regime
 GOAL = (0.85, 0.95)
+PIT_BINS = 10
+# the stress windows of the bundled data: name -> (first, last day); bitcoin's own only where it is held
+STRESS = {"2008-09 crisis": ("2008-01-01", "2009-12-31"), "Q4 2018": ("2018-10-01", "2018-12-31"),
+          "bitcoin 2018 crash": ("2018-01-01", "2018-12-31"), "bitcoin 2021 drawdown": ("2021-04-14", "2021-07-20")}
+_BITCOIN = "bitcoin"
 FILE, FIGURE = "calibration.json", "reliability.png"
 
 
@@ -48,6 +59,9 @@ class Calibration:
     median: list[float] = field(default_factory=list)
     pit: list[float] = field(default_factory=list)  # share of simulated outcomes at or below the realised one
     sources: list[str] = field(default_factory=list)
+    trailing_vol: list[float] = field(default_factory=list)  # the allocation's 21-day volatility at each as-of
+    ends: list[str] = field(default_factory=list)  # each as-of date's horizon end
+    noise: str = "filtered"
     created: str = ""
 
     @property
@@ -58,6 +72,34 @@ class Calibration:
         """Share of realised outcomes inside each central band, from the PIT values."""
         pit = np.asarray(self.pit)
         return {f"{level:g}": float(np.mean(np.abs(pit - 0.5) <= level / 2)) for level in LEVELS}
+
+    def regimes(self) -> dict[str, dict[str, Any]]:
+        """Per volatility tercile of the as-of dates (low, mid, high): dates, coverage of `REGIME_LEVELS` and the
+        PIT histogram (`PIT_BINS` equal bins, shares)."""
+        from hpcast.evaluate.scores import REGIMES, volatility_terciles
+
+        terciles = volatility_terciles(np.asarray(self.trailing_vol, dtype=float))
+        vol = np.asarray(self.trailing_vol, dtype=float)
+        out = {}
+        for k, name in enumerate(REGIMES):
+            chosen = terciles == k
+            out[name] = {**_summary(np.asarray(self.pit)[chosen]),
+                         "volatility_range": [float(vol[chosen].min()), float(vol[chosen].max())] if chosen.any()
+                         else None}
+        return out
+
+    def stress(self) -> dict[str, dict[str, Any]]:
+        """Per stress window the allocation can meet (`STRESS`), the as-of dates whose horizon overlaps it."""
+        pit = np.asarray(self.pit)
+        starts, ends = pd.to_datetime(self.dates), pd.to_datetime(self.ends)
+        out = {}
+        for name, (first, last) in STRESS.items():
+            if name.startswith(_BITCOIN) != (_BITCOIN in self.allocation):
+                continue
+            chosen = np.asarray((starts <= pd.Timestamp(last)) & (ends >= pd.Timestamp(first)))
+            if chosen.any():
+                out[name] = {**_summary(pit[chosen]), "window": [first, last]}
+        return out
 
     def headline(self) -> str:
         share = self.inside_90
@@ -71,7 +113,25 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "inside_90": self.inside_90, "coverage": self.coverage(), "goal": list(GOAL),
-                "headline": self.headline()}
+                "headline": self.headline(), "regimes": self.regimes(), "stress": self.stress(),
+                "regime_headline": self.regime_headline()}
+
+    def regime_headline(self) -> str:
+        """The 90% band's coverage per volatility tercile and stress window, in one sentence."""
+        parts = [f"{name} volatility {row['coverage']['0.9']:.0%} of {row['dates']}"
+                 for name, row in self.regimes().items() if row["dates"]]
+        parts += [f"{name} {row['coverage']['0.9']:.0%} of {row['dates']}" for name, row in self.stress().items()]
+        return "90% band by regime of the as-of date: " + "; ".join(parts)
+
+
+def _summary(pit: np.ndarray) -> dict[str, Any]:
+    """Dates, coverage of each `REGIME_LEVELS` band and the PIT histogram of ``pit``."""
+    if not len(pit):
+        return {"dates": 0, "coverage": {f"{level:g}": None for level in REGIME_LEVELS}, "pit_histogram": None}
+    counts, _ = np.histogram(pit, bins=PIT_BINS, range=(0.0, 1.0))
+    return {"dates": len(pit),
+            "coverage": {f"{level:g}": float(np.mean(np.abs(pit - 0.5) <= level / 2)) for level in REGIME_LEVELS},
+            "pit_histogram": [float(c) for c in counts / len(pit)]}
 
 
 def realised_cpi(series: pd.Series, moment: pd.Timestamp) -> float | None:
@@ -83,8 +143,10 @@ def realised_cpi(series: pd.Series, moment: pd.Timestamp) -> float | None:
 
 
 def calibrate(market: Market, outlooks: Outlooks, allocation: dict[str, float], *, months: int = 6,
-              every: int = 21, paths: int = 2000, progress: Callable[[int, int], None] | None = None) -> Calibration:
-    """Predict and compare at as-of dates ``every`` business days apart (see the module docstring)."""
+              every: int = 21, paths: int = 2000, noise: str = "filtered",
+              progress: Callable[[int, int], None] | None = None) -> Calibration:
+    """Predict and compare at as-of dates ``every`` business days apart (see the module docstring), with the
+    simulator's ``noise`` (`hpcast.invest.simulate.NOISE`)."""
     first = plan(market, 1.0, allocation, months)  # validates; its window is the range of possible dates
     cpi_name = max(market.cpi, key=lambda n: market.cpi[n].index[-1])
     cpi = market.cpi[cpi_name]
@@ -95,13 +157,13 @@ def calibrate(market: Market, outlooks: Outlooks, allocation: dict[str, float], 
     if len(candidates) < 10:
         raise ValueError(f"only {len(candidates)} as-of dates leave {months} months of realised prices and CPI "
                          f"for {', '.join(first.weights)}: use a shorter horizon or fewer assets")
-    result = Calibration({k: v * 100 for k, v in first.weights.items()}, months, paths,
+    result = Calibration({k: v * 100 for k, v in first.weights.items()}, months, paths, noise=noise,
                          created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     for i, day in enumerate(candidates):
         if progress:
             progress(i, len(candidates))
         request = plan(market, 1.0, allocation, months, day.date().isoformat())
-        sim = simulate(market, outlooks, request, paths=paths)
+        sim = simulate(market, outlooks, request, paths=paths, noise=noise)
         end = sim.horizon_end
         nominal = sum(weight * _realised_growth(market, name, day, end, sim)
                       for name, weight in request.weights.items())
@@ -116,6 +178,8 @@ def calibrate(market: Market, outlooks: Outlooks, allocation: dict[str, float], 
         result.p95.append(float(hi - 1))
         result.pit.append(float(np.mean(outcomes <= real)))
         result.sources.append(",".join(o.source for o in sim.outlooks.values()))
+        result.trailing_vol.append(float(sim.regime["annual_volatility"]) if sim.regime else 0.0)
+        result.ends.append(end.date().isoformat())
     return result
 
 

@@ -70,20 +70,22 @@ class Market:
     cpi: dict[str, pd.Series] = field(default_factory=dict)  # symbol -> index level, indexed by period start
     cpi_freq: dict[str, str] = field(default_factory=dict)
     source: str = "memory"
-    _memo: OrderedDict[tuple, Any] = field(default_factory=OrderedDict, repr=False)
+    _memo: dict[Any, OrderedDict[tuple, Any]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
-        """``compute()`` once per ``key`` (the newest `MEMO_SIZE` kept): derived arrays reused across requests."""
+    def memo(self, key: tuple, compute: Callable[[], T], size: int = MEMO_SIZE) -> T:
+        """``compute()`` once per ``key``: derived arrays reused across requests. Keys are kept per kind
+        (``key[0]``), the newest ``size`` of each, so many small entries never push out a few large ones."""
         with self._lock:
-            if key in self._memo:
-                self._memo.move_to_end(key)
-                return self._memo[key]
+            kind = self._memo.setdefault(key[0], OrderedDict())
+            if key in kind:
+                kind.move_to_end(key)
+                return kind[key]
         value = compute()
         with self._lock:
-            self._memo[key] = value
-            while len(self._memo) > MEMO_SIZE:
-                self._memo.popitem(last=False)
+            kind[key] = value
+            while len(kind) > size:
+                kind.popitem(last=False)
         return value
 
     @classmethod

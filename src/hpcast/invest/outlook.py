@@ -4,7 +4,8 @@ The champion is the one `hpcast.registry.Registry.resolve` names: the asset's ow
 (one network over a panel of several symbols) whose champion covers the asset; a global model forecasts
 the asset's own series. Its skill figures are pooled over the series it covers, and the words say so.
 
-An `Outlook` carries the expected path (the champion's point forecast, when there is a usable one) and
+An `Outlook` carries the expected path (the champion's point forecast, when there is a usable one), the
+champion's own sample paths where it has a distribution head (`hpcast.forecast.base.Forecaster.gives_samples`), and
 the model's skill against the naive random walk in plain words (its backtest, its live error since its
 training data ended, the latest retrain's comparison: whatever its registry version records), so the page
 can say how far to trust it. A champion is not used for an as-of date before its training data ends: its
@@ -22,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["BASELINE", "Outlook", "Outlooks", "skill_words"]
@@ -29,6 +31,7 @@ __all__ = ["BASELINE", "Outlook", "Outlooks", "skill_words"]
 log = logging.getLogger(__name__)
 
 BASELINE = "historical drift"
+SAMPLE_SEED = 20261207  # a champion's sample paths: the same request gives the same numbers
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,11 @@ class Outlook:
     forecast: pd.Series | None = None  # the model's point forecast of the price, indexed by date
     model: str | None = None  # the registered model's name (hpcast-<key>)
     covers: tuple[str, ...] = ()  # a global model's symbols
+    samples: np.ndarray | None = None  # (n, h) sampled log returns from the last price to each forecast date
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "version": self.version, "skill": self.skill, "beats_naive": self.beats_naive,
-                "model": self.model, "covers": list(self.covers)}
+                "model": self.model, "covers": list(self.covers), "sample_paths": self.samples is not None}
 
 
 def _against_naive(tags: dict[str, str], model: str, naive: str, where: str) -> tuple[str, bool] | None:
@@ -102,13 +106,15 @@ def _baseline(asset: str, reason: str) -> Outlook:
 class Outlooks:
     """Champion forecasts per asset and as-of date, from a registry (None: baseline everywhere)."""
 
-    def __init__(self, registry: Any = None, *, refresh_seconds: float = 60.0, cache_size: int = 256) -> None:
+    def __init__(self, registry: Any = None, *, refresh_seconds: float = 60.0, cache_size: int = 256,
+                 samples: int = 4000) -> None:
         self.registry = registry
+        self.samples = samples  # sample paths drawn from a champion with a distribution head
         self.refresh_seconds = refresh_seconds
         self.cache_size = cache_size
         self._champions: dict[str, tuple[float, Any, dict[str, str]]] = {}
         self._models: dict[tuple[str, int], Any] = {}
-        self._forecasts: OrderedDict[tuple[str, str, int, pd.Timestamp], pd.Series] = OrderedDict()
+        self._forecasts: OrderedDict[tuple[str, str, int, pd.Timestamp], tuple[pd.Series, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _champion(self, asset: str) -> tuple[Any, dict[str, str]]:
@@ -164,17 +170,22 @@ class Outlooks:
         if len(history) < need:
             return _baseline(asset, f"the {_whose(found)} champion needs {need} prices before the as-of date")
         key = (asset, found.key, version, as_of)
-        forecast = self._forecasts.get(key)
-        if forecast is None:
-            frame = model.predict(for_symbol(model, asset, history))
+        cached = self._forecasts.get(key)
+        if cached is None:
+            panel = for_symbol(model, asset, history)
+            frame = model.predict(panel)
             forecast = pd.Series(frame["forecast"].to_numpy(), index=pd.DatetimeIndex(frame["date"]))
+            samples = None
+            if model.gives_samples:  # a distribution head: its own joint paths, in log returns from the spot
+                samples = np.log(model.sample_paths(panel, n=self.samples, seed=SAMPLE_SEED)[0] / history.iloc[-1])
+            cached = (forecast, samples)
             with self._lock:
-                self._forecasts[key] = forecast
+                self._forecasts[key] = cached
                 while len(self._forecasts) > self.cache_size:
                     self._forecasts.popitem(last=False)
         source = f"global champion v{version} ({model_name(found.key)})" if found.is_global else f"champion v{version}"
-        return Outlook(asset, source, skill, beats, version, forecast, model_name(found.key),
-                       found.symbols if found.is_global else ())
+        return Outlook(asset, source, skill, beats, version, cached[0], model_name(found.key),
+                       found.symbols if found.is_global else (), cached[1])
 
 
 def _whose(found: Any) -> str:

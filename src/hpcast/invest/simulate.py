@@ -5,12 +5,18 @@ Method (every input is known on the as-of date; nothing after it is read):
 1. **Expected path** per asset (`hpcast.invest.outlook`): the point forecast of the registry champion
    that serves it (its own, or a global model's that covers it) for the steps it covers, then the asset's
    historical average daily log return; with no usable champion, the historical average throughout (the
-   drift baseline).
-2. **Joint noise**: daily log returns of the chosen assets on their *common* dates over the last
-   `LOOKBACK_YEARS` years, each centred on its mean, resampled in blocks of `BLOCK` consecutive days. A
-   block is one stretch of calendar shared by all assets, so their correlation (and a month of volatility
-   clustering) carries into the portfolio: two perfectly correlated assets split 50/50 give exactly the
-   band of either one.
+   drift baseline). A champion with a distribution head gives more than a path: over the steps it covers
+   the simulated values are its own sample paths, placed on the joint noise's ranks (`_from_samples`), so
+   the expected path and the spread come from one model.
+2. **Joint noise** from the daily log returns of the chosen assets on their *common* dates over the last
+   `LOOKBACK_YEARS` years, resampled in blocks of `BLOCK` consecutive days. A block is one stretch of
+   calendar shared by all assets, so their correlation carries into the portfolio: two perfectly
+   correlated assets split 50/50 give exactly the band of either one. By default (``noise="filtered"``)
+   the returns are standardised by each asset's volatility at the time and rescaled by its volatility
+   forecast from the as-of date (`hpcast.invest.conditional`: filtered historical simulation), so the
+   range is today's; ``noise="bootstrap"`` resamples the centred returns themselves (the spread of the
+   last five years whatever today looks like; kept as the reference the calibration compares against).
+   The answer also places today's volatility of the allocation among the last `REGIME_YEARS` years.
 3. **Cash** grows at the Treasury rate known on the as-of date; **real** values divide by projected CPI
    (`hpcast.invest.inflation`).
 
@@ -29,15 +35,28 @@ import numpy as np
 import pandas as pd
 
 from hpcast.errors import InputError
+from hpcast.invest.conditional import (
+    Candidates,
+    VolatilityView,
+    candidates,
+    choose,
+    filtered_paths,
+    regime,
+    standardised,
+)
 from hpcast.invest.inflation import Inflation, cash_rate, growth, project_inflation
 from hpcast.invest.market import CASH, AsOfRange, Market
 from hpcast.invest.outlook import BASELINE, Outlook, Outlooks
 
-__all__ = ["BLOCK", "LOOKBACK_YEARS", "MAX_AMOUNT", "PATHS", "Plan", "Simulation", "plan", "simulate"]
+__all__ = ["BLOCK", "LOOKBACK_YEARS", "MAX_AMOUNT", "NOISE", "PATHS", "REGIME_YEARS", "Plan", "Simulation", "plan",
+           "simulate", "warm"]
 
 PATHS = 4000
 BLOCK = 20
 LOOKBACK_YEARS = 5
+REGIME_YEARS = 20
+NOISE = ("filtered", "bootstrap")  # the first is the default
+VOLATILITY_MEMO = 512  # fitted volatility models kept (assets × as-of dates; each some 40 kB)
 SEED = 20261121
 MAX_AMOUNT = 1e12
 MAX_MONTHS = 12
@@ -46,7 +65,6 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _Q_NAMES = ("p5", "p25", "median", "p75", "p95")
 _CASH_OUTLOOK = {"source": "Treasury rate", "version": None, "beats_naive": None,
                  "skill": "no model needed: it earns the rate known on the as-of date", "model": None, "covers": []}
-
 
 
 @dataclass(frozen=True)
@@ -141,6 +159,9 @@ class Simulation:
     business_days: int = 0
     common_days: int = 0
     notes: list[str] = field(default_factory=list)
+    noise: str = NOISE[0]
+    volatility: dict[str, VolatilityView] = field(default_factory=dict)  # per priced asset (filtered noise)
+    regime: dict[str, Any] | None = None  # today's volatility of the allocation among the last 20 years
 
     @property
     def horizon_end(self) -> pd.Timestamp:
@@ -168,6 +189,7 @@ class Simulation:
                 "median_return": float(q[1]), "p5_return": float(q[0]), "p95_return": float(q[2]),
                 "expected_return": float(returns.mean()), "contribution": float(weight * returns.mean()),
                 "median_value": amount * weight * (1 + float(q[1])),
+                "volatility": self.volatility[name].to_dict() if name in self.volatility else None,
                 **(outlook.to_dict() if outlook else _CASH_OUTLOOK),
             })
         bands = self.fan()
@@ -185,9 +207,9 @@ class Simulation:
             "inflation": {**self.inflation.to_dict(), "deflator": float(self.deflator[-1])},
             "cash": self.cash,
             "fan": {"dates": [d.date().isoformat() for d in self.dates], **fan},
-            "assets": assets, "notes": self.notes,
+            "assets": assets, "notes": self.notes, "regime": self.regime,
             "method": {"paths": int(self.nominal.shape[0]), "block_days": BLOCK, "lookback_years": LOOKBACK_YEARS,
-                       "common_days": self.common_days},
+                       "common_days": self.common_days, "noise": self.noise},
         }
 
 
@@ -209,13 +231,15 @@ def _business_log_closes(market: Market, name: str) -> tuple[np.ndarray, np.ndar
     return market.memo(("business_log_closes", name), compute)
 
 
-def _joint_returns(market: Market, names: list[str], as_of: pd.Timestamp) -> np.ndarray:
-    """Log returns ``(n, A)`` between consecutive business days on which every asset traded, over the lookback.
+def _joint_returns(market: Market, names: list[str], as_of: pd.Timestamp,
+                   years: int = LOOKBACK_YEARS) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (int64 ns, ``(n,)``) and log returns ``(n, A)`` between consecutive business days on which every
+    asset traded, over the last ``years`` years.
 
     The grid counts business days, so a weekend's move (bitcoin trades every day) folds into Monday's.
     Plain arrays and sorted-date intersections: this runs on every simulation that misses the memo.
     """
-    first = (as_of - pd.DateOffset(years=LOOKBACK_YEARS)).as_unit("ns").value
+    first = (as_of - pd.DateOffset(years=years)).as_unit("ns").value
     last = as_of.as_unit("ns").value
     spans = []
     for name in names:
@@ -226,7 +250,7 @@ def _joint_returns(market: Market, names: list[str], as_of: pd.Timestamp) -> np.
     for dates, _ in spans[1:]:
         common = np.intersect1d(common, dates, assume_unique=True)
     closes = np.column_stack([logs[np.searchsorted(dates, common)] for dates, logs in spans])  # (n+1, A)
-    return np.diff(closes, axis=0)
+    return common[1:], np.diff(closes, axis=0)
 
 
 def bootstrap(returns: np.ndarray, steps: np.ndarray, paths: int, block: int, rng: np.random.Generator) -> np.ndarray:
@@ -271,6 +295,33 @@ def _expected(outlook: Outlook, spot: float, mean: float, days: pd.DatetimeIndex
     return out
 
 
+def _from_samples(outlook: Outlook, spot: float, noise: np.ndarray, mean: float, days: pd.DatetimeIndex,
+                  steps: np.ndarray) -> np.ndarray:
+    """Cumulative log returns ``(paths, K)`` at ``steps`` where the champion gives sample paths: at each kept
+    step it covers, the champion's own distribution of that date (its samples' quantile function), placed on
+    the paths by the ranks of the simulated ``noise (paths, K)`` at that step (an empirical copula: each
+    asset's values are its model's, their dependence across assets and days is the joint noise's). Past the
+    champion's last date, the noise's increments and the drift continue from its last covered step. A
+    champion that does not reach the first kept step is read as its point forecast (`_expected`)."""
+    assert outlook.samples is not None and outlook.forecast is not None
+    dates = outlook.forecast.index.values
+    covered = [i for i, step in enumerate(steps) if days[step - 1].to_datetime64() <= dates[-1]]
+    if not covered:
+        return noise + _expected(outlook, spot, mean, days, steps)
+    paths = noise.shape[0]
+    out = np.empty_like(noise)
+    for i in covered:
+        j = int(np.searchsorted(dates, days[steps[i] - 1].to_datetime64(), side="right")) - 1
+        column = outlook.samples[:, j] if j >= 0 else np.zeros(1)
+        ranks = np.argsort(np.argsort(noise[:, i], kind="stable"), kind="stable")
+        out[:, i] = np.quantile(column, (ranks + 0.5) / paths)
+    last = covered[-1]
+    later = np.arange(last + 1, len(steps))
+    out[:, later] = (out[:, [last]] + noise[:, later] - noise[:, [last]]
+                     + mean * (steps[later] - steps[last])[None, :])
+    return out
+
+
 def quantiles(values: np.ndarray, qs: tuple[float, ...] = QUANTILES) -> np.ndarray:
     """``np.quantile(values, qs, axis=0)`` (linear interpolation) from one sort: ``(len(qs), columns)``."""
     ordered = np.sort(np.ascontiguousarray(values.T), axis=1)  # (columns, n): rows sort faster
@@ -281,18 +332,54 @@ def quantiles(values: np.ndarray, qs: tuple[float, ...] = QUANTILES) -> np.ndarr
 
 
 def _noise(market: Market, names: tuple[str, ...], as_of: pd.Timestamp, steps: np.ndarray, paths: int,
-           seed: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Joint bootstrap noise ``(A, paths, K)``, mean daily log returns ``(A,)`` and the common days used."""
-    joint = _joint_returns(market, list(names), as_of)
+           seed: int, noise: str) -> tuple[np.ndarray, np.ndarray, int, list[VolatilityView]]:
+    """Joint noise ``(A, paths, K)``, mean daily log returns ``(A,)``, the common days used and, for filtered
+    noise, each asset's volatility model."""
+    dates, joint = _joint_returns(market, list(names), as_of)
     if len(joint) < 2 * BLOCK:
         raise InputError([("as_of", f"{', '.join(names)} share only {len(joint)} trading days in the "
                                     f"{LOOKBACK_YEARS} years before {as_of.date()}; choose a later date")])
-    noise = bootstrap(joint, steps, paths, BLOCK, np.random.default_rng(seed))
-    return noise, joint.mean(axis=0), len(joint)
+    rng = np.random.default_rng(seed)
+    if noise == "bootstrap":
+        return bootstrap(joint, steps, paths, BLOCK, rng), joint.mean(axis=0), len(joint), []
+    fitted = [market.memo(("volatility", name, as_of), lambda name=name: _volatility(market, name, as_of),
+                          size=VOLATILITY_MEMO) for name in names]
+    views = [choose(models, int(steps[-1])) for models in fitted]
+    shocks = standardised(views, joint, np.column_stack([view.sigma_at(dates) for view in views]))
+    return filtered_paths(views, shocks, steps, paths, BLOCK, rng), joint.mean(axis=0), len(joint), views
 
 
-def simulate(market: Market, outlooks: Outlooks, request: Plan, *, paths: int = PATHS, seed: int = SEED) -> Simulation:
-    """Simulate ``request`` (see the module docstring): portfolio values at the fan dates, nominal and real."""
+def warm(market: Market) -> None:
+    """Fit every priced asset's volatility models at its latest date, the as-of date a new visitor asks first
+    (about 50 ms an asset, once): the server does this before it answers."""
+    for name, prices in market.prices.items():
+        as_of = prices.index[-1].normalize()
+        market.memo(("volatility", name, as_of), lambda name=name, as_of=as_of: _volatility(market, name, as_of),
+                    size=VOLATILITY_MEMO)
+
+
+def _volatility(market: Market, name: str, as_of: pd.Timestamp) -> Candidates:
+    """``name``'s volatility models on its own business-day returns over the lookback (fitted once per asset and
+    as-of date, whatever it is held with and however far ahead: a GARCH fit is the costly part)."""
+    dates, returns = _joint_returns(market, [name], as_of)
+    return candidates(returns[:, 0], dates)
+
+
+def _regime(market: Market, weights: dict[str, float], as_of: pd.Timestamp) -> dict[str, Any]:
+    """Today's realised volatility of the allocation (cash moves nothing) among the last `REGIME_YEARS` years;
+    the joint returns are kept per set of assets and date, the weights change with every request."""
+    names = tuple(n for n in weights if n != CASH)
+    dates, joint = market.memo(("regime", names, as_of), lambda: _joint_returns(market, list(names), as_of,
+                                                                              REGIME_YEARS))
+    return regime(joint @ np.array([weights[n] for n in names]), pd.Timestamp(dates[0]).date().isoformat())
+
+
+def simulate(market: Market, outlooks: Outlooks, request: Plan, *, paths: int = PATHS, seed: int = SEED,
+             noise: str = NOISE[0]) -> Simulation:
+    """Simulate ``request`` (see the module docstring): portfolio values at the fan dates, nominal and real;
+    ``noise`` one of `NOISE`."""
+    if noise not in NOISE:
+        raise ValueError(f"noise ({noise!r}) must be one of {', '.join(NOISE)}")
     as_of, amount = request.as_of, request.amount
     days, steps = _grid(as_of, request.months)
     elapsed = np.r_[0, (days[steps - 1] - as_of).days.to_numpy()]  # calendar days at each fan date
@@ -303,15 +390,20 @@ def simulate(market: Market, outlooks: Outlooks, request: Plan, *, paths: int = 
     chosen: dict[str, Outlook] = {}
     notes = [inflation.note] if inflation.note else []
     names = tuple(n for n in request.weights if n != CASH)
-    common_days = 0
+    common_days, views, today = 0, [], None
     if names:
-        key = ("noise", names, as_of, len(days), paths, seed)
-        noise, means, common_days = market.memo(key, lambda: _noise(market, names, as_of, steps, paths, seed))
+        key = ("noise", noise, names, as_of, len(days), paths, seed)
+        shocks, means, common_days, views = market.memo(
+            key, lambda: _noise(market, names, as_of, steps, paths, seed, noise))
+        today = _regime(market, request.weights, as_of)
         for a, name in enumerate(names):
             history = market.prices[name][:as_of]
             chosen[name] = outlooks.get(name, history, as_of)
             spot = float(history.iloc[-1])
-            growth_path = np.exp(noise[a] + _expected(chosen[name], spot, means[a], days, steps))
+            if chosen[name].samples is not None:
+                growth_path = np.exp(_from_samples(chosen[name], spot, shocks[a], means[a], days, steps))
+            else:
+                growth_path = np.exp(shocks[a] + _expected(chosen[name], spot, means[a], days, steps))
             nominal[:, 1:] += amount * request.weights[name] * growth_path
             asset_returns[name] = growth_path[:, -1] - 1
             if chosen[name].source == BASELINE and chosen[name].skill not in notes:
@@ -326,4 +418,4 @@ def simulate(market: Market, outlooks: Outlooks, request: Plan, *, paths: int = 
     nominal[:, 0] = amount
     dates = pd.DatetimeIndex([as_of, *days[steps - 1]])
     return Simulation(request, dates, nominal, nominal / deflator, deflator, asset_returns, chosen, inflation,
-                      cash, len(days), common_days, notes)
+                      cash, len(days), common_days, notes, noise, dict(zip(names, views, strict=False)), today)

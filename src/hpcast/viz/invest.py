@@ -36,20 +36,35 @@ def portfolio_fan(answer: dict[str, Any]) -> Any:
     return fig
 
 
+_REGIME_COLOURS = {"low": "tab:green", "mid": "tab:orange", "high": "tab:red"}
+
+
 def reliability_figure(result: dict[str, Any], path: Path) -> Path:
-    """Promised vs realised band coverage (left) and realised returns against the 90% band (right), as PNG."""
+    """Promised vs realised band coverage, overall and per volatility regime of the as-of date (left; the
+    stress windows as crosses at the 50/80/90% bands), and realised returns against the 90% band (right), as PNG.
+    A result without regimes (an older calibration.json) draws the overall curve only."""
     from matplotlib.figure import Figure
 
     levels = [float(level) for level in result["coverage"]]
     goal = result["goal"]
-    fig = Figure(figsize=(11, 4.2), dpi=110)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
+    fig = Figure(figsize=(12, 4.6), dpi=110)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
     left.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
-    left.plot(levels, list(result["coverage"].values()), marker="o", label="simulator")
-    left.plot([0.9, 0.9], goal, color="tab:green", linewidth=6, alpha=0.5, label="goal for the 90% band")
+    left.plot(levels, list(result["coverage"].values()), marker="o", color="tab:blue", linewidth=2,
+              label=f"all {len(result['dates'])} as-of dates")
+    for name, row in (result.get("regimes") or {}).items():
+        if row["dates"]:
+            shown = {float(k): v for k, v in row["coverage"].items()}
+            left.plot(list(shown), list(shown.values()), marker="s", color=_REGIME_COLOURS.get(name, "black"),
+                      label=f"{name} volatility ({row['dates']} dates)")
+    for k, (name, row) in enumerate((result.get("stress") or {}).items()):
+        shown = {float(level): v for level, v in row["coverage"].items()}
+        left.scatter(list(shown), list(shown.values()), marker="x", s=60, zorder=3, color=f"C{k + 4}",
+                     label=f"{name} ({row['dates']} dates)")
+    left.plot([0.9, 0.9], goal, color="tab:green", linewidth=6, alpha=0.4, label="goal for the 90% band")
     left.set(xlabel="central band promised", ylabel="share of realised outcomes inside", xlim=(0, 1), ylim=(0, 1),
-             title=f"Reliability ({len(result['dates'])} as-of dates)")
-    left.legend(loc="upper left", fontsize=8)
+             title="Reliability by regime of the as-of date")
+    left.legend(loc="upper left", fontsize=7)
     dates = pd.to_datetime(result["dates"])
     p5, p95 = np.array(result["p5"]) * 100, np.array(result["p95"]) * 100
     realised = np.array(result["realised"]) * 100
@@ -58,8 +73,9 @@ def reliability_figure(result: dict[str, Any], path: Path) -> Path:
     outside = (realised < p5) | (realised > p95)
     right.scatter(dates, realised, s=8, c=np.where(outside, "tab:red", "black"), label="realised (red: outside)",
                   zorder=3)
+    noise = result.get("noise", "bootstrap")
     right.set(ylabel=f"real return over {result['months']} months (%)",
-              title=f"{result['inside_90']:.0%} inside the 90% band")
+              title=f"{result['inside_90']:.0%} inside the 90% band ({noise} noise)")
     right.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
