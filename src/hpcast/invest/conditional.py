@@ -10,10 +10,11 @@ the as-of date T):
    returns better out of sample (`choose`): over the lookback's last two years (`HELD_OUT`), at every
    fifth day whose next h returns are known, each model's expected h-day variance
    (`VolatilityView.horizon_variance`: GARCH reverts to its long-run level, EWMA persists) against the
-   realised sum of squares, scored by QLIKE (`hpcast.evaluate.scores.qlike`), with GARCH's parameters from
-   a fit on the three years before (scored in sample, GARCH's long-run level would match the lookback's
-   own average and flatter it). The simulation then uses the chosen model fitted on the whole lookback. A
-   GARCH fit that did not converge is not a candidate (the answer says so).
+   realised sum of squares, scored by QLIKE (`hpcast.evaluate.scores.qlike`). GARCH is fitted once, on the
+   three years before those two (fitted on all five, its long-run level would match the lookback's own
+   average and flatter its score), and the same parameters filter today's volatility through the last two
+   years: the model scored out of sample is the model simulated. A GARCH fit that did not converge is not
+   a candidate (the answer says so).
 2. **Standardised shocks** z_t = (r_t − μ) / σ_t, centred, taken jointly: a block of 20 consecutive common
    days is resampled for all assets at once, so cross-asset dependence (and what the model left of
    volatility clustering) survives.
@@ -108,7 +109,8 @@ def _ewma(returns: np.ndarray, mean: float) -> tuple[np.ndarray, float]:
 
 
 def _gjr(returns: np.ndarray) -> VolatilityView | None:
-    """The GJR-GARCH(1,1) fit of ``returns`` (arch, on percent returns), or None where it did not converge."""
+    """GJR-GARCH(1,1) parameters fitted on ``returns`` (arch, on percent returns, in return units here), or
+    None where the fit did not converge; its σ come from `_through`."""
     import warnings
 
     from arch import arch_model
@@ -119,13 +121,8 @@ def _gjr(returns: np.ndarray) -> VolatilityView | None:
                          rescale=False).fit(disp="off", show_warning=False)
     if fit.convergence_flag != 0:
         return None
-    p = fit.params
-    mu, omega, alpha, gamma, beta = (float(p[k]) for k in ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]"))
-    sigma = np.asarray(fit.conditional_volatility, dtype=np.float64) / 100.0
-    residual = returns[-1] - mu / 100.0
-    next_variance = omega / 1e4 + (alpha + gamma * (residual < 0)) * residual**2 + beta * sigma[-1] ** 2
-    return VolatilityView("gjr-garch", sigma, float(np.sqrt(next_variance)), mu / 100.0, omega / 1e4, alpha, gamma,
-                          beta)
+    mu, omega, alpha, gamma, beta = (float(fit.params[k]) for k in ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]"))
+    return VolatilityView("gjr-garch", np.empty(0), float("nan"), mu / 100.0, omega / 1e4, alpha, gamma, beta)
 
 
 HELD_OUT = 504  # the lookback's last two years: the models' horizon forecasts are scored there, GARCH fitted before
@@ -133,28 +130,26 @@ HELD_OUT = 504  # the lookback's last two years: the models' horizon forecasts a
 
 @dataclass(frozen=True)
 class Candidates:
-    """The volatility models fitted on one asset's lookback ``returns (n,)`` (days ``dates``, int64 ns): EWMA
-    always, GJR-GARCH where its fits converged. ``scoring`` holds each model as it is scored: GARCH with the
-    parameters of a fit on the returns before ``first_scored`` (the last `HELD_OUT` days), filtered through
-    all of them, so its score is out of sample as EWMA's is. The fits are the costly part; `choose` picks
-    per horizon."""
+    """The volatility models of one asset's lookback ``returns (n,)`` (days ``dates``, int64 ns): EWMA always,
+    GJR-GARCH where its fit on the days before ``first_scored`` (the lookback less its last `HELD_OUT`)
+    converged, filtered with those parameters through every day to the as-of date. The days from
+    ``first_scored`` on score both models out of sample (`choose`); the fit is the costly part."""
 
     returns: np.ndarray
     dates: np.ndarray | None
     views: tuple[VolatilityView, ...]
-    scoring: tuple[VolatilityView, ...]
     first_scored: int
 
 
-def _filtered(view: VolatilityView, returns: np.ndarray) -> np.ndarray:
-    """``(n,)`` σ of each of ``returns`` under ``view``'s recursion (known the day before), started at the mean
-    square of the first `EWMA_START` centred returns."""
+def _through(view: VolatilityView, returns: np.ndarray) -> VolatilityView:
+    """``view``'s parameters filtered through every one of ``returns``: σ of each (known the day before, from
+    the mean square of the first `EWMA_START` centred returns) and tomorrow's."""
     centred = np.asarray(returns, dtype=np.float64) - view.mean
     variance, sigma = float(np.mean(centred[:EWMA_START] ** 2)), np.empty(len(centred))
     for t, e in enumerate(centred):
         sigma[t] = np.sqrt(variance)
         variance = view.omega + (view.alpha + view.gamma * (e < 0)) * e * e + view.beta * variance
-    return sigma
+    return dataclasses.replace(view, sigma=sigma, next_sigma=float(np.sqrt(variance)))
 
 
 def candidates(returns: np.ndarray, dates: np.ndarray | None = None) -> Candidates:
@@ -165,12 +160,10 @@ def candidates(returns: np.ndarray, dates: np.ndarray | None = None) -> Candidat
     sigma, next_sigma = _ewma(returns, mean)
     ewma = VolatilityView("ewma", sigma, next_sigma, mean, dates=dates)
     first = max(EWMA_START, len(returns) - HELD_OUT)
-    garch = _gjr(returns)
-    early = _gjr(returns[:first]) if garch is not None and first >= 250 else None
-    if garch is None or early is None:  # no converged fit, or too short a lookback to score one out of sample
-        return Candidates(returns, dates, (ewma,), (ewma,), first)
-    scored = dataclasses.replace(early, sigma=_filtered(early, returns))
-    return Candidates(returns, dates, (dataclasses.replace(garch, dates=dates), ewma), (scored, ewma), first)
+    early = _gjr(returns[:first]) if first >= 250 else None
+    if early is None:  # no converged fit, or too short a lookback to fit one before the scored days
+        return Candidates(returns, dates, (ewma,), first)
+    return Candidates(returns, dates, (dataclasses.replace(_through(early, returns), dates=dates), ewma), first)
 
 
 def horizon_qlike(view: VolatilityView, returns: np.ndarray, horizon: int, first: int = EWMA_START,
@@ -190,11 +183,11 @@ def choose(fitted: Candidates, horizon: int) -> VolatilityView:
     lookback's last days (module docstring, step 1), with its scores and the reason in words."""
     n, first = len(fitted.returns), fitted.first_scored
     days = max(1, min(horizon, n - first - 100))  # at least 20 origins, every fifth day
-    scores = tuple((view.model, horizon_qlike(view, fitted.returns, days, first)) for view in fitted.scoring)
+    scores = tuple((view.model, horizon_qlike(view, fitted.returns, days, first)) for view in fitted.views)
     best = min(range(len(scores)), key=lambda k: scores[k][1])
     if len(scores) == 1:
-        why = ("the GJR-GARCH fit did not converge (or the history is too short to score it), so EWMA sets "
-               "the width")
+        why = ("the GJR-GARCH fit did not converge (or the history is too short to fit and score one), so EWMA "
+               "sets the width")
     else:
         other = scores[1 - best][1]
         why = (f"its forecasts of the variance over the next {days} trading days scored the lower QLIKE over the "
