@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,12 @@ def test_coverage_by_regime_and_stress_window_by_hand() -> None:
     stress = result.stress()
     assert set(stress) == {"2008-09 crisis"}  # Q4 2018 met by none; no bitcoin held
     assert stress["2008-09 crisis"]["dates"] == 2 and stress["2008-09 crisis"]["coverage"]["0.9"] == 0.5
+    assert set(dataclasses.replace(result, allocation={"sp500": 50.0, "bitcoin": 50.0}).stress()) == {
+        "2008-09 crisis"}  # the markets' windows count for every allocation
+    spring = Calibration({"sp500": 100.0}, 3, 100, dates=["2018-03-01"], ends=["2018-06-01"], pit=[0.5],
+                         trailing_vol=[0.2])
+    assert spring.stress() == {}  # bitcoin's 2018 crash only where bitcoin is held
+    assert set(dataclasses.replace(spring, allocation={"bitcoin": 100.0}).stress()) == {"bitcoin 2018 crash"}
     assert result.regime_headline() == ("90% band by regime of the as-of date: low volatility 100% of 2; "
                                         "mid volatility 50% of 2; high volatility 50% of 2; "
                                         "2008-09 crisis 50% of 2")

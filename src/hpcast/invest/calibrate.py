@@ -89,12 +89,13 @@ class Calibration:
         return out
 
     def stress(self) -> dict[str, dict[str, Any]]:
-        """Per stress window the allocation can meet (`STRESS`), the as-of dates whose horizon overlaps it."""
+        """Per stress window the allocation met (`STRESS`: the markets' for every allocation, bitcoin's where it
+        is held), the as-of dates whose horizon overlaps it."""
         pit = np.asarray(self.pit)
         starts, ends = pd.to_datetime(self.dates), pd.to_datetime(self.ends)
         out = {}
         for name, (first, last) in STRESS.items():
-            if name.startswith(_BITCOIN) != (_BITCOIN in self.allocation):
+            if name.startswith(_BITCOIN) and _BITCOIN not in self.allocation:
                 continue
             chosen = np.asarray((starts <= pd.Timestamp(last)) & (ends >= pd.Timestamp(first)))
             if chosen.any():
