@@ -245,3 +245,21 @@ def test_a_registered_student_t_champion_gives_its_sample_paths_to_the_simulator
     expected = np.quantile(outlook.samples[:, j], (np.arange(800) + 0.5) / 800)
     np.testing.assert_allclose(np.sort(np.log1p(sim.asset_returns["sp500"])), expected, rtol=1e-9)
     assert sim.to_dict()["assets"][0]["sample_paths"] is True
+
+
+def test_a_price_that_sat_still_gives_finite_shocks_and_a_finite_answer():
+    """Three still months, then moves of ±1% that average exactly zero: EWMA's σ is 0 on the still days, where
+    (r − μ)/σ would be 0/0 and the first move infinite; the floor keeps every shock finite and the answer too."""
+    from hpcast.invest.conditional import candidates
+
+    days = pd.bdate_range("2010-01-01", "2013-12-29")
+    returns = np.where(np.arange(len(days)) < 60, 0.0, np.resize([0.01, -0.01], len(days)))
+    ewma = candidates(returns[:400]).views[-1]
+    assert ewma.mean == 0.0 and ewma.sigma[30] == pytest.approx(0.1 * returns[:400].std())  # floored, not 0
+    shocks = standardised([ewma], returns[:400, None], ewma.sigma[:, None])
+    assert np.isfinite(shocks).all() and np.abs(shocks).max() < 15
+    market = Market({"still": pd.Series(100 * np.exp(np.cumsum(returns)), index=days)},
+                    cpi={"core_cpi": pd.Series(200.0, index=pd.date_range("2009-01-01", "2014-01-01", freq="MS"))},
+                    cpi_freq={"core_cpi": "MS"})
+    answer = simulate(market, Outlooks(None), plan(market, 1000, {"still": 100}, 3, "2011-06-30")).to_dict()
+    assert answer["real"]["p5"] < answer["real"]["median"] < answer["real"]["p95"]

@@ -154,16 +154,22 @@ def _through(view: VolatilityView, returns: np.ndarray) -> VolatilityView:
 
 def candidates(returns: np.ndarray, dates: np.ndarray | None = None) -> Candidates:
     """The volatility models of one asset's lookback ``returns (n,)``, fitted on the asset's own days (so one
-    fit serves every allocation that holds it)."""
+    fit serves every allocation that holds it). Every σ is floored at a tenth of the lookback's standard
+    deviation (calm markets sit at a quarter or more of it): a price that sat still for weeks has σ = 0 under
+    EWMA, where its still days would standardise to 0/0, its first move to an infinite shock, and a still
+    price today to a range of zero."""
     returns = np.asarray(returns, dtype=np.float64)
     mean = float(returns.mean())
     sigma, next_sigma = _ewma(returns, mean)
-    ewma = VolatilityView("ewma", sigma, next_sigma, mean, dates=dates)
+    views = [VolatilityView("ewma", sigma, next_sigma, mean, dates=dates)]
     first = max(EWMA_START, len(returns) - HELD_OUT)
     early = _gjr(returns[:first]) if first >= 250 else None
-    if early is None:  # no converged fit, or too short a lookback to fit one before the scored days
-        return Candidates(returns, dates, (ewma,), first)
-    return Candidates(returns, dates, (dataclasses.replace(_through(early, returns), dates=dates), ewma), first)
+    if early is not None:  # None: no converged fit, or too short a lookback to fit one before the scored days
+        views.insert(0, dataclasses.replace(_through(early, returns), dates=dates))
+    floor = 0.1 * float(returns.std()) + 1e-12
+    floored = (dataclasses.replace(view, sigma=np.maximum(view.sigma, floor), next_sigma=max(view.next_sigma, floor))
+               for view in views)
+    return Candidates(returns, dates, tuple(floored), first)
 
 
 def horizon_qlike(view: VolatilityView, returns: np.ndarray, horizon: int, first: int = EWMA_START,
