@@ -10,11 +10,12 @@ import pytest
 from hpcast.invest import Market, Outlooks, calibrate, plan, simulate
 from hpcast.invest.conditional import (
     VolatilityView,
+    candidates,
+    choose,
     filtered_paths,
     regime,
+    rolling_volatility,
     standardised,
-    trailing_volatility,
-    volatility_view,
 )
 
 DAYS = pd.bdate_range("2005-06-01", "2011-02-28")
@@ -69,7 +70,7 @@ def test_garch_is_fitted_before_the_scored_days_and_filtered_through_them_as_arc
     same one-step forecast for tomorrow."""
     from arch import arch_model
 
-    from hpcast.invest.conditional import HELD_OUT, candidates
+    from hpcast.invest.conditional import HELD_OUT
 
     rng = np.random.default_rng(3)
     returns = rng.standard_t(6, 1500) * 0.01 * np.repeat([1.0, 2.0, 1.0], 500)
@@ -85,7 +86,7 @@ def test_garch_is_fitted_before_the_scored_days_and_filtered_through_them_as_arc
     np.testing.assert_allclose(garch.sigma[-500:], fixed.conditional_volatility[-500:] / 100, rtol=1e-6)
     tomorrow = np.sqrt(fixed.forecast(horizon=1, reindex=False).variance.to_numpy()[-1, 0]) / 100
     assert garch.next_sigma == pytest.approx(tomorrow, rel=1e-6)
-    view = volatility_view(returns, 1)
+    view = choose(fitted, 1)
     assert dict(view.scores).keys() == {"gjr-garch", "ewma"}
     assert view.model == min(view.scores, key=lambda item: item[1])[0]
     assert view.why.startswith("its forecasts of the variance over the next 1 trading days scored the lower QLIKE")
@@ -106,7 +107,7 @@ def test_the_horizon_variance_sums_the_models_expected_daily_variances_by_hand()
 def test_the_model_is_chosen_by_its_forecasts_over_the_simulated_horizon():
     """Volatility that moves in long regimes (a year calm, a year stormy): each model is scored on the lookback's
     last two years (GARCH fitted on the three before); the choice and its words come from `horizon_qlike`."""
-    from hpcast.invest.conditional import candidates, choose, horizon_qlike
+    from hpcast.invest.conditional import horizon_qlike
 
     rng = np.random.default_rng(11)
     returns = rng.normal(0, 1, 1260) * np.repeat([0.005, 0.02, 0.005, 0.02, 0.005], 252)
@@ -152,7 +153,7 @@ def test_the_regime_names_todays_third_in_words():
     stormy = np.concatenate([calm, np.random.default_rng(2).normal(0, 0.03, 21)])
     said = regime(stormy, "2008-01-02")
     assert said["third"] == "top" and said["percentile"] == 1.0
-    assert said["annual_volatility"] == pytest.approx(trailing_volatility(stormy)[-1])
+    assert said["annual_volatility"] == pytest.approx(rolling_volatility(stormy)[-1])
     assert said["sentence"].startswith("Volatility is in the top third of the last 10 years")
     assert said["sentence"].endswith("so the range is wider than usual.")
     assert regime(np.concatenate([stormy, np.full(21, 1e-4)]), "2008-01-02")["third"] == "bottom"
@@ -250,8 +251,6 @@ def test_a_registered_student_t_champion_gives_its_sample_paths_to_the_simulator
 def test_a_price_that_sat_still_gives_finite_shocks_and_a_finite_answer():
     """Three still months, then moves of ±1% that average exactly zero: EWMA's σ is 0 on the still days, where
     (r − μ)/σ would be 0/0 and the first move infinite; the floor keeps every shock finite and the answer too."""
-    from hpcast.invest.conditional import candidates
-
     days = pd.bdate_range("2010-01-01", "2013-12-29")
     returns = np.where(np.arange(len(days)) < 60, 0.0, np.resize([0.01, -0.01], len(days)))
     ewma = candidates(returns[:400]).views[-1]

@@ -7,7 +7,7 @@ published for it (log-linear between monthly or quarterly readings). Reported: t
 band (goal 85-95%), the coverage of every central band (the reliability curve) and the PIT values, and
 the same **by regime**: the coverage of the 50%, 80% and 90% bands and the PIT histogram per tercile of
 the as-of dates' volatility (the allocation's realised volatility over the 21 trading days up to each
-as-of date, `hpcast.invest.conditional.trailing_volatility`; terciles among the dates checked), and per
+as-of date, `hpcast.invest.conditional.rolling_volatility`; terciles among the dates checked), and per
 stress window of the bundled data (`STRESS`: an as-of date belongs to a window when its horizon overlaps
 it, i.e. the investor held through the storm).
 Horizons of consecutive as-of dates overlap, so the dates are not independent trials: read the shares with

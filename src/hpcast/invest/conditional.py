@@ -41,7 +41,7 @@ from hpcast.evaluate.scores import qlike
 from hpcast.models.volatility import EWMA_START, RISKMETRICS_DECAY, ewma_variance
 
 __all__ = ["REGIME_WINDOW", "Candidates", "VolatilityView", "candidates", "choose", "filtered_paths",
-           "horizon_qlike", "regime", "standardised", "trailing_volatility", "volatility_view"]
+           "horizon_qlike", "regime", "rolling_volatility", "standardised"]
 
 REGIME_WINDOW = 21  # trading days of the allocation's realised volatility that place today in a regime
 _TRADING_DAYS = 252
@@ -202,12 +202,6 @@ def choose(fitted: Candidates, horizon: int) -> VolatilityView:
     return dataclasses.replace(fitted.views[best], scores=scores, why=why)
 
 
-def volatility_view(returns: np.ndarray, horizon: int, dates: np.ndarray | None = None) -> VolatilityView:
-    """The chosen volatility model of one asset's lookback ``returns (n,)`` for simulating ``horizon`` days:
-    `choose` over `candidates`."""
-    return choose(candidates(returns, dates), horizon)
-
-
 def standardised(views: list[VolatilityView], returns: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Centred shocks ``(n, A)`` of the joint ``returns (n, A)`` with each day's ``sigma (n, A)``: (r − μ) / σ
     per asset, minus their mean."""
@@ -256,7 +250,7 @@ def _recursion(shocks: np.ndarray, starts: np.ndarray, block: int, steps: np.nda
                 kept += 1
 
 
-def trailing_volatility(portfolio: np.ndarray, window: int = REGIME_WINDOW) -> np.ndarray:
+def rolling_volatility(portfolio: np.ndarray, window: int = REGIME_WINDOW) -> np.ndarray:
     """Annualised root mean square of each ``window`` consecutive daily log returns of ``portfolio (n,)``:
     ``(n − window + 1,)``, the last entry the one known on the as-of date."""
     squares = np.concatenate([[0.0], np.cumsum(np.asarray(portfolio, dtype=np.float64) ** 2)])
@@ -266,7 +260,7 @@ def trailing_volatility(portfolio: np.ndarray, window: int = REGIME_WINDOW) -> n
 def regime(portfolio: np.ndarray, since: str) -> dict[str, object]:
     """Where today's realised volatility of an allocation (its daily log returns ``portfolio (n,)`` up to the
     as-of date, the first dated ``since``) sits among every 21-day stretch of that history, in words."""
-    rolling = trailing_volatility(portfolio)
+    rolling = rolling_volatility(portfolio)
     today = float(rolling[-1])
     low, high = np.quantile(rolling, [1 / 3, 2 / 3])
     third = _THIRDS[int(today > low) + int(today > high)]

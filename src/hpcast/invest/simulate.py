@@ -11,7 +11,8 @@ Method (every input is known on the as-of date; nothing after it is read):
 2. **Joint noise** from the daily log returns of the chosen assets on their *common* dates over the last
    `LOOKBACK_YEARS` years, resampled in blocks of `BLOCK` consecutive days. A block is one stretch of
    calendar shared by all assets, so their correlation carries into the portfolio: two perfectly
-   correlated assets split 50/50 give exactly the band of either one. By default (``noise="filtered"``)
+   correlated assets split 50/50 give the band of either one (exactly with the bootstrap, to the GARCH
+   fit's optimiser tolerance with filtered noise). By default (``noise="filtered"``)
    the returns are standardised by each asset's volatility at the time and rescaled by its volatility
    forecast from the as-of date (`hpcast.invest.conditional`: filtered historical simulation), so the
    range is today's; ``noise="bootstrap"`` resamples the centred returns themselves (the spread of the
@@ -342,27 +343,27 @@ def _noise(market: Market, names: tuple[str, ...], as_of: pd.Timestamp, steps: n
     rng = np.random.default_rng(seed)
     if noise == "bootstrap":
         return bootstrap(joint, steps, paths, BLOCK, rng), joint.mean(axis=0), len(joint), []
-    fitted = [market.memo(("volatility", name, as_of), lambda name=name: _volatility(market, name, as_of),
-                          size=VOLATILITY_MEMO) for name in names]
-    views = [choose(models, int(steps[-1])) for models in fitted]
+    views = [choose(_volatility(market, name, as_of), int(steps[-1])) for name in names]
     shocks = standardised(views, joint, np.column_stack([view.sigma_at(dates) for view in views]))
     return filtered_paths(views, shocks, steps, paths, BLOCK, rng), joint.mean(axis=0), len(joint), views
 
 
 def warm(market: Market) -> None:
     """Fit every priced asset's volatility models at its latest date, the as-of date a new visitor asks first
-    (about 50 ms an asset, once): the server does this before it answers."""
+    (about 25 ms an asset, once): the server does this before it answers."""
     for name, prices in market.prices.items():
-        as_of = prices.index[-1].normalize()
-        market.memo(("volatility", name, as_of), lambda name=name, as_of=as_of: _volatility(market, name, as_of),
-                    size=VOLATILITY_MEMO)
+        _volatility(market, name, prices.index[-1].normalize())
 
 
 def _volatility(market: Market, name: str, as_of: pd.Timestamp) -> Candidates:
-    """``name``'s volatility models on its own business-day returns over the lookback (fitted once per asset and
-    as-of date, whatever it is held with and however far ahead: a GARCH fit is the costly part)."""
-    dates, returns = _joint_returns(market, [name], as_of)
-    return candidates(returns[:, 0], dates)
+    """``name``'s volatility models on its own business-day returns over the lookback, kept in the market's
+    memo: fitted once per asset and as-of date, whatever it is held with and however far ahead (a GARCH fit
+    is the costly part)."""
+    def fit() -> Candidates:
+        dates, returns = _joint_returns(market, [name], as_of)
+        return candidates(returns[:, 0], dates)
+
+    return market.memo(("volatility", name, as_of), fit, size=VOLATILITY_MEMO)
 
 
 def _regime(market: Market, weights: dict[str, float], as_of: pd.Timestamp) -> dict[str, Any]:

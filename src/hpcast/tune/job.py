@@ -95,8 +95,7 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
     (folder / "best.toml").write_text(toml_text(best.user_attrs["config"]))
     frame.to_csv(folder / "trials.csv", index=False)
     reproduce = _write_span(span, chosen, folder / "span.csv")
-    score = "validation CRPS" if objective.by_crps else "validation loss"
-    trials_plot(frame, weights, folder / "trials.png", f"study {study}: {len(frame)} trials", score)
+    trials_plot(frame, weights, folder / "trials.png", f"study {study}: {len(frame)} trials", objective.score)
     tested = with_test_size(best_config, tested_dates(base, panel.freq))
     held_out, held_out_crps, origins = _held_out(panel, tested, ensemble, backtest_progress)
     command = f"hpcast train --config {shlex.quote(str(folder / 'best.toml'))} {data_flags}".rstrip()
@@ -104,7 +103,7 @@ def tune_job(panel: Panel, base: RunConfig, space: dict[str, Param], folder: Pat
                        best_number=best.number, best_value=float(best.value), best_config=best_config,
                        held_out=held_out, folds=origins, covariates=chosen, searched=searched,
                        train_command=command + (f" --covariates {shlex.quote(chosen)}" if chosen else ""),
-                       score=score,
+                       score=objective.score,
                        held_out_crps=held_out_crps)
     _write_report(folder, study, tuned, weights, best.params, reproduce, ensemble)
     return tuned

@@ -92,6 +92,11 @@ class Objective:
         """Whether trials are scored by validation CRPS (the head is searched) rather than validation loss."""
         return "distribution" in self.space
 
+    @property
+    def score(self) -> str:
+        """What ranks the trials, in words (the report's and the plot's label)."""
+        return "validation CRPS" if self.by_crps else "validation loss"
+
     def value(self, result: Any) -> float:
         """A fitted trial's objective: its validation CRPS or its best validation loss (`by_crps`)."""
         return float(result.val_crps if self.by_crps else result.best_val_loss)
